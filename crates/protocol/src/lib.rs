@@ -1,0 +1,64 @@
+//! The Plotly streaming protocol, pure: no I/O, no clock.
+//!
+//! A program streams to a Plotly-protocol server by opening a long chunked
+//! `POST /` with a `plotly-streamtoken` header and writing one JSON object per
+//! line. This crate holds the pieces every other plotstream crate shares:
+//!
+//! - [`Write`]: one line, one trace update. Scalars append, arrays overwrite
+//!   ([`Update`], [`Mode`]); `marker` and `line` follow the same rule; a
+//!   `layout` key carries a layout update; unknown keys are kept.
+//! - [`Figure`], [`Trace`], [`StreamSpec`]: the figure a stream draws into,
+//!   round-tripping real Plotly figure JSON.
+//! - [`encode_line`]: appends `json + "\n"` to a caller's buffer.
+//! - [`LineDecoder`]: splits bytes arriving in pieces of any size into
+//!   [`Line`]s, heartbeats included, with a line-length limit.
+//! - [`TapeLine`] / [`TapeRecord`]: the NDJSON tape `plotstream generate` prints.
+//!
+//! # Example
+//!
+//! Encode writes the way a client sends them, then decode them the way a
+//! server receives them, in arbitrary pieces:
+//!
+//! ```
+//! use plotstream_protocol::{encode_heartbeat, encode_line, LineDecoder, Mode, Write};
+//!
+//! let mut wire = Vec::new();
+//! for i in 0..3 {
+//!     encode_line(&Write::xy(i, f64::from(i) * 0.5), &mut wire)?;
+//! }
+//! encode_heartbeat(&mut wire);
+//!
+//! let mut decoder = LineDecoder::new();
+//! let mut writes = Vec::new();
+//! let mut heartbeats = 0;
+//! for piece in wire.chunks(5) {
+//!     decoder.feed(piece, |line| {
+//!         match line.parse_write() {
+//!             Some(write) => writes.push(write?),
+//!             None => heartbeats += 1,
+//!         }
+//!         Ok::<_, plotstream_protocol::Error>(())
+//!     })?;
+//! }
+//! assert_eq!(writes.len(), 3);
+//! assert_eq!(writes[2], Write::xy(2, 1.0));
+//! assert_eq!(writes[2].mode("y"), Some(Mode::Append));
+//! assert_eq!(heartbeats, 1);
+//! # Ok::<(), plotstream_protocol::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod codec;
+mod error;
+mod figure;
+mod tape;
+mod write;
+
+pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
+pub use error::Error;
+pub use figure::{DEFAULT_MAXPOINTS, Figure, StreamSpec, Trace};
+pub use tape::{TapeLine, TapeRecord};
+pub use write::{LineStyle, Marker, Mode, Scalar, Update, Write};
+
+/// The HTTP header that carries a stream's token.
+pub const TOKEN_HEADER: &str = "plotly-streamtoken";
