@@ -175,7 +175,7 @@ impl<R: Rng> Iterator for NoisyCosine<R> {
     fn next(&mut self) -> Option<Sample> {
         let i = self.i;
         self.i += 1;
-        if i % ANCHOR_EVERY == 0 {
+        if i.is_multiple_of(ANCHOR_EVERY) {
             #[allow(clippy::cast_precision_loss)]
             let phase = i as f64 / 50.0;
             self.fast = Phasor::at(self.k * phase);
@@ -206,12 +206,24 @@ mod tests {
     #[test]
     fn refuses_bad_parameters() {
         let with = |k, sigma| NoisyCosine::seeded(Params { k, sigma }, 1).map(|c| c.params());
-        assert_eq!(with(f64::NAN, 1.0).map_err(|e| matches!(e, Error::K(_))), Err(true));
-        assert_eq!(with(f64::INFINITY, 1.0).map_err(|e| matches!(e, Error::K(_))), Err(true));
+        assert_eq!(
+            with(f64::NAN, 1.0).map_err(|e| matches!(e, Error::K(_))),
+            Err(true)
+        );
+        assert_eq!(
+            with(f64::INFINITY, 1.0).map_err(|e| matches!(e, Error::K(_))),
+            Err(true)
+        );
         assert_eq!(with(5.0, -0.1), Err(Error::Sigma(-0.1)));
         assert_eq!(with(5.0, f64::INFINITY), Err(Error::Sigma(f64::INFINITY)));
         assert!(matches!(with(5.0, f64::NAN), Err(Error::Sigma(_))));
-        assert_eq!(with(-3.0, 0.0), Ok(Params { k: -3.0, sigma: 0.0 }));
+        assert_eq!(
+            with(-3.0, 0.0),
+            Ok(Params {
+                k: -3.0,
+                sigma: 0.0
+            })
+        );
         assert_eq!(
             Error::K(f64::NAN).to_string(),
             "k must be a finite number, got NaN"

@@ -30,9 +30,18 @@ const GOLDEN_SEED_7: [f64; 5] = [
 
 #[test]
 fn the_same_seed_gives_the_same_samples_and_another_seed_does_not() {
-    let a: Vec<_> = NoisyCosine::seeded(Params::default(), 42).expect("valid").take(1000).collect();
-    let b: Vec<_> = NoisyCosine::seeded(Params::default(), 42).expect("valid").take(1000).collect();
-    let c: Vec<_> = NoisyCosine::seeded(Params::default(), 43).expect("valid").take(1000).collect();
+    let a: Vec<_> = NoisyCosine::seeded(Params::default(), 42)
+        .expect("valid")
+        .take(1000)
+        .collect();
+    let b: Vec<_> = NoisyCosine::seeded(Params::default(), 42)
+        .expect("valid")
+        .take(1000)
+        .collect();
+    let c: Vec<_> = NoisyCosine::seeded(Params::default(), 43)
+        .expect("valid")
+        .take(1000)
+        .collect();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }

@@ -328,8 +328,14 @@ mod tests {
 
         let mut dec = LineDecoder::with_max_line_len(4);
         let err = collect(&mut dec, &[b"ab\n\nabcde\n"]).expect_err("over the limit");
-        assert!(matches!(err, Error::LineTooLong { line: 3, limit: 4 }), "{err:?}");
-        assert_eq!(err.to_string(), "line 3 is longer than the limit of 4 bytes");
+        assert!(
+            matches!(err, Error::LineTooLong { line: 3, limit: 4 }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "line 3 is longer than the limit of 4 bytes"
+        );
     }
 
     #[test]
@@ -337,7 +343,9 @@ mod tests {
         let mut dec = LineDecoder::with_max_line_len(4);
         let ok = |_: Line<'_>| Ok::<_, Error>(());
         dec.feed(b"ok\nabc", ok).expect("still short");
-        let err = dec.feed(b"def", ok).expect_err("too long before its newline");
+        let err = dec
+            .feed(b"def", ok)
+            .expect_err("too long before its newline");
         assert!(matches!(err, Error::LineTooLong { line: 2, .. }), "{err:?}");
         assert_eq!(dec.pending(), 0, "nothing of an over-long line is buffered");
         let mut after = Vec::new();
@@ -372,9 +380,18 @@ mod tests {
             number: 12,
             bytes: b"{\"x\": 1,",
         };
-        let err = line.parse_write().expect("data line").expect_err("truncated");
-        assert_eq!(err.to_string(), "line 12: invalid write: EOF while parsing a value at column 8");
-        let line = Line::Data { number: 3, bytes: b"[1]" };
+        let err = line
+            .parse_write()
+            .expect("data line")
+            .expect_err("truncated");
+        assert_eq!(
+            err.to_string(),
+            "line 12: invalid write: EOF while parsing a value at column 8"
+        );
+        let line = Line::Data {
+            number: 3,
+            bytes: b"[1]",
+        };
         let err = line.parse_write().expect("data line").expect_err("array");
         assert_eq!(
             err.to_string(),

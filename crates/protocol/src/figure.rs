@@ -78,7 +78,8 @@ impl Trace {
         }
     }
 
-    /// Sets an attribute kept in `extra` (`"mode"`, `"marker"`, …), builder style.
+    /// Sets an attribute kept in `extra` (`"mode"`, `"marker"`, …), builder
+    /// style. `type`, `name` and `stream` are fields of their own: set those.
     pub fn with(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_owned(), value);
         self
@@ -194,11 +195,18 @@ mod tests {
 
     #[test]
     fn maxpoints_accepts_whole_floats_only() {
-        let s: StreamSpec = serde_json::from_str(r#"{"token": "a", "maxpoints": 80.0}"#).expect("whole");
+        let s: StreamSpec =
+            serde_json::from_str(r#"{"token": "a", "maxpoints": 80.0}"#).expect("whole");
         assert_eq!(s.maxpoints(), 80);
-        for bad in [r#"{"token": "a", "maxpoints": 1.5}"#, r#"{"token": "a", "maxpoints": -3}"#] {
+        for bad in [
+            r#"{"token": "a", "maxpoints": 1.5}"#,
+            r#"{"token": "a", "maxpoints": -3}"#,
+        ] {
             let err = serde_json::from_str::<StreamSpec>(bad).expect_err("rejected");
-            assert!(err.to_string().contains("maxpoints must be a whole number"), "{err}");
+            assert!(
+                err.to_string().contains("maxpoints must be a whole number"),
+                "{err}"
+            );
         }
         assert!(serde_json::from_str::<StreamSpec>(r#"{"maxpoints": 5}"#).is_err());
     }

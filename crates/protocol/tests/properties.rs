@@ -26,7 +26,11 @@ fn decode(max: usize, pieces: &[&[u8]]) -> (Vec<Owned>, Option<u64>) {
         if let Err(Error::LineTooLong { line, .. }) = dec.feed(piece, &mut push) {
             return (out, Some(line));
         }
-        assert!(dec.pending() <= max + 1, "buffered {} > limit {max} + 1", dec.pending());
+        assert!(
+            dec.pending() <= max + 1,
+            "buffered {} > limit {max} + 1",
+            dec.pending()
+        );
     }
     match dec.finish(&mut push) {
         Err(Error::LineTooLong { line, .. }) => (out, Some(line)),
@@ -79,7 +83,8 @@ fn scalar() -> impl Strategy<Value = Scalar> {
 fn update() -> impl Strategy<Value = Update> {
     prop_oneof![
         scalar().prop_map(Update::Append),
-        prop::collection::vec(scalar().prop_map(|s| s.to_value()), 0..6).prop_map(Update::Overwrite),
+        prop::collection::vec(scalar().prop_map(|s| s.to_value()), 0..6)
+            .prop_map(Update::Overwrite),
         prop::collection::vec(prop::collection::vec(any::<i32>(), 0..3), 0..3)
             .prop_map(|rows| Update::overwrite(rows.into_iter().map(Value::from))),
     ]
@@ -107,17 +112,17 @@ fn write() -> impl Strategy<Value = Write> {
                 ..Write::default()
             };
             if let Some((color, size)) = marker {
-                w.marker = Some(plotstream_protocol::Marker {
+                w.marker = Some(Box::new(plotstream_protocol::Marker {
                     color,
                     size,
                     ..Default::default()
-                });
+                }));
             }
             if let Some(width) = line {
-                w.line = Some(plotstream_protocol::LineStyle {
+                w.line = Some(Box::new(plotstream_protocol::LineStyle {
                     width,
                     ..Default::default()
-                });
+                }));
             }
             if let Some(k) = extra {
                 w.extra.insert(format!("extra_{k}"), Value::from(k));
@@ -125,7 +130,7 @@ fn write() -> impl Strategy<Value = Write> {
             if let Some(t) = title {
                 let mut layout = serde_json::Map::new();
                 layout.insert("title".into(), Value::from(t));
-                w.layout = Some(layout);
+                w.layout = Some(Box::new(layout));
             }
             w
         })
@@ -167,6 +172,20 @@ proptest! {
         prop_assert_eq!(buf.last(), Some(&b'\n'));
         prop_assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
         let back = Write::from_slice(&buf[..buf.len() - 1]).expect("decodes");
-        prop_assert_eq!(back, w);
+        prop_assert_eq!(&back, &w);
+    }
+
+    /// The direct encoders give exactly the serde encoders' bytes.
+    #[test]
+    fn direct_encoding_is_serde_encoding(w in write(), t in -1e9f64..1e9, token in "[ -~]{0,10}") {
+        let mut serde = b"kept".to_vec();
+        let mut direct = b"kept".to_vec();
+        encode_line(&w, &mut serde).expect("encodes");
+        w.encode_line(&mut direct).expect("encodes");
+        prop_assert_eq!(&direct, &serde);
+        let line = plotstream_protocol::TapeLine { t, token: &token, write: &w };
+        encode_line(&line, &mut serde).expect("encodes");
+        line.encode_line(&mut direct).expect("encodes");
+        prop_assert_eq!(direct, serde);
     }
 }
