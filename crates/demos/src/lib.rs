@@ -1,0 +1,248 @@
+//! plotstream's demos: what each one draws, and the writes it streams.
+//!
+//! A [`Demo`] is three things: the [`Figure`] it draws into, the
+//! `(token, Write)` pairs each frame emits ([`Frame`]), and its frame period
+//! in simulated time. Demos are pure: they read no clock (the caller passes
+//! one in as a [`Clock`] when x is wall-clock time) and do no I/O, so the same
+//! seed gives the same frames. [`DemoKind`] names them and builds them.
+//!
+//! | demo | simulation | tokens |
+//! | --- | --- | --- |
+//! | `noisy-cosine` | [`plotstream_cosine`] | one: a scatter trace keeping 80 points, a point every 80 ms |
+//!
+//! # Example
+//!
+//! ```
+//! use plotstream_demos::{Clock, DemoKind, Frame};
+//!
+//! let mut demo = DemoKind::NoisyCosine.build(7)?;
+//! assert_eq!(demo.tokens(), ["noisy-cosine"]);
+//! assert_eq!(demo.figure().data[0].stream.as_ref().map(|s| s.maxpoints()), Some(80));
+//!
+//! let mut frame = Frame::default();
+//! demo.next_frame(Clock::Simulated, &mut frame);
+//! demo.next_frame(Clock::Simulated, &mut frame);
+//! assert_eq!(frame.index, 1);
+//! assert_eq!(frame.t, 0.08);
+//! let w = &frame.writes[0];
+//! assert_eq!(demo.tokens()[w.token], "noisy-cosine");
+//! assert_eq!(w.write.x, Some(plotstream_protocol::Update::append(1)));
+//! # Ok::<(), plotstream_demos::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use plotstream_protocol::{Figure, Write};
+
+mod cosine;
+
+pub use cosine::NoisyCosineDemo;
+
+/// What a demo can refuse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A demo name that no demo has.
+    #[error("unknown demo {name:?}; the demos are: {}", DemoKind::names().join(", "))]
+    UnknownDemo {
+        /// The name asked for.
+        name: String,
+    },
+    /// A token prefix that is empty or has characters unfit for an HTTP header.
+    #[error("token prefix {prefix:?} must be non-empty ASCII letters, digits, '-', '_' or '.'")]
+    TokenPrefix {
+        /// The prefix asked for.
+        prefix: String,
+    },
+    /// The noisy cosine's parameters.
+    #[error("noisy cosine: {0}")]
+    Cosine(#[from] plotstream_cosine::Error),
+    /// A sample could not be encoded.
+    #[error("cannot encode a sample")]
+    Encode(#[from] plotstream_protocol::Error),
+}
+
+/// Where a time-series demo takes its x values from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// x is the sample index: tapes stay reproducible.
+    Simulated,
+    /// x is this wall-clock time, written `YYYY-mm-dd HH:MM:SS.ffffff` as the
+    /// Python tutorials did (for demos paced in real time).
+    Wall(chrono::NaiveDateTime),
+}
+
+/// One write of a frame and the token it goes to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenWrite {
+    /// Index into [`Demo::tokens`].
+    pub token: usize,
+    /// The write.
+    pub write: Write,
+}
+
+/// The writes one frame emits. Reuse one `Frame` from frame to frame: its
+/// buffer is kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frame {
+    /// The frame's number, from 0.
+    pub index: u64,
+    /// The frame's time in seconds of simulated time: `index × period`.
+    pub t: f64,
+    /// The writes, in the order they are sent.
+    pub writes: Vec<TokenWrite>,
+}
+
+impl Frame {
+    /// Clears the frame for frame `index` of a demo with the given period.
+    pub fn start(&mut self, index: u64, period: Duration) {
+        self.index = index;
+        // Whole nanoseconds first, so 3 × 80 ms prints as 0.24, not 0.24000000000000002.
+        let nanos = u128::from(index) * period.as_nanos();
+        #[allow(clippy::cast_precision_loss)]
+        let t = nanos as f64 / 1e9;
+        self.t = t;
+        self.writes.clear();
+    }
+}
+
+/// A demo: a figure, the writes each frame emits, and a frame period.
+pub trait Demo: Send + fmt::Debug {
+    /// The demo's name, as the command line spells it.
+    fn name(&self) -> &'static str;
+
+    /// The stream tokens the demo writes to; [`TokenWrite::token`] indexes this.
+    fn tokens(&self) -> &[String];
+
+    /// The figure the demo draws into, its traces carrying the tokens.
+    fn figure(&self) -> Figure;
+
+    /// Simulated time between two frames.
+    fn period(&self) -> Duration;
+
+    /// Advances to the next frame (the first call gives frame 0) and fills
+    /// `frame` with its writes.
+    fn next_frame(&mut self, clock: Clock, frame: &mut Frame);
+
+    /// Appends the raw samples of the last frame to `out`, one JSON object a
+    /// line (what `plotstream generate --samples` prints).
+    fn write_samples(&self, out: &mut Vec<u8>) -> Result<(), Error>;
+}
+
+/// The demos plotstream ships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[non_exhaustive]
+pub enum DemoKind {
+    /// A beat of two cosines in Gaussian noise, a point every 80 ms.
+    NoisyCosine,
+}
+
+impl DemoKind {
+    /// Every demo.
+    pub const ALL: &'static [DemoKind] = &[DemoKind::NoisyCosine];
+
+    /// The names of every demo, as the command line spells them.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|d| d.name()).collect()
+    }
+
+    /// The demo's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoKind::NoisyCosine => "noisy-cosine",
+        }
+    }
+
+    /// Builds the demo with its own name as token prefix.
+    pub fn build(self, seed: u64) -> Result<Box<dyn Demo>, Error> {
+        self.build_with_prefix(seed, self.name())
+    }
+
+    /// Builds the demo with tokens starting with `prefix`: a demo with one
+    /// token uses the prefix itself, a demo with several appends `-<part>`.
+    pub fn build_with_prefix(self, seed: u64, prefix: &str) -> Result<Box<dyn Demo>, Error> {
+        check_token_prefix(prefix)?;
+        Ok(match self {
+            DemoKind::NoisyCosine => Box::new(NoisyCosineDemo::new(seed, prefix)?),
+        })
+    }
+}
+
+/// Checks that `prefix` can start a stream token: non-empty ASCII letters,
+/// digits, `-`, `_` or `.` (a token travels in an HTTP header and a URL).
+pub fn check_token_prefix(prefix: &str) -> Result<(), Error> {
+    let valid = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::TokenPrefix {
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for DemoKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DemoKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| Error::UnknownDemo { name: s.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for d in DemoKind::ALL {
+            assert_eq!(d.name().parse::<DemoKind>().ok(), Some(*d));
+        }
+        let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine"
+        );
+    }
+
+    #[test]
+    fn token_prefixes_are_checked() {
+        assert!(
+            DemoKind::NoisyCosine
+                .build_with_prefix(0, "load-17")
+                .is_ok()
+        );
+        for bad in ["", "a b", "x\n", "é"] {
+            let err = DemoKind::NoisyCosine
+                .build_with_prefix(0, bad)
+                .expect_err("bad prefix");
+            assert!(matches!(err, Error::TokenPrefix { .. }), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn frame_times_are_exact_multiples() {
+        let mut f = Frame::default();
+        f.start(3, Duration::from_millis(80));
+        assert_eq!(f.t, 0.24);
+        f.start(0, Duration::from_millis(80));
+        assert_eq!(f.t, 0.0);
+    }
+}
