@@ -1,0 +1,28 @@
+//! The `plotstream` command: parses its options and hands them to
+//! [`plotstream::cli::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use plotstream::cli::{Opts, run};
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    let mut out = std::io::stdout().lock();
+    match run(opts, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprint!("error: {err}");
+                let mut source = std::error::Error::source(&err);
+                while let Some(s) = source {
+                    eprint!(": {s}");
+                    source = s.source();
+                }
+                eprintln!();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
