@@ -181,24 +181,10 @@ impl LineDecoder {
                 self.partial.extend_from_slice(head);
                 &self.partial
             };
-            let content = line.strip_suffix(b"\r").unwrap_or(line);
-            if content.len() > self.max_line_len {
-                self.partial.clear();
-                return Err(Error::LineTooLong {
-                    line: number,
-                    limit: self.max_line_len,
-                }
-                .into());
-            }
-            let event = if content.iter().all(u8::is_ascii_whitespace) {
-                Line::Heartbeat { number }
-            } else {
-                Line::Data {
-                    number,
-                    bytes: content,
-                }
+            let result = match classify(number, line, self.max_line_len) {
+                Ok(event) => on_line(event),
+                Err(e) => Err(e.into()),
             };
-            let result = on_line(event);
             self.partial.clear();
             result?;
         }
@@ -232,26 +218,34 @@ impl LineDecoder {
         }
         let number = self.next_number;
         self.next_number += 1;
-        let content = self.partial.strip_suffix(b"\r").unwrap_or(&self.partial);
-        if content.len() > self.max_line_len {
-            self.partial.clear();
-            return Err(Error::LineTooLong {
-                line: number,
-                limit: self.max_line_len,
-            }
-            .into());
-        }
-        let result = if content.iter().all(u8::is_ascii_whitespace) {
-            Ok(())
-        } else {
-            on_line(Line::Data {
-                number,
-                bytes: content,
-            })
+        let result = match classify(number, &self.partial, self.max_line_len) {
+            Ok(Line::Heartbeat { .. }) => Ok(()),
+            Ok(event) => on_line(event),
+            Err(e) => Err(e.into()),
         };
         self.partial.clear();
         result
     }
+}
+
+/// Makes a finished line (its `\n` removed) into a [`Line`]: drops a
+/// trailing `\r`, checks the limit, and tells heartbeats from data.
+fn classify(number: u64, line: &[u8], max_line_len: usize) -> Result<Line<'_>, Error> {
+    let content = line.strip_suffix(b"\r").unwrap_or(line);
+    if content.len() > max_line_len {
+        return Err(Error::LineTooLong {
+            line: number,
+            limit: max_line_len,
+        });
+    }
+    Ok(if content.iter().all(u8::is_ascii_whitespace) {
+        Line::Heartbeat { number }
+    } else {
+        Line::Data {
+            number,
+            bytes: content,
+        }
+    })
 }
 
 #[cfg(test)]
