@@ -1,0 +1,137 @@
+//! Opening one HTTP/1.1 connection: TCP, TLS when asked, the hyper handshake.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::Frame;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::target::Target;
+use crate::{Error, StreamOptions};
+
+/// A byte stream hyper can drive: plain TCP or TLS over it.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The request body: chunks handed over by the sender task, one frame each.
+/// When the sender drops its end, the body ends and hyper writes the zero chunk.
+#[derive(Debug)]
+pub(crate) struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl ChannelBody {
+    /// A body and the sender that feeds it. One chunk may wait in the
+    /// channel: the sender's queue, not this channel, holds the backlog.
+    pub(crate) fn channel() -> (mpsc::Sender<Bytes>, Self) {
+        let (tx, rx) = mpsc::channel(1);
+        (tx, ChannelBody { rx })
+    }
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// Connects to `target` and completes the HTTP/1.1 handshake, all within the
+/// connect timeout; the connection's driver runs on its own task.
+pub(crate) async fn open(
+    target: &Target,
+    opts: &StreamOptions,
+) -> Result<SendRequest<ChannelBody>, Error> {
+    let connecting = async {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|source| Error::Connect {
+                addr: target.addr.clone(),
+                source,
+            })?;
+        // Lines are small and latency matters more than packet count.
+        tcp.set_nodelay(true).map_err(|source| Error::Connect {
+            addr: target.addr.clone(),
+            source,
+        })?;
+        let io = wrap_tls(target, tcp).await?;
+        http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|source| Error::Http {
+                addr: target.addr.clone(),
+                source,
+            })
+    };
+    let (sender, connection) = tokio::time::timeout(opts.connect_timeout, connecting)
+        .await
+        .map_err(|_| Error::ConnectTimeout {
+            addr: target.addr.clone(),
+            timeout: opts.connect_timeout,
+        })??;
+    tokio::spawn(async move {
+        // Its errors also reach the pending response, which is where they are handled.
+        if let Err(e) = connection.await {
+            tracing::debug!("stream connection ended: {e}");
+        }
+    });
+    Ok(sender)
+}
+
+#[cfg(not(feature = "tls"))]
+async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+    if target.tls {
+        return Err(Error::TlsDisabled {
+            url: format!("https://{}", target.addr),
+        });
+    }
+    Ok(Box::new(tcp))
+}
+
+#[cfg(feature = "tls")]
+async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+    use std::sync::{Arc, OnceLock};
+
+    if !target.tls {
+        return Ok(Box::new(tcp));
+    }
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions")),
+        )
+    });
+    let name =
+        rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|e| Error::Tls {
+            addr: target.addr.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|source| Error::Tls {
+            addr: target.addr.clone(),
+            source,
+        })?;
+    Ok(Box::new(tls))
+}

@@ -1,0 +1,130 @@
+//! [`StreamOptions`]: the client's knobs, with the Python client's defaults.
+
+use std::time::Duration;
+
+use crate::Error;
+
+/// What [`Stream::write`](crate::Stream::write) does when the queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait until the sender has taken some writes: backpressure.
+    #[default]
+    Block,
+    /// Drop the oldest queued write to make room, and count it in
+    /// [`Stats::dropped`](crate::Stats::dropped).
+    DropOldest,
+}
+
+/// How a [`Stream`](crate::Stream) queues, sends, keeps alive and reconnects.
+///
+/// ```
+/// use std::time::Duration;
+/// use plotstream_client::{Overflow, StreamOptions};
+///
+/// let opts = StreamOptions {
+///     queue_capacity: 1_000,
+///     overflow: Overflow::DropOldest,
+///     heartbeat_after: Duration::from_secs(10),
+///     ..StreamOptions::default()
+/// };
+/// assert_eq!(opts.reconnect_tries, 5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// How many writes may wait to be sent. Default 65,536.
+    pub queue_capacity: usize,
+    /// What a write does when the queue is full. Default [`Overflow::Block`].
+    pub overflow: Overflow,
+    /// The largest chunk the sender puts on the wire, in bytes; a single
+    /// larger write goes alone. Default 64 KiB.
+    pub max_chunk: usize,
+    /// A heartbeat goes out by itself after this long without sending
+    /// anything (servers close streams idle for 60 s). Default 30 s.
+    pub heartbeat_after: Duration,
+    /// How long connecting (TCP, TLS, HTTP handshake) may take. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How many times to try reconnecting after the server ended the stream
+    /// with 200, 408 or 502 or the connection dropped. Default 5, as the
+    /// Python client; 0 turns reconnecting off.
+    pub reconnect_tries: u32,
+    /// The first back-off before reconnecting; it doubles each try, up to 8
+    /// times this (1, 2, 4, 8, 8 s by default, as the Python client).
+    pub reconnect_backoff: Duration,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            queue_capacity: 1 << 16,
+            overflow: Overflow::Block,
+            max_chunk: 64 * 1024,
+            heartbeat_after: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            reconnect_tries: 5,
+            reconnect_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl StreamOptions {
+    /// Checks the options: a queue and chunks of at least one, a non-zero
+    /// heartbeat interval and connect timeout.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: &str| {
+            Err(Error::InvalidOptions {
+                reason: reason.to_owned(),
+            })
+        };
+        if self.queue_capacity == 0 {
+            return invalid("queue_capacity must be at least 1");
+        }
+        if self.max_chunk == 0 {
+            return invalid("max_chunk must be at least 1 byte");
+        }
+        if self.heartbeat_after.is_zero() {
+            return invalid("heartbeat_after must be longer than zero");
+        }
+        if self.connect_timeout.is_zero() {
+            return invalid("connect_timeout must be longer than zero");
+        }
+        Ok(())
+    }
+
+    /// The back-off before reconnect try `n` (from 1): `backoff · 2^(n-1)`,
+    /// at most `8 · backoff`.
+    pub fn backoff(&self, n: u32) -> Duration {
+        let factor = 1u32 << n.saturating_sub(1).min(3);
+        self.reconnect_backoff.saturating_mul(factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_the_python_clients() {
+        let o = StreamOptions::default();
+        let secs: Vec<u64> = (1..=6).map(|n| o.backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn validation_names_the_option() {
+        assert!(StreamOptions::default().validate().is_ok());
+        let bad = StreamOptions {
+            queue_capacity: 0,
+            ..StreamOptions::default()
+        };
+        let err = bad.validate().expect_err("zero queue");
+        assert_eq!(
+            err.to_string(),
+            "invalid stream options: queue_capacity must be at least 1"
+        );
+        let bad = StreamOptions {
+            heartbeat_after: Duration::ZERO,
+            ..StreamOptions::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,596 @@
+//! [`Stream`]: one Plotly stream, a long chunked `POST` fed from a bounded queue.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use http::header::{HOST, HeaderValue, TRANSFER_ENCODING};
+use http::{Method, Request, Response, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use plotstream_protocol::{TOKEN_HEADER, Write};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::conn::{self, ChannelBody};
+use crate::target::Target;
+use crate::{Error, Overflow, StreamOptions};
+
+/// How much of a response body is kept for [`CloseSummary::body`] and errors.
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Counts of what a stream did so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Writes accepted by [`Stream::write`].
+    pub writes: u64,
+    /// Heartbeats queued: by [`Stream::heartbeat`] and by the keep-alive timer.
+    pub heartbeats: u64,
+    /// Lines (writes and heartbeats) handed to a connection.
+    pub sent: u64,
+    /// Bytes of those lines.
+    pub bytes: u64,
+    /// Writes dropped from a full queue under [`Overflow::DropOldest`].
+    pub dropped: u64,
+    /// Reconnects that succeeded.
+    pub reconnects: u64,
+    /// Lines waiting in the queue now.
+    pub queued: u64,
+}
+
+/// What [`Stream::close`] returns: the server's answer and the final counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CloseSummary {
+    /// The server's status code.
+    pub status: u16,
+    /// The response body (its first 64 KiB), as text.
+    pub body: String,
+    /// What the stream did.
+    pub stats: Stats,
+}
+
+/// Encoded lines waiting to be sent: one buffer and the length of each line.
+#[derive(Debug, Default)]
+struct Queue {
+    buf: Vec<u8>,
+    head: usize,
+    lens: VecDeque<usize>,
+}
+
+impl Queue {
+    fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Appends one line written by `encode`; on error nothing is queued.
+    fn push(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
+    ) -> Result<(), Error> {
+        let start = self.buf.len();
+        encode(&mut self.buf)?;
+        self.lens.push_back(self.buf.len() - start);
+        Ok(())
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(n) = self.lens.pop_front() {
+            self.head += n;
+            self.reclaim();
+        }
+    }
+
+    /// Takes whole lines from the front, at most `max` bytes of them (but at
+    /// least one line): the next chunk, and how many lines it holds.
+    fn take(&mut self, max: usize) -> Option<(Bytes, u64)> {
+        let mut bytes = 0;
+        let mut lines = 0u64;
+        while let Some(&n) = self.lens.front() {
+            if lines > 0 && bytes + n > max {
+                break;
+            }
+            bytes += n;
+            lines += 1;
+            self.lens.pop_front();
+        }
+        if lines == 0 {
+            return None;
+        }
+        let chunk = Bytes::copy_from_slice(&self.buf[self.head..self.head + bytes]);
+        self.head += bytes;
+        self.reclaim();
+        Some((chunk, lines))
+    }
+
+    /// Gives back the space of lines already taken.
+    fn reclaim(&mut self) {
+        if self.lens.is_empty() {
+            self.buf.clear();
+            self.head = 0;
+        } else if self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+    }
+}
+
+/// The state writers and the sender share, behind one mutex.
+#[derive(Debug, Default)]
+struct State {
+    queue: Queue,
+    stats: Stats,
+    closing: bool,
+    failed: Option<Arc<Error>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// The sender waits here for the queue to go from empty to not empty.
+    data_ready: Notify,
+    /// Blocked writers wait here for room in the queue.
+    space: Notify,
+    opts: StreamOptions,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One stream to a Plotly-protocol server: a long `POST` whose body is one
+/// JSON write per line.
+///
+/// Writes go into a bounded queue; a sender task puts whatever is queued
+/// into one chunk (up to [`StreamOptions::max_chunk`] bytes), sends a
+/// heartbeat by itself after [`StreamOptions::heartbeat_after`] of silence,
+/// and reconnects with back-off when the server ends the stream with 200, 408
+/// or 502 or the connection drops, carrying on with what is still queued.
+///
+/// ```no_run
+/// use plotstream_client::{Stream, StreamOptions};
+/// use plotstream_protocol::Write;
+///
+/// # async fn demo() -> Result<(), plotstream_client::Error> {
+/// let stream = Stream::connect("http://127.0.0.1:8080", "my-token", StreamOptions::default()).await?;
+/// for i in 0..100 {
+///     stream.write(&Write::xy(i, f64::from(i).sin())).await?;
+/// }
+/// stream.heartbeat().await?;
+/// let summary = stream.close().await?;
+/// assert_eq!(summary.stats.writes, 100);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Stream {
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<Result<CloseSummary, Error>>>,
+}
+
+impl Stream {
+    /// Connects to `url` (`http://host[:port][/path]`, or `https://` with the
+    /// `tls` feature) and starts the stream for `token`.
+    ///
+    /// The first connection is made here, so an unreachable server is an
+    /// error now (within [`StreamOptions::connect_timeout`]), not a hang.
+    pub async fn connect(url: &str, token: &str, opts: StreamOptions) -> Result<Stream, Error> {
+        opts.validate()?;
+        let target = Target::parse(url)?;
+        let token_value = HeaderValue::from_str(token)
+            .ok()
+            .filter(|_| !token.is_empty())
+            .ok_or_else(|| Error::InvalidToken {
+                token: token.to_owned(),
+            })?;
+        let connection = conn::open(&target, &opts).await?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            data_ready: Notify::new(),
+            space: Notify::new(),
+            opts,
+        });
+        let sender = Sender {
+            shared: Arc::clone(&shared),
+            request: RequestParts::new(&target, token_value)?,
+            target,
+        };
+        let task = tokio::spawn(sender.run(connection));
+        Ok(Stream {
+            shared,
+            task: Some(task),
+        })
+    }
+
+    /// Queues one write. Under [`Overflow::Block`] it waits while the queue
+    /// is full; under [`Overflow::DropOldest`] it drops the oldest queued
+    /// write instead. It fails once the stream has stopped or is closing.
+    pub async fn write(&self, write: &Write) -> Result<(), Error> {
+        self.enqueue(false, |buf| write.encode_line(buf)).await
+    }
+
+    /// Queues a heartbeat, a bare newline: it keeps an idle stream open.
+    pub async fn heartbeat(&self) -> Result<(), Error> {
+        self.enqueue(true, |buf| {
+            plotstream_protocol::encode_heartbeat(buf);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> Stats {
+        let state = self.shared.lock();
+        Stats {
+            queued: state.queue.len() as u64,
+            ..state.stats
+        }
+    }
+
+    /// Sends everything queued, ends the body with the zero chunk, and
+    /// returns the server's answer. A status other than 2xx is an
+    /// [`Error::Status`].
+    pub async fn close(mut self) -> Result<CloseSummary, Error> {
+        self.begin_close();
+        let task = self.task.take().ok_or(Error::Closed)?;
+        task.await.map_err(|_| Error::Aborted)?
+    }
+
+    fn begin_close(&self) {
+        self.shared.lock().closing = true;
+        self.shared.data_ready.notify_one();
+    }
+
+    async fn enqueue(
+        &self,
+        heartbeat: bool,
+        encode: impl Fn(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
+    ) -> Result<(), Error> {
+        let opts = &self.shared.opts;
+        loop {
+            // Registered before looking at the queue, so a wake-up between the
+            // look and the wait is not lost.
+            let space = self.shared.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            let queued = {
+                let mut state = self.shared.lock();
+                if let Some(err) = &state.failed {
+                    return Err(Error::Stopped(Arc::clone(err)));
+                }
+                if state.closing {
+                    return Err(Error::Closed);
+                }
+                let full = state.queue.len() >= opts.queue_capacity;
+                if full && opts.overflow == Overflow::DropOldest {
+                    state.queue.drop_oldest();
+                    state.stats.dropped += 1;
+                }
+                if full && opts.overflow == Overflow::Block {
+                    None
+                } else {
+                    let was_empty = state.queue.len() == 0;
+                    state.queue.push(&encode)?;
+                    if heartbeat {
+                        state.stats.heartbeats += 1;
+                    } else {
+                        state.stats.writes += 1;
+                    }
+                    Some(was_empty)
+                }
+            };
+            match queued {
+                Some(was_empty) => {
+                    if was_empty {
+                        self.shared.data_ready.notify_one();
+                    }
+                    return Ok(());
+                }
+                None => space.await,
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    /// A stream dropped without [`Stream::close`] still ends cleanly: its
+    /// task sends what is queued and the zero chunk, in the background.
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.begin_close();
+        }
+    }
+}
+
+/// The request line and headers, built once and cloned per connection.
+#[derive(Debug)]
+struct RequestParts {
+    path: Uri,
+    host: HeaderValue,
+    token: HeaderValue,
+}
+
+impl RequestParts {
+    fn new(target: &Target, token: HeaderValue) -> Result<Self, Error> {
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: format!("{}{}", target.addr, target.path),
+            reason,
+        };
+        Ok(RequestParts {
+            path: target
+                .path
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?,
+            host: HeaderValue::from_str(&target.host_header).map_err(|e| invalid(e.to_string()))?,
+            token,
+        })
+    }
+
+    fn request(&self, body: ChannelBody) -> Request<ChannelBody> {
+        let mut req = Request::new(body);
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = self.path.clone();
+        let headers = req.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(TOKEN_HEADER, self.token.clone());
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        req
+    }
+}
+
+/// Why one connection's request ended.
+enum Ended {
+    /// The stream was closing: the body ended and this is the answer.
+    Closed(Result<Response<Incoming>, hyper::Error>),
+    /// The server answered, or the connection failed, while streaming.
+    Interrupted(Result<Response<Incoming>, hyper::Error>),
+}
+
+/// What the sender does next with one connection.
+enum Next {
+    /// Send this chunk.
+    Chunk(Bytes),
+    /// The queue is empty and the stream is closing: end the body.
+    End,
+    /// The queue is empty: wait for writes, the answer, or the heartbeat time.
+    Wait,
+}
+
+/// The sender task: owns the connection, reconnects, keeps alive.
+struct Sender {
+    shared: Arc<Shared>,
+    target: Target,
+    request: RequestParts,
+}
+
+impl Sender {
+    async fn run(self, connection: SendRequest<ChannelBody>) -> Result<CloseSummary, Error> {
+        let result = self.drive(connection).await;
+        match result {
+            Ok(summary) => Ok(summary),
+            Err(err) => {
+                tracing::warn!(addr = %self.target.addr, "stream stopped: {err}");
+                let err = Arc::new(err);
+                self.shared.lock().failed = Some(Arc::clone(&err));
+                self.shared.space.notify_waiters();
+                Err(Error::Stopped(err))
+            }
+        }
+    }
+
+    async fn drive(&self, mut connection: SendRequest<ChannelBody>) -> Result<CloseSummary, Error> {
+        // Tries since a connection last carried data: a server that ends
+        // every stream at once cannot keep the client reconnecting for ever.
+        let mut tries = 0;
+        loop {
+            let (ended, progressed) = self.pump(&mut connection).await;
+            if progressed {
+                tries = 0;
+            }
+            let cause = match ended {
+                Ended::Closed(answer) => {
+                    let (status, body) = read_answer(answer.map_err(|e| self.http_error(e))?).await;
+                    if !(200..300).contains(&status) {
+                        return Err(self.status_error(status, body));
+                    }
+                    let stats = Stats {
+                        queued: 0,
+                        ..self.shared.lock().stats
+                    };
+                    return Ok(CloseSummary {
+                        status,
+                        body,
+                        stats,
+                    });
+                }
+                // The connection dropped: worth a reconnect.
+                Ended::Interrupted(Err(e)) => self.http_error(e),
+                Ended::Interrupted(Ok(response)) => {
+                    let (status, body) = read_answer(response).await;
+                    if !matches!(status, 200 | 408 | 502) {
+                        return Err(self.status_error(status, body));
+                    }
+                    self.status_error(status, body)
+                }
+            };
+            tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
+            connection = self.reconnect(&mut tries, cause).await?;
+            self.shared.lock().stats.reconnects += 1;
+        }
+    }
+
+    /// Reconnects with back-off, or gives up after the allowed tries.
+    async fn reconnect(
+        &self,
+        tries: &mut u32,
+        cause: Error,
+    ) -> Result<SendRequest<ChannelBody>, Error> {
+        let opts = &self.shared.opts;
+        let mut last = cause;
+        loop {
+            *tries += 1;
+            if *tries > opts.reconnect_tries {
+                return Err(Error::Reconnect {
+                    addr: self.target.addr.clone(),
+                    tries: opts.reconnect_tries,
+                    last: Box::new(last),
+                });
+            }
+            tokio::time::sleep(opts.backoff(*tries)).await;
+            match conn::open(&self.target, opts).await {
+                Ok(connection) => return Ok(connection),
+                Err(e) => {
+                    tracing::info!(addr = %self.target.addr, "reconnect try {tries} failed: {e}");
+                    last = e;
+                }
+            }
+        }
+    }
+
+    /// Streams the queue over one connection until it ends; says whether any
+    /// chunk went out on it.
+    async fn pump(&self, connection: &mut SendRequest<ChannelBody>) -> (Ended, bool) {
+        let shared = &self.shared;
+        let (tx, body) = ChannelBody::channel();
+        let answer = connection.send_request(self.request.request(body));
+        tokio::pin!(answer);
+        let mut progressed = false;
+        let mut last_sent = Instant::now();
+        loop {
+            let next = {
+                let mut state = shared.lock();
+                match state.queue.take(shared.opts.max_chunk) {
+                    Some((chunk, lines)) => {
+                        state.stats.sent += lines;
+                        state.stats.bytes += chunk.len() as u64;
+                        Next::Chunk(chunk)
+                    }
+                    None if state.closing => Next::End,
+                    None => Next::Wait,
+                }
+            };
+            match next {
+                Next::End => {
+                    drop(tx);
+                    return (Ended::Closed(answer.await), progressed);
+                }
+                Next::Chunk(chunk) => {
+                    shared.space.notify_waiters();
+                    tokio::select! {
+                        biased;
+                        a = &mut answer => return (Ended::Interrupted(a), progressed),
+                        sent = tx.send(chunk) => {
+                            if sent.is_err() {
+                                // hyper dropped the body: the connection is gone.
+                                return (Ended::Interrupted(answer.await), progressed);
+                            }
+                            progressed = true;
+                            last_sent = Instant::now();
+                        }
+                    }
+                }
+                Next::Wait => {
+                    tokio::select! {
+                        biased;
+                        a = &mut answer => return (Ended::Interrupted(a), progressed),
+                        () = shared.data_ready.notified() => {}
+                        () = tokio::time::sleep_until(last_sent + shared.opts.heartbeat_after) => {
+                            let mut state = shared.lock();
+                            state.queue.push(|buf| {
+                                plotstream_protocol::encode_heartbeat(buf);
+                                Ok(())
+                            }).ok();
+                            state.stats.heartbeats += 1;
+                            last_sent = Instant::now();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn http_error(&self, source: hyper::Error) -> Error {
+        Error::Http {
+            addr: self.target.addr.clone(),
+            source,
+        }
+    }
+
+    fn status_error(&self, status: u16, body: String) -> Error {
+        Error::Status {
+            addr: self.target.addr.clone(),
+            status,
+            body,
+        }
+    }
+}
+
+/// The status and the first 64 KiB of the body of an answer; a body cut
+/// short by the connection keeps what arrived.
+async fn read_answer(response: Response<Incoming>) -> (u16, String) {
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_RESPONSE_BODY {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    bytes.extend_from_slice(data);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    bytes.truncate(MAX_RESPONSE_BODY);
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(buf: &mut Vec<u8>, s: &str) -> Result<(), plotstream_protocol::Error> {
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'\n');
+        Ok(())
+    }
+
+    #[test]
+    fn take_respects_the_chunk_limit_but_always_takes_one_line() {
+        let mut q = Queue::default();
+        for s in ["aaaa", "bb", "cccccccccc"] {
+            q.push(|b| line(b, s)).expect("queues");
+        }
+        let (chunk, n) = q.take(8).expect("a chunk");
+        assert_eq!((&chunk[..], n), (&b"aaaa\nbb\n"[..], 2));
+        let (chunk, n) = q.take(8).expect("an over-long line alone");
+        assert_eq!((&chunk[..], n), (&b"cccccccccc\n"[..], 1));
+        assert!(q.take(8).is_none());
+        assert_eq!((q.buf.len(), q.head), (0, 0), "space is given back");
+    }
+
+    #[test]
+    fn drop_oldest_drops_whole_lines_from_the_front() {
+        let mut q = Queue::default();
+        for s in ["1", "22", "333"] {
+            q.push(|b| line(b, s)).expect("queues");
+        }
+        q.drop_oldest();
+        assert_eq!(q.len(), 2);
+        let (chunk, n) = q.take(100).expect("a chunk");
+        assert_eq!((&chunk[..], n), (&b"22\n333\n"[..], 2));
+    }
+
+    #[test]
+    fn a_failed_encode_queues_nothing() {
+        let mut q = Queue::default();
+        let err = q.push(|_| Err(plotstream_protocol::Error::LineTooLong { line: 1, limit: 0 }));
+        assert!(err.is_err());
+        assert_eq!(q.len(), 0);
+    }
+}
