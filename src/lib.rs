@@ -7,6 +7,8 @@
 //!   the NDJSON line codec.
 //! - [`cosine`]: the noisy cosine simulation.
 //! - [`demos`]: each demo as a figure, the writes of each frame, and a period.
+//! - [`client`]: the streaming client, [`client::Stream`], and
+//!   [`client::NdjsonSink`].
 //!
 //! # Example
 //!
@@ -36,6 +38,7 @@
 
 pub mod cli;
 
+pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;
 pub use plotstream_demos as demos;
 pub use plotstream_protocol as protocol;

@@ -33,7 +33,7 @@ pub struct GenerateOpts {
 }
 
 /// Parses a token prefix, refusing it at the command line (exit 2) when unfit.
-fn token_prefix(s: &str) -> Result<String, plotstream_demos::Error> {
+pub(crate) fn token_prefix(s: &str) -> Result<String, plotstream_demos::Error> {
     plotstream_demos::check_token_prefix(s).map(|()| s.to_owned())
 }
 

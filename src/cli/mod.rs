@@ -4,12 +4,18 @@
 //! `run(Opts::parse_from([...]), &mut out)`.
 
 use std::io;
+use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 mod generate;
+mod pace;
+mod replay;
+mod stream;
 
 pub use generate::GenerateOpts;
+pub use replay::ReplayOpts;
+pub use stream::StreamOpts;
 
 /// What the command line can fail with (bad arguments are clap's, exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +30,28 @@ pub enum Error {
     /// The protocol could not encode a line.
     #[error(transparent)]
     Protocol(#[from] plotstream_protocol::Error),
+    /// A stream to the server failed.
+    #[error(transparent)]
+    Client(#[from] plotstream_client::Error),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] io::Error),
+    /// A tape could not be read.
+    #[error("tape {}, line {line}: {reason}", path.display())]
+    Tape {
+        /// The tape's path.
+        path: PathBuf,
+        /// The line (0: opening the file).
+        line: u64,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// plotstream: Plotly's streaming API, brought back locally.
 ///
 /// Never-ending simulated streams (noisy cosine, …) in the Plotly streaming
-/// protocol: one JSON write per line.
+/// protocol: one JSON write per line, to stdout or to a server.
 #[derive(Debug, Parser)]
 #[command(name = "plotstream", version, about, long_about = None)]
 pub struct Opts {
@@ -47,6 +69,37 @@ pub enum Command {
         after_help = "Examples:\n  plotstream generate noisy-cosine --count 1000 --seed 7 > cosine.ndjson\n  plotstream generate noisy-cosine --samples | head -5"
     )]
     Generate(GenerateOpts),
+    /// Stream a demo to a Plotly-protocol server, one stream per token, paced by its frame period.
+    #[command(
+        after_help = "Examples:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080 --count 500 --speed 10"
+    )]
+    Stream(StreamOpts),
+    /// Stream a tape made by `plotstream generate` back to a server, paced by its t.
+    #[command(
+        after_help = "Examples:\n  plotstream generate noisy-cosine --count 100 > cos.ndjson\n  plotstream replay cos.ndjson --url http://127.0.0.1:8080 --speed 2"
+    )]
+    Replay(ReplayOpts),
+}
+
+/// How fast `stream` and `replay` send: real time, faster, or flat out.
+#[derive(Debug, Clone, Args)]
+pub struct Pacing {
+    /// Play this many times faster than simulated time (real time is 1).
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = speed, conflicts_with = "max_rate")]
+    pub speed: f64,
+    /// Send as fast as the server takes it, ignoring simulated time.
+    #[arg(long)]
+    pub max_rate: bool,
+}
+
+/// Parses `--speed`: a finite number above zero.
+fn speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a speed: give a number above 0, such as 0.5, 1 or 10"
+        )),
+    }
 }
 
 const GENERATE_LONG_ABOUT: &str = "\
@@ -62,6 +115,8 @@ The same seed gives the same bytes. Without --count it never ends; closing the p
 pub fn run(opts: Opts, out: &mut dyn io::Write) -> Result<(), Error> {
     let result = match opts.command {
         Command::Generate(g) => generate::run(&g, out),
+        Command::Stream(s) => stream::run(&s, out),
+        Command::Replay(r) => replay::run(&r, out),
     };
     match result {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),

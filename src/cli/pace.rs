@@ -1,0 +1,125 @@
+//! Pacing and the set of streams that `stream` and `replay` share.
+
+use std::collections::HashMap;
+use std::io;
+use std::time::Duration;
+
+use plotstream_client::{CloseSummary, Stream, StreamOptions};
+use plotstream_protocol::Write;
+use tokio::time::Instant;
+
+use super::Error;
+
+/// When each write goes out: `start + t / speed`, or at once under `--max-rate`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pacer {
+    start: Instant,
+    /// `None`: as fast as the server takes it.
+    speed: Option<f64>,
+}
+
+impl Pacer {
+    pub(crate) fn new(speed: f64, max_rate: bool) -> Self {
+        Pacer {
+            start: Instant::now(),
+            speed: (!max_rate).then_some(speed),
+        }
+    }
+
+    /// Whether writes go out in real time (speed 1): demos then stamp x with
+    /// the wall clock.
+    pub(crate) fn is_real_time(&self) -> bool {
+        self.speed == Some(1.0)
+    }
+
+    /// Waits until simulated time `t` is due.
+    pub(crate) async fn wait_for(&self, t: f64) {
+        if let Some(speed) = self.speed {
+            let due = Duration::try_from_secs_f64(t / speed).unwrap_or(Duration::MAX);
+            if let Some(at) = self.start.checked_add(due) {
+                tokio::time::sleep_until(at).await;
+            }
+        }
+    }
+}
+
+/// One [`Stream`] per token, opened on first use.
+#[derive(Debug)]
+pub(crate) struct Streams {
+    url: String,
+    opts: StreamOptions,
+    open: HashMap<String, Stream>,
+    order: Vec<String>,
+}
+
+impl Streams {
+    pub(crate) fn new(url: &str) -> Self {
+        Streams {
+            url: url.to_owned(),
+            opts: StreamOptions::default(),
+            open: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// Sends `write` on `token`'s stream, connecting it first if need be.
+    pub(crate) async fn write(&mut self, token: &str, write: &Write) -> Result<(), Error> {
+        if !self.open.contains_key(token) {
+            let stream = Stream::connect(&self.url, token, self.opts.clone()).await?;
+            self.open.insert(token.to_owned(), stream);
+            self.order.push(token.to_owned());
+        }
+        match self.open.get(token) {
+            Some(stream) => Ok(stream.write(write).await?),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes every stream, in the order they opened, and reports each.
+    pub(crate) async fn close(mut self, out: &mut dyn io::Write) -> Result<(), Error> {
+        let mut first_error = None;
+        for token in &self.order {
+            let Some(stream) = self.open.remove(token) else {
+                continue;
+            };
+            match stream.close().await {
+                Ok(summary) => report(out, token, &summary).map_err(Error::Output)?,
+                Err(e) => {
+                    writeln!(out, "{token}: {e}").map_err(Error::Output)?;
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn report(out: &mut dyn io::Write, token: &str, s: &CloseSummary) -> io::Result<()> {
+    let st = &s.stats;
+    writeln!(
+        out,
+        "{token}: {} writes, {} heartbeats, {} bytes, {} dropped, {} reconnects; server answered {}",
+        st.writes, st.heartbeats, st.bytes, st.dropped, st.reconnects, s.status
+    )
+}
+
+/// Runs `work` until it ends or Ctrl-C, whichever comes first.
+pub(crate) async fn until_ctrl_c<F: Future<Output = Result<(), Error>>>(
+    work: F,
+) -> Result<(), Error> {
+    tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// A runtime for the streaming commands.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}

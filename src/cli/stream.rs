@@ -1,0 +1,62 @@
+//! `plotstream stream`: a demo, live, to a Plotly-protocol server.
+
+use std::io;
+
+use clap::Args;
+use plotstream_demos::{Clock, DemoKind, Frame};
+
+use super::pace::{Pacer, Streams, runtime, until_ctrl_c};
+use super::{Error, Pacing};
+
+/// Options of `plotstream stream`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamOpts {
+    /// The demo to stream.
+    #[arg(value_enum)]
+    pub demo: DemoKind,
+    /// The server's URL, such as http://127.0.0.1:8080 (https needs the tls feature).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The random seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// How many frames to stream; without it the stream never ends (Ctrl-C ends it cleanly).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// The stream tokens' prefix (default: the demo's name).
+    #[arg(long, value_name = "P", value_parser = super::generate::token_prefix)]
+    pub token_prefix: Option<String>,
+    /// How fast to send.
+    #[command(flatten)]
+    pub pacing: Pacing,
+}
+
+pub(crate) fn run(opts: &StreamOpts, out: &mut dyn io::Write) -> Result<(), Error> {
+    let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
+    let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
+    runtime()?.block_on(async {
+        let mut streams = Streams::new(&opts.url);
+        let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
+        let work = async {
+            let mut frame = Frame::default();
+            let mut left = opts.count;
+            while left != Some(0) {
+                let clock = if pacer.is_real_time() {
+                    Clock::Wall(chrono::Local::now().naive_local())
+                } else {
+                    Clock::Simulated
+                };
+                demo.next_frame(clock, &mut frame);
+                pacer.wait_for(frame.t).await;
+                for w in &frame.writes {
+                    streams.write(&demo.tokens()[w.token], &w.write).await?;
+                }
+                left = left.map(|n| n - 1);
+            }
+            Ok(())
+        };
+        let result = until_ctrl_c(work).await;
+        let closed = streams.close(out).await;
+        result.and(closed)
+    })
+}

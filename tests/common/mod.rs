@@ -1,0 +1,106 @@
+//! A recording Plotly-protocol server for tests: real hyper on 127.0.0.1:0,
+//! keeping every stream's lines.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// One stream as the server saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub token: String,
+    pub lines: Vec<String>,
+    /// The body ended with its zero chunk (not a reset).
+    pub ended_cleanly: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub url: String,
+    streams: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Recorder {
+    pub async fn start() -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&streams);
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let streams = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |req: Request<Incoming>| record(req, Arc::clone(&streams)));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        Recorder { url, streams }
+    }
+
+    pub fn streams(&self) -> Vec<Recorded> {
+        self.streams.lock().expect("not poisoned").clone()
+    }
+
+    /// Lines received so far on all streams.
+    pub fn line_count(&self) -> usize {
+        self.streams().iter().map(|s| s.lines.len()).sum()
+    }
+}
+
+async fn record(
+    req: Request<Incoming>,
+    streams: Arc<Mutex<Vec<Recorded>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let token = req
+        .headers()
+        .get("plotly-streamtoken")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let index = {
+        let mut s = streams.lock().expect("not poisoned");
+        s.push(Recorded {
+            token,
+            ..Recorded::default()
+        });
+        s.len() - 1
+    };
+    let mut body = req.into_body();
+    let mut partial = Vec::new();
+    let ended_cleanly = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    partial.extend_from_slice(data);
+                    let mut s = streams.lock().expect("not poisoned");
+                    while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = partial.drain(..=pos).collect();
+                        s[index]
+                            .lines
+                            .push(String::from_utf8_lossy(&line[..pos]).into_owned());
+                    }
+                }
+            }
+            Some(Err(_)) => break false,
+            None => break true,
+        }
+    };
+    streams.lock().expect("not poisoned")[index].ended_cleanly = ended_cleanly;
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}

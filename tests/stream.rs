@@ -1,0 +1,237 @@
+//! `plotstream stream` and `plotstream replay`, the real binary against a
+//! real HTTP server on 127.0.0.1.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Recorder;
+use serde_json::Value;
+use tokio::process::Command;
+
+async fn plotstream(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_plotstream"))
+        .args(args)
+        .output()
+        .await
+        .expect("the plotstream binary runs")
+}
+
+/// The `write` of each line of `plotstream generate`'s tape.
+async fn tape_writes(args: &[&str]) -> (String, Vec<Value>) {
+    let out = plotstream(args).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let writes = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a tape line")["write"].clone())
+        .collect();
+    (text, writes)
+}
+
+fn received(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_sends_the_demos_writes_and_reports_counts() {
+    let server = Recorder::start().await;
+    let out = plotstream(&[
+        "stream",
+        "noisy-cosine",
+        "--url",
+        &server.url,
+        "--count",
+        "50",
+        "--max-rate",
+        "--seed",
+        "7",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("noisy-cosine: 50 writes, 0 heartbeats"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("server answered 200"), "{stdout}");
+
+    let streams = server.streams();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].token, "noisy-cosine");
+    assert!(streams[0].ended_cleanly);
+    let (_, want) =
+        tape_writes(&["generate", "noisy-cosine", "--count", "50", "--seed", "7"]).await;
+    assert_eq!(
+        received(&streams[0].lines),
+        want,
+        "the same writes as the tape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_sends_a_tape_back() {
+    let server = Recorder::start().await;
+    let (tape, want) = tape_writes(&[
+        "generate",
+        "noisy-cosine",
+        "--count",
+        "30",
+        "--seed",
+        "3",
+        "--token-prefix",
+        "replayed",
+    ])
+    .await;
+    let path =
+        std::env::temp_dir().join(format!("plotstream-replay-{}.ndjson", std::process::id()));
+    std::fs::write(&path, tape).expect("writes the tape");
+    let out = plotstream(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--url",
+        &server.url,
+        "--max-rate",
+    ])
+    .await;
+    std::fs::remove_file(&path).ok();
+    assert!(out.status.success(), "{out:?}");
+    let streams = server.streams();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].token, "replayed");
+    assert_eq!(received(&streams[0].lines), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_tape_line_is_named() {
+    let server = Recorder::start().await;
+    let path = std::env::temp_dir().join(format!("plotstream-bad-{}.ndjson", std::process::id()));
+    std::fs::write(
+        &path,
+        "{\"t\":0,\"token\":\"a\",\"write\":{\"x\":1}}\nnot json\n",
+    )
+    .expect("writes");
+    let out = plotstream(&[
+        "replay",
+        path.to_str().expect("utf-8 path"),
+        "--url",
+        &server.url,
+        "--max-rate",
+    ])
+    .await;
+    std::fs::remove_file(&path).ok();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(", line 2: expected"), "{err}");
+    let out = plotstream(&["replay", "/nonexistent/tape", "--url", &server.url]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tape /nonexistent/tape, line 0"));
+}
+
+/// Pacing never runs ahead of simulated time: 6 frames 80 ms apart at speed 4
+/// cannot finish in under 5 × 80 / 4 = 100 ms. At speed 1 (real time) x is the
+/// wall clock, written as the Python tutorials did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_follows_simulated_time_and_real_time_stamps_the_wall_clock() {
+    let server = Recorder::start().await;
+    let start = Instant::now();
+    let out = plotstream(&[
+        "stream",
+        "noisy-cosine",
+        "--url",
+        &server.url,
+        "--count",
+        "6",
+        "--speed",
+        "4",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(100),
+        "ran ahead: {:?}",
+        start.elapsed()
+    );
+    let xs: Vec<Value> = received(&server.streams()[0].lines)
+        .iter()
+        .map(|w| w["x"].clone())
+        .collect();
+    assert_eq!(
+        xs,
+        (0..6).map(Value::from).collect::<Vec<_>>(),
+        "x is the index when not in real time"
+    );
+
+    let server = Recorder::start().await;
+    let out = plotstream(&[
+        "stream",
+        "noisy-cosine",
+        "--url",
+        &server.url,
+        "--count",
+        "3",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    for w in received(&server.streams()[0].lines) {
+        let x = w["x"].as_str().expect("a timestamp string");
+        let shape: String = x
+            .chars()
+            .map(|c| if c.is_ascii_digit() { 'd' } else { c })
+            .collect();
+        assert_eq!(shape, "dddd-dd-dd dd:dd:dd.dddddd", "{x}");
+    }
+}
+
+/// Ctrl-C ends a never-ending stream cleanly: the body gets its zero chunk,
+/// the counts are printed, the exit code is 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_closes_the_streams_cleanly() {
+    let server = Recorder::start().await;
+    let child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
+        .args([
+            "stream",
+            "noisy-cosine",
+            "--url",
+            &server.url,
+            "--speed",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let start = Instant::now();
+    while server.line_count() < 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no lines arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("exits after Ctrl-C")
+        .expect("waits");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("noisy-cosine: ") && stdout.contains("server answered 200"),
+        "{stdout}"
+    );
+    let streams = server.streams();
+    assert_eq!(streams.len(), 1);
+    assert!(streams[0].ended_cleanly, "the zero chunk ended the body");
+}
