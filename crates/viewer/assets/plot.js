@@ -1,0 +1,143 @@
+// plotstream live plot: one snapshot, then updates, drawn at most once per
+// animation frame. Everything that arrives within a frame is merged and drawn
+// with one restyle per overwritten trace, one extendTraces per set of appended
+// attributes, and one relayout.
+(function () {
+  "use strict";
+  const figureId = document.currentScript.dataset.figure;
+  const gd = document.getElementById("plot");
+  const status = document.getElementById("status");
+  let maxpoints = [];
+  let pending;
+  let frameRequested = false;
+  let updates = 0;
+  let drawing = Promise.resolve();
+
+  function resetPending() {
+    pending = { snapshot: null, traces: new Map(), layout: null };
+  }
+  resetPending();
+
+  function pointsHeld() {
+    let n = 0;
+    for (const t of gd.data || []) {
+      const col = t.x || t.y;
+      if (col && col.length) n += col.length;
+    }
+    return n;
+  }
+
+  function showStatus(state) {
+    const n = pointsHeld();
+    status.dataset.state = state;
+    status.dataset.points = String(n);
+    status.dataset.updates = String(updates);
+    status.textContent = state + " · " + n + " points held · " + updates + " updates";
+  }
+
+  function schedule() {
+    if (!frameRequested) {
+      frameRequested = true;
+      requestAnimationFrame(flush);
+    }
+  }
+
+  function onSnapshot(fig) {
+    resetPending(); // the snapshot holds everything sent before it
+    pending.snapshot = fig;
+    schedule();
+  }
+
+  function onUpdate(u) {
+    for (const t of u.traces) {
+      let e = pending.traces.get(t.index);
+      if (!e) {
+        e = { over: {}, app: {} };
+        pending.traces.set(t.index, e);
+      }
+      for (const [path, values] of Object.entries(t.overwrite || {})) {
+        e.over[path] = values;
+        delete e.app[path]; // appends before an overwrite are overwritten
+      }
+      for (const [path, values] of Object.entries(t.append || {})) {
+        const a = e.app[path];
+        if (a) for (const v of values) a.push(v);
+        else e.app[path] = values.slice();
+      }
+    }
+    if (u.layout) pending.layout = Object.assign(pending.layout || {}, u.layout);
+    updates++;
+    schedule();
+  }
+
+  function flush() {
+    frameRequested = false;
+    const p = pending;
+    resetPending();
+    drawing = drawing
+      .then(() => draw(p))
+      .then(() => showStatus("live"), (e) => {
+        console.error(e);
+        showStatus("error: " + e.message);
+      });
+  }
+
+  function arrayAt(trace, path) {
+    let v = trace;
+    for (const k of path.split(".")) {
+      if (v == null) return false;
+      v = v[k];
+    }
+    return Array.isArray(v) || ArrayBuffer.isView(v);
+  }
+
+  async function draw(p) {
+    if (p.snapshot) {
+      const fig = p.snapshot;
+      maxpoints = fig.data.map((t) => (t.stream && t.stream.maxpoints) || 500);
+      await Plotly.react(gd, fig.data, fig.layout || {}, { responsive: true });
+    }
+    // Overwrites first (restyle wraps each array once more: one per trace).
+    for (const [index, e] of p.traces) {
+      const over = {};
+      for (const [path, values] of Object.entries(e.over)) over[path] = [values];
+      // extendTraces needs an array to extend: make missing ones empty.
+      for (const path of Object.keys(e.app)) {
+        if (!(path in over) && !arrayAt(gd.data[index], path)) over[path] = [[]];
+      }
+      if (Object.keys(over).length) await Plotly.restyle(gd, over, [index]);
+    }
+    // Appends: traces appending the same attributes share one call.
+    const groups = new Map();
+    for (const [index, e] of p.traces) {
+      const keys = Object.keys(e.app).sort();
+      if (!keys.length) continue;
+      const signature = keys.join("\u0000");
+      let g = groups.get(signature);
+      if (!g) {
+        g = { indices: [], update: {}, max: {} };
+        for (const k of keys) {
+          g.update[k] = [];
+          g.max[k] = [];
+        }
+        groups.set(signature, g);
+      }
+      g.indices.push(index);
+      for (const k of keys) {
+        g.update[k].push(e.app[k]);
+        g.max[k].push(maxpoints[index] || 500);
+      }
+    }
+    for (const g of groups.values()) await Plotly.extendTraces(gd, g.update, g.indices, g.max);
+    if (p.layout) await Plotly.relayout(gd, p.layout);
+  }
+
+  function connect() {
+    const events = new EventSource("/plot/" + figureId + "/events");
+    events.addEventListener("snapshot", (m) => onSnapshot(JSON.parse(m.data)));
+    events.addEventListener("update", (m) => onUpdate(JSON.parse(m.data)));
+    events.onerror = () => showStatus("reconnecting");
+  }
+
+  connect();
+})();

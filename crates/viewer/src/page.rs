@@ -1,0 +1,157 @@
+//! The pages: the list of figures, a live plot, its event stream, and the
+//! static files (plotly.js is compiled in).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use futures_util::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::Viewer;
+use crate::state::FigureEntry;
+
+/// The vendored plotly.js (`plotly.js-dist-min`, MIT): see `assets/plotly/README.md`.
+pub(crate) const PLOTLY_VERSION: &str = "3.7.0";
+static PLOTLY_JS: &[u8] = include_bytes!("../assets/plotly/plotly.min.js");
+static PLOT_JS: &str = include_str!("../assets/plot.js");
+
+/// Escapes text for HTML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `GET /`: the live figures.
+pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
+    let mut rows = String::new();
+    for f in viewer.figures() {
+        let points: usize = f.points().iter().sum();
+        rows.push_str(&format!(
+            "<tr><td><a href=\"/plot/{id}\">{title}</a></td><td>{traces}</td><td>{points}</td></tr>\n",
+            id = f.id,
+            title = escape(&f.title),
+            traces = f.points().len(),
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"3\">No figures yet: stream to this server, or POST a figure to /api/figures.</td></tr>".into();
+    }
+    Html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}td,th{{padding:.3em 1em;text-align:left}}</style></head>\
+         <body><h1>plotstream</h1><p>Live figures on this viewer (plotly.js {PLOTLY_VERSION}).</p>\
+         <table><tr><th>figure</th><th>traces</th><th>points held</th></tr>\n{rows}</table>\
+         <p><a href=\"/metrics\">metrics</a> · <a href=\"/api/figures\">figures as JSON</a></p></body></html>\n"
+    ))
+}
+
+/// `GET /plot/{id}`: one live plot.
+pub(crate) async fn plot(State(viewer): State<Viewer>, Path(id): Path<u64>) -> Response {
+    let Some(f) = viewer.figure(id) else {
+        return (StatusCode::NOT_FOUND, format!("no figure {id}\n")).into_response();
+    };
+    Html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title} · plotstream</title>\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <style>html,body{{margin:0;height:100%;font-family:system-ui,sans-serif}}\
+         #plot{{width:100%;height:calc(100% - 2em)}}\
+         #status{{height:2em;line-height:2em;padding:0 1em;font:12px monospace;color:#555}}</style>\
+         <script src=\"/static/plotly.min.js\"></script></head>\
+         <body><div id=\"plot\"></div>\
+         <div id=\"status\" data-state=\"connecting\" data-points=\"0\" data-updates=\"0\">connecting…</div>\
+         <script src=\"/static/plot.js\" data-figure=\"{id}\"></script></body></html>\n",
+        title = escape(&f.title),
+    ))
+    .into_response()
+}
+
+/// Keeps the subscriber gauge right however the event stream ends.
+struct Subscribed(Viewer);
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.0.metrics().subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Subscription {
+    figure: Arc<FigureEntry>,
+    snapshot: Option<String>,
+    updates: broadcast::Receiver<Arc<str>>,
+    _subscribed: Subscribed,
+}
+
+/// `GET /plot/{id}/events`: server-sent events, a `snapshot` then `update`s.
+/// A subscriber that falls behind by more than the buffer gets a fresh
+/// `snapshot` instead of an ever-growing queue.
+pub(crate) async fn events(State(viewer): State<Viewer>, Path(id): Path<u64>) -> Response {
+    let Some(figure) = viewer.figure(id) else {
+        return (StatusCode::NOT_FOUND, format!("no figure {id}\n")).into_response();
+    };
+    let (snapshot, updates) = figure.subscribe();
+    viewer.metrics().subscribers.fetch_add(1, Ordering::Relaxed);
+    let sub = Subscription {
+        figure,
+        snapshot: Some(snapshot.to_string()),
+        updates,
+        _subscribed: Subscribed(viewer),
+    };
+    Sse::new(event_stream(sub))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+fn event_stream(sub: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(sub, |mut sub| async move {
+        if let Some(snapshot) = sub.snapshot.take() {
+            return Some((Ok(Event::default().event("snapshot").data(snapshot)), sub));
+        }
+        match sub.updates.recv().await {
+            Ok(update) => Some((Ok(Event::default().event("update").data(&*update)), sub)),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(
+                    figure = sub.figure.id,
+                    missed,
+                    "subscriber behind: sending a snapshot"
+                );
+                let (snapshot, updates) = sub.figure.subscribe();
+                sub.updates = updates;
+                Some((
+                    Ok(Event::default()
+                        .event("snapshot")
+                        .data(snapshot.to_string())),
+                    sub,
+                ))
+            }
+            Err(RecvError::Closed) => None,
+        }
+    })
+}
+
+/// `GET /static/plotly.min.js`.
+pub(crate) async fn plotly_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        PLOTLY_JS,
+    )
+        .into_response()
+}
+
+/// `GET /static/plot.js`: the page's script.
+pub(crate) async fn plot_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        PLOT_JS,
+    )
+        .into_response()
+}
