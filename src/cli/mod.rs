@@ -11,10 +11,12 @@ use clap::{Args, Parser, Subcommand};
 mod generate;
 mod pace;
 mod replay;
+mod serve;
 mod stream;
 
 pub use generate::GenerateOpts;
 pub use replay::ReplayOpts;
+pub use serve::ServeOpts;
 pub use stream::StreamOpts;
 
 /// What the command line can fail with (bad arguments are clap's, exit 2).
@@ -33,6 +35,9 @@ pub enum Error {
     /// A stream to the server failed.
     #[error(transparent)]
     Client(#[from] plotstream_client::Error),
+    /// The viewer failed.
+    #[error(transparent)]
+    Viewer(#[from] plotstream_viewer::Error),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
@@ -79,6 +84,11 @@ pub enum Command {
         after_help = "Examples:\n  plotstream generate noisy-cosine --count 100 > cos.ndjson\n  plotstream replay cos.ndjson --url http://127.0.0.1:8080 --speed 2"
     )]
     Replay(ReplayOpts),
+    /// Run the live viewer: it takes Plotly-protocol streams and draws them in the browser.
+    #[command(
+        after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
+    )]
+    Serve(ServeOpts),
 }
 
 /// How fast `stream` and `replay` send: real time, faster, or flat out.
@@ -117,6 +127,7 @@ pub fn run(opts: Opts, out: &mut dyn io::Write) -> Result<(), Error> {
         Command::Generate(g) => generate::run(&g, out),
         Command::Stream(s) => stream::run(&s, out),
         Command::Replay(r) => replay::run(&r, out),
+        Command::Serve(s) => serve::run(&s, out),
     };
     match result {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use plotstream_protocol::{Error as ProtocolError, Line, LineDecoder, TOKEN_HEADER, Write};
@@ -43,8 +43,11 @@ impl Drop for Connected {
     }
 }
 
+/// An answer to a stream. The connection closes after it: a stream's
+/// connection is done once answered, and Plotly's Python client reads its
+/// answer until the server closes.
 fn answer(status: StatusCode, message: String) -> Response {
-    (status, message + "\n").into_response()
+    (status, [(header::CONNECTION, "close")], message + "\n").into_response()
 }
 
 /// Takes one stream: decodes lines as they arrive and applies each chunk's

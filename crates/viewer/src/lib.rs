@@ -35,7 +35,7 @@
 //!
 //! ```
 //! use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
-//! use plotstream_viewer::{Config, Viewer, app};
+//! use plotstream_viewer::{Config, Viewer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let viewer = Viewer::new(Config::default());
@@ -45,7 +45,7 @@
 //! })?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 //! let url = format!("http://{}", listener.local_addr().unwrap());
-//! tokio::spawn(axum::serve(listener, app(viewer.clone())).into_future());
+//! tokio::spawn(plotstream_viewer::serve(listener, viewer.clone(), std::future::pending()));
 //!
 //! let stream = plotstream_client::Stream::connect(&url, "tok", Default::default()).await.unwrap();
 //! for i in 0..3 {
@@ -70,11 +70,13 @@ use tokio::net::TcpListener;
 mod api;
 mod error;
 mod ingest;
+mod linger;
 mod page;
 mod state;
 mod store;
 
 pub use error::Error;
+pub use linger::{Lingering, LingeringListener};
 pub use state::{Config, Viewer};
 pub use store::MAX_MAXPOINTS;
 
@@ -104,13 +106,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     })
 }
 
-/// Serves `viewer` on `listener` until `shutdown` completes.
+/// Serves `viewer` on `listener` until `shutdown` completes. Connections
+/// close gracefully ([`LingeringListener`]), which Plotly's Python client
+/// needs to read its answer to `close()`.
 pub async fn serve(
     listener: TcpListener,
     viewer: Viewer,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    axum::serve(listener, app(viewer))
+    axum::serve(LingeringListener::new(listener), app(viewer))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(Error::Serve)

@@ -110,29 +110,31 @@ pub(crate) async fn events(State(viewer): State<Viewer>, Path(id): Path<u64>) ->
 
 fn event_stream(sub: Subscription) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold(sub, |mut sub| async move {
-        if let Some(snapshot) = sub.snapshot.take() {
-            return Some((Ok(Event::default().event("snapshot").data(snapshot)), sub));
-        }
-        match sub.updates.recv().await {
-            Ok(update) => Some((Ok(Event::default().event("update").data(&*update)), sub)),
-            Err(RecvError::Lagged(missed)) => {
-                tracing::debug!(
-                    figure = sub.figure.id,
-                    missed,
-                    "subscriber behind: sending a snapshot"
-                );
-                let (snapshot, updates) = sub.figure.subscribe();
-                sub.updates = updates;
-                Some((
-                    Ok(Event::default()
-                        .event("snapshot")
-                        .data(snapshot.to_string())),
-                    sub,
-                ))
-            }
-            Err(RecvError::Closed) => None,
-        }
+        let (kind, data) = next_message(&mut sub).await?;
+        Some((Ok(Event::default().event(kind).data(data)), sub))
     })
+}
+
+/// The subscriber's next event: its snapshot first, then updates; a fresh
+/// snapshot when it fell behind; `None` when the figure is gone.
+async fn next_message(sub: &mut Subscription) -> Option<(&'static str, String)> {
+    if let Some(snapshot) = sub.snapshot.take() {
+        return Some(("snapshot", snapshot));
+    }
+    match sub.updates.recv().await {
+        Ok(update) => Some(("update", update.to_string())),
+        Err(RecvError::Lagged(missed)) => {
+            tracing::debug!(
+                figure = sub.figure.id,
+                missed,
+                "subscriber behind: sending a snapshot"
+            );
+            let (snapshot, updates) = sub.figure.subscribe();
+            sub.updates = updates;
+            Some(("snapshot", snapshot.to_string()))
+        }
+        Err(RecvError::Closed) => None,
+    }
 }
 
 /// `GET /static/plotly.min.js`.
@@ -154,4 +156,66 @@ pub(crate) async fn plot_js() -> Response {
         PLOT_JS,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
+
+    /// A subscriber more than `subscriber_buffer` updates behind gets one
+    /// fresh snapshot holding everything, not the updates it missed.
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_gets_a_fresh_snapshot() {
+        let viewer = Viewer::new(Config {
+            subscriber_buffer: 2,
+            ..Config::default()
+        });
+        let id = viewer
+            .add_figure(Figure {
+                data: vec![Trace::streamed("scatter", StreamSpec::new("t", 100))],
+                ..Figure::default()
+            })
+            .expect("valid");
+        let figure = viewer.figure(id).expect("exists");
+        let token = viewer.token("t").expect("registered");
+        let (snapshot, updates) = figure.subscribe();
+        viewer.metrics().subscribers.fetch_add(1, Ordering::Relaxed);
+        let mut sub = Subscription {
+            figure,
+            snapshot: Some(snapshot.to_string()),
+            updates,
+            _subscribed: Subscribed(viewer.clone()),
+        };
+        let (kind, first) = next_message(&mut sub).await.expect("the first snapshot");
+        assert_eq!(kind, "snapshot");
+        assert!(!first.contains("\"x\""), "nothing streamed yet: {first}");
+
+        token.apply(&[Write::xy(0, 0)]);
+        let (kind, update) = next_message(&mut sub).await.expect("an update");
+        assert_eq!(
+            (kind, update.as_str()),
+            (
+                "update",
+                r#"{"traces":[{"append":{"x":[0],"y":[0]},"index":0,"overwrite":{}}]}"#
+            )
+        );
+
+        for i in 1..=5 {
+            token.apply(&[Write::xy(i, i)]); // five updates, two fit
+        }
+        let (kind, snapshot) = next_message(&mut sub).await.expect("a snapshot");
+        assert_eq!(kind, "snapshot");
+        assert!(snapshot.contains(r#""x":[0,1,2,3,4,5]"#), "{snapshot}");
+        token.apply(&[Write::xy(6, 6)]);
+        let (kind, update) = next_message(&mut sub).await.expect("updates again");
+        assert_eq!(kind, "update");
+        assert!(
+            update.contains(r#""x":[6]"#),
+            "only what came after the snapshot: {update}"
+        );
+        drop(sub);
+        assert_eq!(viewer.metrics().subscribers.load(Ordering::Relaxed), 0);
+    }
 }

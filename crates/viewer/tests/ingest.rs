@@ -1,0 +1,421 @@
+//! The viewer's protocol rules and API, over real sockets on 127.0.0.1.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{figure, get_json, post_json, raw, start, stream_request};
+use plotstream_viewer::Config;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TOKEN: &str = "tok";
+
+async fn with_figure(config: Config) -> common::Running {
+    let v = start(config).await;
+    v.viewer
+        .add_figure(figure(TOKEN, 500))
+        .expect("a valid figure");
+    v
+}
+
+async fn xs(addr: &str) -> serde_json::Value {
+    let (status, s) = get_json(addr, &format!("/api/streams/{TOKEN}")).await;
+    assert_eq!(status, 200);
+    s["traces"][0]["x"].clone()
+}
+
+#[tokio::test]
+async fn writes_append_overwrite_and_relayout() {
+    let v = with_figure(Config::default()).await;
+    let a = raw(
+        &v.addr,
+        &stream_request(
+            Some(TOKEN),
+            &[
+                b"{\"x\":1,\"y\":10}\n{\"x\":2,",
+                b"\"y\":20}\r\n\n{\"x\":3,\"y\":30,\"layout\":{\"title\":{\"text\":\"live\"}}}\n",
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok\n"));
+    assert!(a.head.contains("connection: close"), "{}", a.head);
+    let (_, s) = get_json(&v.addr, "/api/streams/tok").await;
+    assert_eq!(
+        s,
+        json!({"token": "tok", "traces": [{"x": [1, 2, 3], "y": [10, 20, 30]}], "writes": 3, "errors": 0, "connected": false})
+    );
+    raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[b"{\"x\":[7,8],\"y\":[70,80]}\n"]),
+    )
+    .await;
+    assert_eq!(xs(&v.addr).await, json!([7, 8]));
+    let (status, fig) = get_json(&v.addr, "/api/figures/1").await;
+    assert_eq!(status, 200);
+    assert_eq!(fig["layout"]["title"]["text"], "live");
+    assert_eq!(fig["data"][0]["y"], json!([70, 80]));
+    assert_eq!(
+        fig["data"][0]["stream"],
+        json!({"token": "tok", "maxpoints": 500})
+    );
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_json_is_400_naming_it_and_earlier_points_stay() {
+    let v = with_figure(Config::default()).await;
+    let a = raw(
+        &v.addr,
+        &stream_request(
+            Some(TOKEN),
+            &[
+                b"{\"x\":0,\"y\":0}\n\n{\"x\":1,\"y\":1}\n{\"x\":2,\"y\"",
+                b":oops}\n{\"x\":3}\n",
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.body,
+        "stream \"tok\": line 4: invalid write: expected value at column 12\n"
+    );
+    assert_eq!(
+        xs(&v.addr).await,
+        json!([0, 1]),
+        "the points before the bad line are kept"
+    );
+    let (_, s) = get_json(&v.addr, "/api/streams/tok").await;
+    assert_eq!(
+        (s["writes"].clone(), s["errors"].clone()),
+        (json!(2), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_an_object_is_400() {
+    let v = with_figure(Config::default()).await;
+    let a = raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[b"{\"x\":5}\n[1,2]\n"]),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(
+        a.body.contains("line 2: invalid write: invalid type: sequence, expected a Plotly stream write (a JSON object)"),
+        "{}",
+        a.body
+    );
+    assert_eq!(xs(&v.addr).await, json!([5]));
+}
+
+#[tokio::test]
+async fn a_line_over_1_mib_is_413_and_earlier_points_stay() {
+    let v = with_figure(Config::default()).await;
+    let mut long = b"{\"x\":1,\"text\":\"".to_vec();
+    long.resize(long.len() + (1 << 20), b'a');
+    long.extend_from_slice(b"\"}\n");
+    let first: &[u8] = b"{\"x\":0}\n";
+    let a = raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[first, &long[..300_000], &long[300_000..]]),
+    )
+    .await;
+    assert_eq!(a.status, 413);
+    assert_eq!(
+        a.body,
+        "stream \"tok\": line 2 is longer than the limit of 1048576 bytes\n"
+    );
+    assert_eq!(xs(&v.addr).await, json!([0]));
+}
+
+#[tokio::test]
+async fn no_token_is_400_and_an_unknown_token_is_404_naming_it() {
+    let v = with_figure(Config::default()).await;
+    let a = raw(&v.addr, &stream_request(None, &[b"{\"x\":1}\n"])).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.body,
+        "missing the plotly-streamtoken header: a stream needs a token\n"
+    );
+    let a = raw(&v.addr, &stream_request(Some("nope"), &[b"{\"x\":1}\n"])).await;
+    assert_eq!(a.status, 404);
+    assert!(
+        a.body
+            .starts_with("unknown stream token \"nope\": create a figure"),
+        "{}",
+        a.body
+    );
+    let (status, _) = get_json(&v.addr, "/api/streams/nope").await;
+    assert_eq!(status, 404, "an unknown token made nothing");
+    assert_eq!(
+        xs(&v.addr).await,
+        json!(null),
+        "the known token's trace is untouched"
+    );
+}
+
+#[tokio::test]
+async fn an_open_viewer_gives_a_new_token_a_figure_titled_by_it() {
+    let v = start(Config {
+        open: true,
+        ..Config::default()
+    })
+    .await;
+    let a = raw(
+        &v.addr,
+        &stream_request(Some("fresh"), &[b"{\"x\":1,\"y\":2}\n"]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let (_, list) = get_json(&v.addr, "/api/figures").await;
+    assert_eq!(list[0]["title"], "fresh");
+    let (_, fig) = get_json(&v.addr, "/api/figures/1").await;
+    assert_eq!(fig["data"][0]["type"], "scatter");
+    assert_eq!(fig["data"][0]["x"], json!([1]));
+    assert_eq!(fig["layout"]["title"]["text"], "fresh");
+    // A second stream with the same token feeds the same figure.
+    raw(
+        &v.addr,
+        &stream_request(Some("fresh"), &[b"{\"x\":2,\"y\":3}\n"]),
+    )
+    .await;
+    let (_, list) = get_json(&v.addr, "/api/figures").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn the_figures_api_creates_and_checks() {
+    let v = start(Config::default()).await;
+    let fig = json!({"data": [{"type": "scatter", "mode": "lines", "stream": {"token": "a", "maxpoints": 80}},
+                              {"type": "scatter", "stream": {"token": "a"}}],
+                     "layout": {"title": {"text": "two traces"}}, "config": {"responsive": true}});
+    let (status, created) = post_json(&v.addr, "/api/figures", &fig).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        created,
+        json!({"id": 1, "url": format!("http://{}/plot/1", v.addr)})
+    );
+    // One token feeding two traces.
+    raw(
+        &v.addr,
+        &stream_request(Some("a"), &[b"{\"x\":1,\"y\":1}\n"]),
+    )
+    .await;
+    let (_, got) = get_json(&v.addr, "/api/figures/1").await;
+    assert_eq!(got["data"][0]["x"], json!([1]));
+    assert_eq!(got["data"][1]["x"], json!([1]));
+    assert_eq!(got["data"][0]["mode"], "lines", "attributes kept");
+    assert_eq!(got["config"], json!({"responsive": true}));
+
+    let too_many = json!({"data": [{"stream": {"token": "b", "maxpoints": 1_000_001}}]});
+    let (status, err) = post_json(&v.addr, "/api/figures", &too_many).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        err["error"],
+        "invalid figure: trace 0: maxpoints 1000001 is outside 1 to 1000000"
+    );
+    let (status, err) = post_json(&v.addr, "/api/figures", &json!({"data": 5})).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("not a Plotly figure"),
+        "{err}"
+    );
+    let (status, _) = get_json(&v.addr, "/api/figures/99").await;
+    assert_eq!(status, 404);
+}
+
+/// Opens a stream, sends its head and one line, and leaves it open.
+async fn open_stream(addr: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connects");
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nplotly-streamtoken: tok\r\n\r\n8\r\n{\"x\":1}\n\r\n")
+        .await
+        .expect("sends");
+    s
+}
+
+async fn answer_of(mut s: TcpStream) -> common::Answer {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("answered in time")
+        .expect("reads");
+    common::parse_answer(&out)
+}
+
+#[tokio::test]
+async fn a_second_connection_with_the_same_token_ends_the_first() {
+    let v = with_figure(Config::default()).await;
+    let first = open_stream(&v.addr).await;
+    // Wait until the first is connected, then take over.
+    for _ in 0..200 {
+        let (_, s) = get_json(&v.addr, "/api/streams/tok").await;
+        if s["connected"] == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = open_stream(&v.addr).await;
+    let a = answer_of(first).await;
+    assert_eq!(a.status, 409);
+    assert_eq!(
+        a.body,
+        "stream token \"tok\" was taken over by a newer connection\n"
+    );
+    drop(second);
+}
+
+#[tokio::test]
+async fn an_idle_stream_is_closed_with_408() {
+    let v = with_figure(Config {
+        idle_timeout: Duration::from_millis(200),
+        ..Config::default()
+    })
+    .await;
+    let a = answer_of(open_stream(&v.addr).await).await;
+    assert_eq!(a.status, 408);
+    assert_eq!(
+        a.body,
+        "stream \"tok\" closed: idle for 0.2 s (no write, no heartbeat)\n"
+    );
+    assert_eq!(
+        xs(&v.addr).await,
+        json!([1]),
+        "what came before the silence is kept"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_streams_writes_and_errors_by_kind() {
+    let v = with_figure(Config::default()).await;
+    raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[b"{\"x\":1}\n\n{\"x\":2}\n"]),
+    )
+    .await;
+    raw(&v.addr, &stream_request(Some(TOKEN), &[b"nope\n"])).await;
+    raw(&v.addr, &stream_request(None, &[b"{}\n"])).await;
+    let a = raw(
+        &v.addr,
+        b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.head.contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        a.head
+    );
+    for line in [
+        "plotstream_open_streams 0",
+        "plotstream_writes_total 2",
+        "plotstream_heartbeats_total 1",
+        "plotstream_figures 1",
+        "plotstream_subscribers 0",
+        "plotstream_errors_total{kind=\"invalid_write\"} 1",
+        "plotstream_errors_total{kind=\"missing_token\"} 1",
+        "plotstream_errors_total{kind=\"unknown_token\"} 0",
+        "# TYPE plotstream_writes_total counter",
+    ] {
+        assert!(
+            a.body.lines().any(|l| l == line),
+            "no {line:?} in\n{}",
+            a.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_list_figures_and_serve_plotly_from_the_binary() {
+    let v = with_figure(Config::default()).await;
+    let a = raw(
+        &v.addr,
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.contains("<a href=\"/plot/1\">figure 1</a>"),
+        "{}",
+        a.body
+    );
+    let a = raw(
+        &v.addr,
+        b"GET /plot/1 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body
+            .contains("<script src=\"/static/plotly.min.js\"></script>")
+    );
+    let a = raw(
+        &v.addr,
+        b"GET /static/plotly.min.js HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.body.starts_with("/**\n* plotly.js v3.7.0"),
+        "{}",
+        &a.body[..40.min(a.body.len())]
+    );
+    let a = raw(
+        &v.addr,
+        b"GET /plot/9 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(a.status, 404);
+}
+
+/// A subscriber gets a snapshot, then each chunk's writes as one update.
+#[tokio::test]
+async fn subscribers_get_a_snapshot_then_updates() {
+    let v = with_figure(Config::default()).await;
+    raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[b"{\"x\":1,\"y\":1}\n"]),
+    )
+    .await;
+    let mut sub = TcpStream::connect(&v.addr).await.expect("connects");
+    sub.write_all(b"GET /plot/1/events HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("asks");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let mut read_until = async |seen: &mut String, what: &str| {
+        while !seen.contains(what) {
+            let n = tokio::time::timeout(Duration::from_secs(10), sub.read(&mut buf))
+                .await
+                .expect("an event in time")
+                .expect("reads");
+            assert!(n > 0, "the event stream ended: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until(&mut seen, "event: snapshot\ndata: ").await;
+    read_until(&mut seen, "\n\n").await;
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(
+        seen.contains("\"x\":[1]"),
+        "the snapshot holds the point: {seen}"
+    );
+    raw(
+        &v.addr,
+        &stream_request(Some(TOKEN), &[b"{\"x\":2,\"y\":4}\n{\"x\":3,\"y\":9}\n"]),
+    )
+    .await;
+    read_until(&mut seen, "event: update\ndata: ").await;
+    read_until(&mut seen, "}]}\n\n").await;
+    assert!(
+        seen.contains(
+            r#"data: {"traces":[{"append":{"x":[2,3],"y":[4,9]},"index":0,"overwrite":{}}]}"#
+        ),
+        "{seen}"
+    );
+}
