@@ -9,6 +9,9 @@
 //! - [`demos`]: each demo as a figure, the writes of each frame, and a period.
 //! - [`client`]: the streaming client, [`client::Stream`], and
 //!   [`client::NdjsonSink`].
+//! - [`viewer`]: the live viewer: [`viewer::Viewer`], [`viewer::app`].
+//! - [`live`]: run a demo live, with a viewer here or at `--url`: what the
+//!   examples do.
 //!
 //! # Example
 //!
@@ -37,8 +40,14 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+mod error;
+pub mod live;
+mod pace;
+
+pub use error::Error;
 
 pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;
 pub use plotstream_demos as demos;
 pub use plotstream_protocol as protocol;
+pub use plotstream_viewer as viewer;

@@ -8,7 +8,7 @@ use plotstream::cli::{Opts, run};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     match run(opts, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -38,7 +38,7 @@ pub(crate) fn token_prefix(s: &str) -> Result<String, plotstream_demos::Error> {
 }
 
 /// Prints the tape or the samples to `out`.
-pub(crate) fn run(opts: &GenerateOpts, out: &mut dyn io::Write) -> Result<(), Error> {
+pub(crate) fn run(opts: &GenerateOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
     let mut frame = Frame::default();

@@ -4,12 +4,10 @@
 //! `run(Opts::parse_from([...]), &mut out)`.
 
 use std::io;
-use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 mod generate;
-mod pace;
 mod replay;
 mod serve;
 mod stream;
@@ -19,39 +17,7 @@ pub use replay::ReplayOpts;
 pub use serve::ServeOpts;
 pub use stream::StreamOpts;
 
-/// What the command line can fail with (bad arguments are clap's, exit 2).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Writing the output failed (other than the reader going away).
-    #[error("cannot write the output")]
-    Output(#[source] io::Error),
-    /// A demo refused its options, or could not encode.
-    #[error(transparent)]
-    Demo(#[from] plotstream_demos::Error),
-    /// The protocol could not encode a line.
-    #[error(transparent)]
-    Protocol(#[from] plotstream_protocol::Error),
-    /// A stream to the server failed.
-    #[error(transparent)]
-    Client(#[from] plotstream_client::Error),
-    /// The viewer failed.
-    #[error(transparent)]
-    Viewer(#[from] plotstream_viewer::Error),
-    /// The async runtime could not start.
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] io::Error),
-    /// A tape could not be read.
-    #[error("tape {}, line {line}: {reason}", path.display())]
-    Tape {
-        /// The tape's path.
-        path: PathBuf,
-        /// The line (0: opening the file).
-        line: u64,
-        /// What went wrong.
-        reason: String,
-    },
-}
+pub use crate::Error;
 
 /// plotstream: Plotly's streaming API, brought back locally.
 ///
@@ -103,7 +69,7 @@ pub struct Pacing {
 }
 
 /// Parses `--speed`: a finite number above zero.
-fn speed(s: &str) -> Result<f64, String> {
+pub(crate) fn speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!(
@@ -122,7 +88,7 @@ The same seed gives the same bytes. Without --count it never ends; closing the p
 ///
 /// When `out` is a pipe whose reader has gone (`plotstream generate | head`),
 /// the command ends with `Ok(())`: that is how a never-ending stream is stopped.
-pub fn run(opts: Opts, out: &mut dyn io::Write) -> Result<(), Error> {
+pub fn run(opts: Opts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let result = match opts.command {
         Command::Generate(g) => generate::run(&g, out),
         Command::Stream(s) => stream::run(&s, out),

@@ -7,8 +7,8 @@ use clap::Args;
 use plotstream_protocol::TapeRecord;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use super::pace::{Pacer, Streams, runtime, until_ctrl_c};
 use super::{Error, Pacing};
+use crate::pace::{Pacer, Streams, runtime, until_ctrl_c};
 
 /// Options of `plotstream replay`.
 #[derive(Debug, Clone, Args)]
@@ -24,7 +24,7 @@ pub struct ReplayOpts {
     pub pacing: Pacing,
 }
 
-pub(crate) fn run(opts: &ReplayOpts, out: &mut dyn io::Write) -> Result<(), Error> {
+pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     runtime()?.block_on(async {
         let input: Box<dyn AsyncRead + Unpin + Send> = if opts.tape.as_os_str() == "-" {
             Box::new(tokio::io::stdin())

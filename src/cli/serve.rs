@@ -8,7 +8,7 @@ use clap::Args;
 use plotstream_viewer::{Config, Viewer};
 
 use super::Error;
-use super::pace::runtime;
+use crate::pace::runtime;
 
 /// Options of `plotstream serve`.
 #[derive(Debug, Clone, Args)]
@@ -29,7 +29,7 @@ pub struct ServeOpts {
     pub idle_timeout: u64,
 }
 
-pub(crate) fn run(opts: &ServeOpts, out: &mut dyn io::Write) -> Result<(), Error> {
+pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let loopback = opts.addr.ip().is_loopback();
     let open = opts.open || (loopback && !opts.closed);
     if !loopback {

@@ -5,8 +5,8 @@ use std::io;
 use clap::Args;
 use plotstream_demos::{Clock, DemoKind, Frame};
 
-use super::pace::{Pacer, Streams, runtime, until_ctrl_c};
 use super::{Error, Pacing};
+use crate::pace::{Pacer, Streams, runtime, until_ctrl_c};
 
 /// Options of `plotstream stream`.
 #[derive(Debug, Clone, Args)]
@@ -31,7 +31,7 @@ pub struct StreamOpts {
     pub pacing: Pacing,
 }
 
-pub(crate) fn run(opts: &StreamOpts, out: &mut dyn io::Write) -> Result<(), Error> {
+pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
     runtime()?.block_on(async {

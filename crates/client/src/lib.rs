@@ -65,12 +65,14 @@
 
 mod conn;
 mod error;
+mod figures;
 mod options;
 mod sink;
 mod stream;
 mod target;
 
 pub use error::Error;
+pub use figures::{CreatedFigure, create_figure};
 pub use options::{Overflow, StreamOptions};
 pub use sink::NdjsonSink;
 pub use stream::{CloseSummary, Stats, Stream};

@@ -1,4 +1,4 @@
-//! Pacing and the set of streams that `stream` and `replay` share.
+//! Pacing and the set of streams that `stream`, `replay` and [`live`](crate::live) share.
 
 use std::collections::HashMap;
 use std::io;
@@ -8,7 +8,7 @@ use plotstream_client::{CloseSummary, Stream, StreamOptions};
 use plotstream_protocol::Write;
 use tokio::time::Instant;
 
-use super::Error;
+use crate::Error;
 
 /// When each write goes out: `start + t / speed`, or at once under `--max-rate`.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +76,7 @@ impl Streams {
     }
 
     /// Closes every stream, in the order they opened, and reports each.
-    pub(crate) async fn close(mut self, out: &mut dyn io::Write) -> Result<(), Error> {
+    pub(crate) async fn close(mut self, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
         let mut first_error = None;
         for token in &self.order {
             let Some(stream) = self.open.remove(token) else {

@@ -1,0 +1,106 @@
+//! Creating a figure on a plotstream viewer (`POST /api/figures`).
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use plotstream_protocol::Figure;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+
+use crate::target::Target;
+use crate::{Error, StreamOptions};
+
+/// What a plotstream viewer answers to a new figure.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct CreatedFigure {
+    /// The figure's id.
+    pub id: u64,
+    /// The page that draws it live.
+    pub url: String,
+}
+
+/// Creates `figure` on the plotstream viewer at `url` (its base URL, such as
+/// `http://127.0.0.1:8080`), so that streams to its tokens draw into it.
+///
+/// This is the viewer's own API, not part of the Plotly streaming protocol;
+/// other stream servers do not have it.
+pub async fn create_figure(
+    url: &str,
+    figure: &Figure,
+    opts: &StreamOptions,
+) -> Result<CreatedFigure, Error> {
+    let target = Target::parse(url)?;
+    if target.tls {
+        return Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: "creating figures is done over http on a local viewer".to_owned(),
+        });
+    }
+    let body = serde_json::to_vec(figure)
+        .map_err(|source| plotstream_protocol::Error::Encode { source })?;
+    let connect = async {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|source| Error::Connect {
+                addr: target.addr.clone(),
+                source,
+            })?;
+        http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|source| Error::Http {
+                addr: target.addr.clone(),
+                source,
+            })
+    };
+    let (mut sender, connection) = tokio::time::timeout(opts.connect_timeout, connect)
+        .await
+        .map_err(|_| Error::ConnectTimeout {
+            addr: target.addr.clone(),
+            timeout: opts.connect_timeout,
+        })??;
+    tokio::spawn(connection);
+    let path = format!(
+        "{}api/figures",
+        target.path.trim_end_matches('/').to_owned() + "/"
+    );
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(HOST, &target.host_header)
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_LENGTH, body.len())
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let http = |source| Error::Http {
+        addr: target.addr.clone(),
+        source,
+    };
+    let response = sender.send_request(request).await.map_err(http)?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(http)?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if status != 201 {
+        return Err(Error::Status {
+            addr: target.addr,
+            status,
+            body: text,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| Error::Status {
+        addr: target.addr,
+        status,
+        body: format!("not a created figure ({e}): {text}"),
+    })
+}

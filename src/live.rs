@@ -1,0 +1,171 @@
+//! Run a demo live: to a viewer given by `--url`, or to one started in this
+//! process. The examples are built on this.
+//!
+//! ```no_run
+//! use plotstream::demos::DemoKind;
+//! use plotstream::live::{LiveArgs, run};
+//!
+//! // What `cargo run --example noisy_cosine` does: start a viewer on
+//! // 127.0.0.1:8080 (or a free port), print the plot's URL, stream for ever.
+//! let demo = DemoKind::NoisyCosine.build(7)?;
+//! run(demo, &LiveArgs::default())?;
+//! # Ok::<(), plotstream::Error>(())
+//! ```
+
+use std::io::{self, Write as _};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use plotstream_client::StreamOptions;
+use plotstream_demos::{Clock, Demo, Frame};
+use plotstream_viewer::{Config, Viewer};
+use tokio::net::TcpListener;
+
+use crate::Error;
+use crate::pace::{Pacer, Streams, runtime};
+
+/// Where the embedded viewer listens when it can: the port learners expect.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// How a live demo runs: the options every example takes.
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// Stream to the plotstream viewer at this URL instead of starting one
+    /// here (start one with `plotstream serve`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Play this many times faster than simulated time (real time is 1).
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = crate::cli::speed)]
+    pub speed: f64,
+    /// Stop after this many frames (the plot stays up until Ctrl-C when the
+    /// viewer runs here); without it the demo never ends.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+impl Default for LiveArgs {
+    fn default() -> Self {
+        LiveArgs {
+            url: None,
+            speed: 1.0,
+            count: None,
+        }
+    }
+}
+
+/// What a live run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Live {
+    /// The page that draws the demo.
+    pub plot_url: String,
+    /// Frames streamed.
+    pub frames: u64,
+}
+
+/// Runs `demo` live until Ctrl-C (or `--count` frames, then, with a viewer
+/// here, until Ctrl-C again): prints the plot's URL, streams in real time
+/// (or `--speed`), and closes the streams cleanly.
+pub fn run(demo: Box<dyn Demo>, args: &LiveArgs) -> Result<(), Error> {
+    let mut out = io::stdout();
+    runtime()?.block_on(async {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let live = stream(demo, args, &mut out, ctrl_c).await?;
+        writeln!(out, "streamed {} frames to {}", live.frames, live.plot_url).map_err(Error::Output)
+    })
+}
+
+/// [`run`]'s async core: streams `demo` until `stop` completes (or `--count`
+/// frames), writing what it does to `out`. With a viewer here, it keeps
+/// serving after `--count` until `stop`.
+pub async fn stream(
+    mut demo: Box<dyn Demo>,
+    args: &LiveArgs,
+    out: &mut (dyn io::Write + Send),
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<Live, Error> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    let (url, plot_url, server) = match &args.url {
+        Some(url) => {
+            let created =
+                plotstream_client::create_figure(url, &demo.figure(), &StreamOptions::default())
+                    .await?;
+            (url.clone(), created.url, None)
+        }
+        None => {
+            let viewer = Viewer::new(Config::default());
+            let id = viewer.add_figure(demo.figure())?;
+            let listener = match TcpListener::bind(DEFAULT_ADDR).await {
+                Ok(l) => l,
+                Err(_) => plotstream_viewer::bind(SocketAddr::new(DEFAULT_ADDR.ip(), 0)).await?,
+            };
+            let addr = listener.local_addr().map_err(Error::Output)?;
+            let server = tokio::spawn(plotstream_viewer::serve(listener, viewer, stopped()));
+            (
+                format!("http://{addr}"),
+                format!("http://{addr}/plot/{id}"),
+                Some(server),
+            )
+        }
+    };
+    writeln!(out, "live plot: {plot_url}  (Ctrl-C to stop)").map_err(Error::Output)?;
+    out.flush().map_err(Error::Output)?;
+
+    let mut streams = Streams::new(&url);
+    let pacer = Pacer::new(args.speed, false);
+    let mut frame = Frame::default();
+    let mut frames = 0u64;
+    let work = async {
+        while args.count.is_none_or(|n| frames < n) {
+            let clock = if pacer.is_real_time() {
+                Clock::Wall(chrono::Local::now().naive_local())
+            } else {
+                Clock::Simulated
+            };
+            demo.next_frame(clock, &mut frame);
+            pacer.wait_for(frame.t).await;
+            for w in &frame.writes {
+                streams.write(&demo.tokens()[w.token], &w.write).await?;
+            }
+            frames += 1;
+        }
+        Ok::<_, Error>(())
+    };
+    let result = tokio::select! {
+        r = work => r,
+        () = stopped() => Ok(()),
+    };
+    streams.close(out).await?;
+    result?;
+    if let Some(server) = server {
+        if !*stop_rx.borrow() {
+            writeln!(
+                out,
+                "done streaming; the plot stays up at {plot_url} until Ctrl-C"
+            )
+            .map_err(Error::Output)?;
+            out.flush().map_err(Error::Output)?;
+        }
+        // Give in-flight page loads a moment, then wait for the stop.
+        stopped().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        server
+            .await
+            .map_err(|_| Error::Output(io::Error::other("the viewer task failed")))??;
+    }
+    Ok(Live { plot_url, frames })
+}

@@ -1,0 +1,293 @@
+//! The live page in a real browser: Debian's Chromium, headless, driven by
+//! chromedriver over WebDriver (plain HTTP and JSON), while a demo streams.
+//!
+//! The page keeps a status element (`#status`, with `data-state`,
+//! `data-points` and `data-updates`) that it updates after each drawn frame;
+//! the test reads it, and saves a screenshot to
+//! `target/tmp/screenshots/noisy_cosine_live.png`. Without Chromium and
+//! chromedriver the test says so and skips, except under `CI=true` (where
+//! `.ci/run` installs them), where it fails.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use plotstream::demos::DemoKind;
+use plotstream::live::LiveArgs;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// One HTTP/1.1 exchange on a new connection; the body, read by its
+/// `content-length` (chromedriver keeps connections open), as JSON.
+async fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> io::Result<Value> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut s = TcpStream::connect(addr).await?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(length) = length
+                && got.len() >= end + 4 + length
+            {
+                let body = &got[end + 4..end + 4 + length];
+                return Ok(serde_json::from_slice(body).unwrap_or(Value::Null));
+            }
+        }
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            let text = String::from_utf8_lossy(&got);
+            let (_, body) = text.split_once("\r\n\r\n").unwrap_or(("", ""));
+            return Ok(serde_json::from_str(body).unwrap_or(Value::Null));
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A chromedriver with one headless Chromium session.
+struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    _profile: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let addr = format!("127.0.0.1:{port}");
+        let start = Instant::now();
+        while !http(&addr, "GET", "/status", None)
+            .await
+            .is_ok_and(|s| s["value"]["ready"] == true)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "chromedriver never got ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile =
+            std::env::temp_dir().join(format!("plotstream-chromium-{}", std::process::id()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1000,650", format!("--user-data-dir={}", profile.display()),
+            ]}
+        }}});
+        let created = http(&addr, "POST", "/session", Some(&caps))
+            .await
+            .expect("a session");
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        Browser {
+            driver,
+            addr,
+            session,
+            _profile: profile,
+        }
+    }
+
+    async fn command(&self, method: &str, what: &str, body: Option<&Value>) -> Value {
+        let path = format!("/session/{}/{what}", self.session);
+        let answer = http(&self.addr, method, &path, body)
+            .await
+            .expect("chromedriver answers");
+        answer["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.command("POST", "url", Some(&json!({"url": url})))
+            .await;
+    }
+
+    async fn eval(&self, script: &str) -> Value {
+        self.command(
+            "POST",
+            "execute/sync",
+            Some(&json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        let b64 = self.command("GET", "screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().expect("base64 png"))
+            .expect("valid base64")
+    }
+
+    async fn quit(mut self) {
+        let _ = http(
+            &self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        )
+        .await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+/// Sends each line written to it down a channel.
+struct Lines(tokio::sync::mpsc::UnboundedSender<String>, Vec<u8>);
+
+impl io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.1.extend_from_slice(buf);
+        while let Some(pos) = self.1.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.1.drain(..=pos).collect();
+            let _ = self
+                .0
+                .send(String::from_utf8_lossy(&line).trim_end().to_owned());
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)] // a skipped test says why
+async fn the_live_page_draws_a_streaming_demo() {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !std::path::Path::new(p).exists())
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{missing:?} missing on CI: `.ci/run` must install chromium and chromium-driver"
+        );
+        eprintln!("skipped: {missing:?} not installed (apt-get install chromium chromium-driver)");
+        return;
+    }
+
+    // The noisy cosine, ten times real time, in a viewer started here.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let live = tokio::spawn(async move {
+        let demo = DemoKind::NoisyCosine.build(7).expect("a demo");
+        let args = LiveArgs {
+            speed: 10.0,
+            ..LiveArgs::default()
+        };
+        let mut out = Lines(lines_tx, Vec::new());
+        plotstream::live::stream(demo, &args, &mut out, async move {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    let first = lines.recv().await.expect("the plot's URL is printed");
+    let plot_url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    let addr = plot_url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_owned();
+
+    // Wait until more points have streamed than the trace keeps (80).
+    let start = Instant::now();
+    loop {
+        let s = http(&addr, "GET", "/api/streams/noisy-cosine", None)
+            .await
+            .expect("the viewer answers");
+        if s["writes"].as_u64().unwrap_or(0) > 100 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the demo is not streaming: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let browser = Browser::start().await;
+    browser.open(&plot_url).await;
+    let status = "const s = document.getElementById('status'); return s ? Object.assign({}, s.dataset) : null;";
+    let start = Instant::now();
+    let seen = loop {
+        let s = browser.eval(status).await;
+        if s["state"] == "live"
+            && s["points"] == "80"
+            && s["updates"].as_str().is_some_and(|u| u != "0")
+        {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the page never showed 80 live points: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Still live: updates keep arriving while the demo streams, and the plot
+    // keeps its 80 points.
+    let updates = |s: &Value| {
+        s["updates"]
+            .as_str()
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = browser.eval(status).await;
+    assert!(
+        updates(&later) > updates(&seen),
+        "no updates drawn: {seen} then {later}"
+    );
+    assert_eq!(later["points"], "80");
+    let drawn = browser
+        .eval("return document.getElementById('plot').data.map(t => t.x.length);")
+        .await;
+    assert_eq!(drawn, json!([80]), "plotly.js holds maxpoints points");
+
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("a screenshot folder");
+    std::fs::write(dir.join("noisy_cosine_live.png"), &png).expect("saves the screenshot");
+    browser.quit().await;
+
+    let _ = stop_tx.send(());
+    let done = live
+        .await
+        .expect("the live task ends")
+        .expect("streamed cleanly");
+    assert!(done.frames > 100, "{done:?}");
+}
