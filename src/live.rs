@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use clap::Args;
 use plotstream_client::StreamOptions;
-use plotstream_demos::{Clock, Demo, Frame};
+use plotstream_demos::Demo;
 use plotstream_viewer::{Config, Viewer};
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::pace::{Pacer, Streams, runtime};
+use crate::pace::{Pacer, Streams, runtime, stream_demo};
 
 /// Where the embedded viewer listens when it can: the port learners expect.
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -127,24 +127,8 @@ pub async fn stream(
 
     let mut streams = Streams::new(&url);
     let pacer = Pacer::new(args.speed, false);
-    let mut frame = Frame::default();
     let mut frames = 0u64;
-    let work = async {
-        while args.count.is_none_or(|n| frames < n) {
-            let clock = if pacer.is_real_time() {
-                Clock::Wall(chrono::Local::now().naive_local())
-            } else {
-                Clock::Simulated
-            };
-            demo.next_frame(clock, &mut frame);
-            pacer.wait_for(frame.t).await;
-            for w in &frame.writes {
-                streams.write(&demo.tokens()[w.token], &w.write).await?;
-            }
-            frames += 1;
-        }
-        Ok::<_, Error>(())
-    };
+    let work = stream_demo(demo.as_mut(), &mut streams, &pacer, args.count, &mut frames);
     let result = tokio::select! {
         r = work => r,
         () = stopped() => Ok(()),

@@ -5,6 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use plotstream_client::{CloseSummary, Stream, StreamOptions};
+use plotstream_demos::{Clock, Demo, Frame};
 use plotstream_protocol::Write;
 use tokio::time::Instant;
 
@@ -104,6 +105,34 @@ fn report(out: &mut dyn io::Write, token: &str, s: &CloseSummary) -> io::Result<
         "{token}: {} writes, {} heartbeats, {} bytes, {} dropped, {} reconnects; server answered {}",
         st.writes, st.heartbeats, st.bytes, st.dropped, st.reconnects, s.status
     )
+}
+
+/// Streams `demo`'s frames to `streams`, each when `pacer` says it is due,
+/// until `count` frames (or for ever), counting them in `frames` (which is
+/// right even when the caller stops this early). In real time, time-series
+/// demos stamp x with the wall clock.
+pub(crate) async fn stream_demo(
+    demo: &mut dyn Demo,
+    streams: &mut Streams,
+    pacer: &Pacer,
+    count: Option<u64>,
+    frames: &mut u64,
+) -> Result<(), Error> {
+    let mut frame = Frame::default();
+    while count.is_none_or(|n| *frames < n) {
+        let clock = if pacer.is_real_time() {
+            Clock::Wall(chrono::Local::now().naive_local())
+        } else {
+            Clock::Simulated
+        };
+        demo.next_frame(clock, &mut frame);
+        pacer.wait_for(frame.t).await;
+        for w in &frame.writes {
+            streams.write(&demo.tokens()[w.token], &w.write).await?;
+        }
+        *frames += 1;
+    }
+    Ok(())
 }
 
 /// Runs `work` until it ends or Ctrl-C, whichever comes first.

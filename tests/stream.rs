@@ -235,3 +235,44 @@ async fn ctrl_c_closes_the_streams_cleanly() {
     assert_eq!(streams.len(), 1);
     assert!(streams[0].ended_cleanly, "the zero chunk ended the body");
 }
+
+/// With `--url`, a live demo creates its figure on that viewer and streams
+/// into it; after `--count` frames it returns (no viewer of its own to keep up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_with_url_creates_its_figure_on_that_viewer() {
+    use plotstream::viewer::{Config, Viewer};
+
+    let viewer = Viewer::new(Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(plotstream::viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+
+    let args = plotstream::live::LiveArgs {
+        url: Some(url.clone()),
+        speed: 100.0,
+        count: Some(5),
+    };
+    let demo = plotstream::demos::DemoKind::NoisyCosine
+        .build(7)
+        .expect("a demo");
+    let mut out = Vec::new();
+    let live = plotstream::live::stream(demo, &args, &mut out, std::future::pending())
+        .await
+        .expect("streams");
+    assert_eq!(live.frames, 5);
+    assert_eq!(live.plot_url, format!("{url}/plot/1"));
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.starts_with(&format!("live plot: {url}/plot/1")),
+        "{text}"
+    );
+    let figure = viewer.figure_json(1).expect("the figure was created");
+    assert_eq!(figure["data"][0]["x"], serde_json::json!([0, 1, 2, 3, 4]));
+    assert_eq!(figure["data"][0]["mode"], "lines+markers");
+}

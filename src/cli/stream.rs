@@ -3,10 +3,10 @@
 use std::io;
 
 use clap::Args;
-use plotstream_demos::{Clock, DemoKind, Frame};
+use plotstream_demos::DemoKind;
 
 use super::{Error, Pacing};
-use crate::pace::{Pacer, Streams, runtime, until_ctrl_c};
+use crate::pace::{Pacer, Streams, runtime, stream_demo, until_ctrl_c};
 
 /// Options of `plotstream stream`.
 #[derive(Debug, Clone, Args)]
@@ -37,24 +37,8 @@ pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result
     runtime()?.block_on(async {
         let mut streams = Streams::new(&opts.url);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
-        let work = async {
-            let mut frame = Frame::default();
-            let mut left = opts.count;
-            while left != Some(0) {
-                let clock = if pacer.is_real_time() {
-                    Clock::Wall(chrono::Local::now().naive_local())
-                } else {
-                    Clock::Simulated
-                };
-                demo.next_frame(clock, &mut frame);
-                pacer.wait_for(frame.t).await;
-                for w in &frame.writes {
-                    streams.write(&demo.tokens()[w.token], &w.write).await?;
-                }
-                left = left.map(|n| n - 1);
-            }
-            Ok(())
-        };
+        let mut frames = 0;
+        let work = stream_demo(demo.as_mut(), &mut streams, &pacer, opts.count, &mut frames);
         let result = until_ctrl_c(work).await;
         let closed = streams.close(out).await;
         result.and(closed)

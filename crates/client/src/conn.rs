@@ -51,10 +51,12 @@ impl http_body::Body for ChannelBody {
 
 /// Connects to `target` and completes the HTTP/1.1 handshake, all within the
 /// connect timeout; the connection's driver runs on its own task.
-pub(crate) async fn open(
-    target: &Target,
-    opts: &StreamOptions,
-) -> Result<SendRequest<ChannelBody>, Error> {
+pub(crate) async fn open<B>(target: &Target, opts: &StreamOptions) -> Result<SendRequest<B>, Error>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connecting = async {
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
             .await

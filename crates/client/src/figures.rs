@@ -4,12 +4,10 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use plotstream_protocol::Figure;
 use serde::Deserialize;
-use tokio::net::TcpStream;
 
+use crate::conn;
 use crate::target::Target;
 use crate::{Error, StreamOptions};
 
@@ -42,27 +40,7 @@ pub async fn create_figure(
     }
     let body = serde_json::to_vec(figure)
         .map_err(|source| plotstream_protocol::Error::Encode { source })?;
-    let connect = async {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|source| Error::Connect {
-                addr: target.addr.clone(),
-                source,
-            })?;
-        http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|source| Error::Http {
-                addr: target.addr.clone(),
-                source,
-            })
-    };
-    let (mut sender, connection) = tokio::time::timeout(opts.connect_timeout, connect)
-        .await
-        .map_err(|_| Error::ConnectTimeout {
-            addr: target.addr.clone(),
-            timeout: opts.connect_timeout,
-        })??;
-    tokio::spawn(connection);
+    let mut sender = conn::open::<Full<Bytes>>(&target, opts).await?;
     let path = format!(
         "{}api/figures",
         target.path.trim_end_matches('/').to_owned() + "/"

@@ -428,43 +428,46 @@ impl Viewer {
             .unwrap_or_else(PoisonError::into_inner)
             .len();
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed).to_string();
+        let gauges_and_counters = [
+            (
+                "open_streams",
+                "gauge",
+                "Streams connected now.",
+                m.open_streams.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "subscribers",
+                "gauge",
+                "Browser subscriptions open now.",
+                m.subscribers.load(Ordering::Relaxed).to_string(),
+            ),
+            ("figures", "gauge", "Figures held.", figures.to_string()),
+            (
+                "writes_total",
+                "counter",
+                "Writes applied.",
+                load(&m.writes),
+            ),
+            (
+                "heartbeats_total",
+                "counter",
+                "Heartbeats received.",
+                load(&m.heartbeats),
+            ),
+            (
+                "bytes_total",
+                "counter",
+                "Stream body bytes received.",
+                load(&m.bytes),
+            ),
+        ];
+        for (name, kind, help, value) in gauges_and_counters {
             let _ = writeln!(
                 out,
                 "# HELP plotstream_{name} {help}\n# TYPE plotstream_{name} {kind}\nplotstream_{name} {value}"
             );
-        };
-        metric(
-            "open_streams",
-            "gauge",
-            "Streams connected now.",
-            m.open_streams.load(Ordering::Relaxed).to_string(),
-        );
-        metric(
-            "subscribers",
-            "gauge",
-            "Browser subscriptions open now.",
-            m.subscribers.load(Ordering::Relaxed).to_string(),
-        );
-        metric("figures", "gauge", "Figures held.", figures.to_string());
-        metric(
-            "writes_total",
-            "counter",
-            "Writes applied.",
-            m.writes.load(Ordering::Relaxed).to_string(),
-        );
-        metric(
-            "heartbeats_total",
-            "counter",
-            "Heartbeats received.",
-            m.heartbeats.load(Ordering::Relaxed).to_string(),
-        );
-        metric(
-            "bytes_total",
-            "counter",
-            "Stream body bytes received.",
-            m.bytes.load(Ordering::Relaxed).to_string(),
-        );
+        }
         let _ = writeln!(
             out,
             "# HELP plotstream_errors_total Streams refused or ended by an error, by kind.\n# TYPE plotstream_errors_total counter"
