@@ -395,6 +395,45 @@ impl Viewer {
             .collect()
     }
 
+    /// Applies `writes` to every trace `token` feeds, as if they had arrived
+    /// on a stream: for programs that produce data in the viewer's own
+    /// process. Returns whether the token is known (or was made, under
+    /// [`Config::open`]).
+    ///
+    /// ```
+    /// use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
+    /// use plotstream_viewer::{Config, Viewer};
+    ///
+    /// let viewer = Viewer::new(Config::default());
+    /// let id = viewer.add_figure(Figure {
+    ///     data: vec![Trace::streamed("scatter", StreamSpec::new("t", 500))],
+    ///     ..Figure::default()
+    /// })?;
+    /// assert!(viewer.apply("t", &[Write::xy(1, 2), Write::xy(2, 4)]));
+    /// assert_eq!(viewer.figure_json(id).unwrap()["data"][0]["y"], serde_json::json!([2, 4]));
+    /// assert!(!viewer.apply("unknown", &[Write::xy(1, 2)]));
+    /// # Ok::<(), plotstream_viewer::Error>(())
+    /// ```
+    pub fn apply(&self, token: &str, writes: &[Write]) -> bool {
+        match self.token(token) {
+            Some(entry) => {
+                entry.apply(writes);
+                self.inner
+                    .metrics
+                    .writes
+                    .fetch_add(writes.len() as u64, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many writes the viewer has applied since it started (the
+    /// `plotstream_writes_total` of `/metrics`).
+    pub fn writes_applied(&self) -> u64 {
+        self.inner.metrics.writes.load(Ordering::Relaxed)
+    }
+
     /// The figure with the data it holds now, as Plotly figure JSON.
     pub fn figure_json(&self, id: u64) -> Option<Value> {
         self.figure(id).map(|f| f.snapshot())
