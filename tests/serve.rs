@@ -1,0 +1,110 @@
+//! `plotstream serve`, run as a user runs it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+
+async fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connects");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("asks");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("reads");
+    out
+}
+
+/// Starts `plotstream serve ARGS`, returns it and its stdout's lines up to
+/// and including `listening on …`.
+async fn serve(args: &[&str]) -> (tokio::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("prints in time")
+            .expect("reads")
+            .expect("a line before exit");
+        let done = line.starts_with("listening on ");
+        seen.push(line);
+        if done {
+            return (child, seen);
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
+    let (child, lines) = serve(&["--addr", "127.0.0.1:0"]).await;
+    assert_eq!(lines.len(), 1, "no warning on loopback: {lines:?}");
+    let addr = lines[0]
+        .trim_start_matches("listening on http://")
+        .to_owned();
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
+
+    // Open on loopback: a new token gets a figure.
+    let mut s = TcpStream::connect(&addr).await.expect("connects");
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: new\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{\"x\":1}\n\r\n0\r\n\r\n")
+        .await
+        .expect("streams");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        get(&addr, "/api/figures")
+            .await
+            .contains("\"title\":\"new\"")
+    );
+
+    let pid = child.id().expect("running").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .await
+            .expect("kill")
+            .success()
+    );
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stops after Ctrl-C")
+        .expect("waits");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test]
+async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
+    let (_child, lines) = serve(&["--addr", "0.0.0.0:0"]).await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("warning: 0.0.0.0:0 is not a loopback address: the viewer is reachable from other machines"),
+        "{lines:?}"
+    );
+    // Talk to it over loopback only.
+    let port = lines[1].rsplit(':').next().expect("a port");
+    let addr = format!("127.0.0.1:{port}");
+    let mut s = TcpStream::connect(&addr).await.expect("connects");
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: new\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{\"x\":1}\n\r\n0\r\n\r\n")
+        .await
+        .expect("streams");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("answered");
+    assert!(
+        answer.starts_with("HTTP/1.1 404"),
+        "closed unless asked: {answer}"
+    );
+}
