@@ -6,6 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use plotstream_cosine::{NoisyCosine, Params};
+use plotstream_pendulum::{DoublePendulum, Frames, Rk4, State, Steps};
 
 /// Samples drawn per iteration: large enough that the loop, not the call, is measured.
 const BATCH: u64 = 100_000;
@@ -27,5 +28,39 @@ fn cosine(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cosine);
+fn pendulum(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pendulum");
+    group.throughput(Throughput::Elements(BATCH));
+    let start = State::from_degrees(120.0, -10.0).expect("finite");
+    let system = DoublePendulum::new(plotstream_pendulum::Params::default()).expect("valid");
+    let mut rk4 = Rk4::new(system, 0.0, start.to_vector(), 0.001).expect("valid");
+    group.bench_function("rk4_steps", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                rk4.step();
+            }
+            black_box(rk4.state()[0])
+        });
+    });
+    // Frames of 0.05 s, 50 internal steps each, plus positions and energy.
+    group.throughput(Throughput::Elements(BATCH / 50));
+    let mut frames = Frames::new(
+        plotstream_pendulum::Params::default(),
+        start,
+        Steps::default(),
+    )
+    .expect("valid");
+    group.bench_function("frames", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for s in frames.by_ref().take((BATCH / 50) as usize) {
+                acc += s.x2;
+            }
+            black_box(acc)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cosine, pendulum);
 criterion_main!(benches);

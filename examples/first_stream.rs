@@ -13,6 +13,7 @@ use clap::Parser;
 use plotstream::demos::DemoKind;
 use plotstream::live::{LiveArgs, run};
 
+/// A first stream: 200 points of the noisy cosine, live, then close.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]

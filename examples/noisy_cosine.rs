@@ -13,6 +13,7 @@ use clap::Parser;
 use plotstream::demos::DemoKind;
 use plotstream::live::{LiveArgs, run};
 
+/// The noisy cosine of Plotly's streaming tutorial, live and never-ending.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]

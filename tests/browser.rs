@@ -4,7 +4,7 @@
 //! The page keeps a status element (`#status`, with `data-state`,
 //! `data-points` and `data-updates`) that it updates after each drawn frame;
 //! the test reads it, and saves a screenshot to
-//! `target/tmp/screenshots/noisy_cosine_live.png`. Without Chromium and
+//! `target/tmp/screenshots/` (the README shows them). Without Chromium and
 //! chromedriver the test says so and skips, except under `CI=true` (where
 //! `.ci/run` installs them), where it fails.
 
@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use plotstream::demos::DemoKind;
+use plotstream::demos::{Demo, DemoKind};
 use plotstream::live::LiveArgs;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,7 +65,7 @@ struct Browser {
     driver: Child,
     addr: String,
     session: String,
-    _profile: PathBuf,
+    profile: PathBuf,
 }
 
 impl Browser {
@@ -114,7 +114,7 @@ impl Browser {
             driver,
             addr,
             session,
-            _profile: profile,
+            profile,
         }
     }
 
@@ -156,6 +156,7 @@ impl Browser {
         )
         .await;
         let _ = self.driver.kill().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -179,27 +180,36 @@ impl io::Write for Lines {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Whether the browser is here; without it the test skips, except on CI.
 #[allow(clippy::print_stderr)] // a skipped test says why
-async fn the_live_page_draws_a_streaming_demo() {
+fn have_browser() -> bool {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !std::path::Path::new(p).exists())
         .collect();
-    if !missing.is_empty() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{missing:?} missing on CI: `.ci/run` must install chromium and chromium-driver"
-        );
-        eprintln!("skipped: {missing:?} not installed (apt-get install chromium chromium-driver)");
-        return;
+    if missing.is_empty() {
+        return true;
     }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{missing:?} missing on CI: `.ci/run` must install chromium and chromium-driver"
+    );
+    eprintln!("skipped: {missing:?} not installed (apt-get install chromium chromium-driver)");
+    false
+}
 
-    // The noisy cosine, ten times real time, in a viewer started here.
+/// Streams `demo` at ten times real time into a viewer started here, waits
+/// until `token` has had more than `enough` writes, opens the plot in
+/// Chromium, and checks that the page is live and that plotly.js holds
+/// `points` x values per trace; saves a screenshot as `shot`.
+async fn live_page(demo: Box<dyn Demo>, token: &str, enough: u64, points: Value, shot: &str) {
+    // One browser at a time: two headless Chromiums side by side on two
+    // cores lose their sessions.
+    static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_BROWSER.lock().await;
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let live = tokio::spawn(async move {
-        let demo = DemoKind::NoisyCosine.build(7).expect("a demo");
         let args = LiveArgs {
             speed: 10.0,
             ..LiveArgs::default()
@@ -223,13 +233,13 @@ async fn the_live_page_draws_a_streaming_demo() {
         .expect("host:port")
         .to_owned();
 
-    // Wait until more points have streamed than the trace keeps (80).
+    // Wait until more has streamed than the traces keep.
     let start = Instant::now();
     loop {
-        let s = http(&addr, "GET", "/api/streams/noisy-cosine", None)
+        let s = http(&addr, "GET", &format!("/api/streams/{token}"), None)
             .await
             .expect("the viewer answers");
-        if s["writes"].as_u64().unwrap_or(0) > 100 {
+        if s["writes"].as_u64().unwrap_or(0) > enough {
             break;
         }
         assert!(
@@ -239,6 +249,10 @@ async fn the_live_page_draws_a_streaming_demo() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let total: u64 = points
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
     let browser = Browser::start().await;
     browser.open(&plot_url).await;
     let status = "const s = document.getElementById('status'); return s ? Object.assign({}, s.dataset) : null;";
@@ -246,19 +260,19 @@ async fn the_live_page_draws_a_streaming_demo() {
     let seen = loop {
         let s = browser.eval(status).await;
         if s["state"] == "live"
-            && s["points"] == "80"
+            && s["points"].as_str().and_then(|p| p.parse::<u64>().ok()) == Some(total)
             && s["updates"].as_str().is_some_and(|u| u != "0")
         {
             break s;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "the page never showed 80 live points: {s}"
+            "the page never showed {total} live points: {s}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Still live: updates keep arriving while the demo streams, and the plot
-    // keeps its 80 points.
+    // Still live: updates keep arriving while the demo streams, and the
+    // traces keep what they should.
     let updates = |s: &Value| {
         s["updates"]
             .as_str()
@@ -271,17 +285,16 @@ async fn the_live_page_draws_a_streaming_demo() {
         updates(&later) > updates(&seen),
         "no updates drawn: {seen} then {later}"
     );
-    assert_eq!(later["points"], "80");
     let drawn = browser
         .eval("return document.getElementById('plot').data.map(t => t.x.length);")
         .await;
-    assert_eq!(drawn, json!([80]), "plotly.js holds maxpoints points");
+    assert_eq!(drawn, points, "plotly.js holds what the traces keep");
 
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).expect("a screenshot folder");
-    std::fs::write(dir.join("noisy_cosine_live.png"), &png).expect("saves the screenshot");
+    std::fs::write(dir.join(shot), &png).expect("saves the screenshot");
     browser.quit().await;
 
     let _ = stop_tx.send(());
@@ -289,5 +302,37 @@ async fn the_live_page_draws_a_streaming_demo() {
         .await
         .expect("the live task ends")
         .expect("streamed cleanly");
-    assert!(done.frames > 100, "{done:?}");
+    assert!(done.frames > enough, "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_draws_the_noisy_cosine() {
+    if have_browser() {
+        let demo = DemoKind::NoisyCosine.build(7).expect("a demo");
+        live_page(
+            demo,
+            "noisy-cosine",
+            100,
+            json!([80]),
+            "noisy_cosine_live.png",
+        )
+        .await;
+    }
+}
+
+/// The rods trace holds its three points (pivot, upper bob, lower bob),
+/// overwritten each frame; the trail the last 100 positions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_draws_the_double_pendulum() {
+    if have_browser() {
+        let demo = DemoKind::DoublePendulum.build(0).expect("a demo");
+        live_page(
+            demo,
+            "double-pendulum-trail",
+            120,
+            json!([3, 100]),
+            "double_pendulum_live.png",
+        )
+        .await;
+    }
 }

@@ -9,6 +9,7 @@
 //! | demo | simulation | tokens |
 //! | --- | --- | --- |
 //! | `noisy-cosine` | [`plotstream_cosine`] | one: a scatter trace keeping 80 points, a point every 80 ms |
+//! | `double-pendulum` | [`plotstream_pendulum`] | two: `-rods` (overwritten each frame) and `-trail` (the lower bob, 100 points), a frame every 50 ms |
 //!
 //! # Example
 //!
@@ -38,8 +39,10 @@ use std::time::Duration;
 use plotstream_protocol::{Figure, Write};
 
 mod cosine;
+mod pendulum;
 
 pub use cosine::NoisyCosineDemo;
+pub use pendulum::DoublePendulumDemo;
 
 /// What a demo can refuse.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,9 @@ pub enum Error {
     /// The noisy cosine's parameters.
     #[error("noisy cosine: {0}")]
     Cosine(#[from] plotstream_cosine::Error),
+    /// The double pendulum's parameters or start.
+    #[error("double pendulum: {0}")]
+    Pendulum(#[from] plotstream_pendulum::Error),
     /// A sample could not be encoded.
     #[error("cannot encode a sample")]
     Encode(#[from] plotstream_protocol::Error),
@@ -139,11 +145,13 @@ pub trait Demo: Send + fmt::Debug {
 pub enum DemoKind {
     /// A beat of two cosines in Gaussian noise, a point every 80 ms.
     NoisyCosine,
+    /// A never-ending double pendulum from 120°, −10°, a frame every 50 ms.
+    DoublePendulum,
 }
 
 impl DemoKind {
     /// Every demo.
-    pub const ALL: &'static [DemoKind] = &[DemoKind::NoisyCosine];
+    pub const ALL: &'static [DemoKind] = &[DemoKind::NoisyCosine, DemoKind::DoublePendulum];
 
     /// The names of every demo, as the command line spells them.
     pub fn names() -> Vec<&'static str> {
@@ -154,6 +162,7 @@ impl DemoKind {
     pub fn name(self) -> &'static str {
         match self {
             DemoKind::NoisyCosine => "noisy-cosine",
+            DemoKind::DoublePendulum => "double-pendulum",
         }
     }
 
@@ -168,6 +177,8 @@ impl DemoKind {
         check_token_prefix(prefix)?;
         Ok(match self {
             DemoKind::NoisyCosine => Box::new(NoisyCosineDemo::new(seed, prefix)?),
+            // Deterministic: the seed has nothing to draw.
+            DemoKind::DoublePendulum => Box::new(DoublePendulumDemo::new(prefix, 120.0, -10.0)?),
         })
     }
 }
@@ -218,7 +229,7 @@ mod tests {
         let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown demo \"pendulum\"; the demos are: noisy-cosine"
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum"
         );
     }
 

@@ -1,0 +1,193 @@
+//! The `double-pendulum` demo.
+
+use std::time::Duration;
+
+use plotstream_pendulum::{Frames, Params, Sample, State, Steps};
+use plotstream_protocol::{Figure, StreamSpec, Trace, Update, Write, encode_line};
+use serde_json::json;
+
+use crate::{Clock, Demo, Error, Frame, TokenWrite};
+
+/// How many positions of the lower bob the trail keeps.
+const TRAIL: u64 = 100;
+
+/// The never-ending double pendulum of Plotly's streaming demo: the rods
+/// (trace 1, overwritten each frame: `x = [0, x1, x2]`, `y = [0, y1, y2]`)
+/// and the lower bob's trail (trace 2, appended, the last 100 positions),
+/// a frame every 0.05 s of simulated time.
+#[derive(Debug)]
+pub struct DoublePendulumDemo {
+    frames: Frames,
+    period: Duration,
+    tokens: [String; 2],
+    index: u64,
+    last: Option<Sample>,
+}
+
+impl DoublePendulumDemo {
+    /// The demo's pendulum (G = 9.8, L1 = L2 = 1, M1 = M2 = 1) from rest at
+    /// `theta1`, `theta2` degrees (the demo's start is 120°, −10°), with
+    /// tokens `<prefix>-rods` and `<prefix>-trail`.
+    pub fn new(prefix: &str, theta1: f64, theta2: f64) -> Result<Self, Error> {
+        let steps = Steps::default();
+        let start = State::from_degrees(theta1, theta2)?;
+        Ok(DoublePendulumDemo {
+            frames: Frames::new(Params::default(), start, steps)?,
+            period: Duration::from_secs_f64(steps.frame),
+            tokens: [format!("{prefix}-rods"), format!("{prefix}-trail")],
+            index: 0,
+            last: None,
+        })
+    }
+}
+
+impl Demo for DoublePendulumDemo {
+    fn name(&self) -> &'static str {
+        "double-pendulum"
+    }
+
+    fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    fn figure(&self) -> Figure {
+        let mut rods = Trace::streamed("scatter", StreamSpec::new(self.tokens[0].as_str(), 3))
+            .with("mode", json!("lines+markers"))
+            .with("marker", json!({"size": 12, "color": "#1f77b4"}))
+            .with("line", json!({"width": 3, "color": "#1f77b4"}))
+            .with("x", json!([]))
+            .with("y", json!([]));
+        rods.name = Some("rods".to_owned());
+        let mut trail = Trace::streamed("scatter", StreamSpec::new(self.tokens[1].as_str(), TRAIL))
+            .with("mode", json!("lines"))
+            .with("line", json!({"width": 1, "color": "#ff7f0e"}))
+            .with("x", json!([]))
+            .with("y", json!([]));
+        trail.name = Some("trail".to_owned());
+        let layout = json!({
+            "title": {"text": "Double pendulum"},
+            "xaxis": {"range": [-2, 2], "zeroline": false},
+            "yaxis": {"range": [-2, 0.5], "zeroline": false, "scaleanchor": "x"},
+            "showlegend": false,
+        });
+        Figure {
+            data: vec![rods, trail],
+            layout: layout.as_object().cloned(),
+            ..Figure::default()
+        }
+    }
+
+    fn period(&self) -> Duration {
+        self.period
+    }
+
+    fn next_frame(&mut self, _clock: Clock, frame: &mut Frame) {
+        let Some(s) = self.frames.next() else {
+            unreachable!("the pendulum never stops")
+        };
+        self.last = Some(s);
+        frame.start(self.index, self.period);
+        self.index += 1;
+        frame.writes.push(TokenWrite {
+            token: 0,
+            write: Write {
+                x: Some(Update::overwrite([0.0, s.x1, s.x2])),
+                y: Some(Update::overwrite([0.0, s.y1, s.y2])),
+                ..Write::default()
+            },
+        });
+        frame.writes.push(TokenWrite {
+            token: 1,
+            write: Write::xy(s.x2, s.y2),
+        });
+    }
+
+    fn write_samples(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if let Some(sample) = &self.last {
+            encode_line(sample, out)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plotstream_protocol::Mode;
+
+    #[test]
+    fn rods_overwrite_and_the_trail_appends() {
+        let mut demo = DoublePendulumDemo::new("dp", 120.0, -10.0).expect("valid");
+        assert_eq!(demo.tokens(), ["dp-rods", "dp-trail"]);
+        let mut frame = Frame::default();
+        demo.next_frame(Clock::Simulated, &mut frame);
+        assert_eq!((frame.index, frame.t), (0, 0.0));
+        let rods = &frame.writes[0];
+        assert_eq!(
+            (rods.token, rods.write.mode("x"), rods.write.mode("y")),
+            (0, Some(Mode::Overwrite), Some(Mode::Overwrite))
+        );
+        // θ1 = 120°, θ2 = −10° from the downward vertical.
+        let (x1, y1) = (120f64.to_radians().sin(), -120f64.to_radians().cos());
+        let (x2, y2) = (
+            x1 + (-10f64).to_radians().sin(),
+            y1 - (-10f64).to_radians().cos(),
+        );
+        assert_eq!(rods.write.x, Some(Update::overwrite([0.0, x1, x2])));
+        assert_eq!(rods.write.y, Some(Update::overwrite([0.0, y1, y2])));
+        let trail = &frame.writes[1];
+        assert_eq!(
+            (trail.token, trail.write.mode("x")),
+            (1, Some(Mode::Append))
+        );
+        assert_eq!(trail.write, Write::xy(x2, y2));
+        demo.next_frame(Clock::Simulated, &mut frame);
+        assert_eq!((frame.index, frame.t), (1, 0.05));
+        assert_ne!(frame.writes[1].write, Write::xy(x2, y2), "it swings");
+    }
+
+    #[test]
+    fn the_figure_is_the_seeds() {
+        let demo = DoublePendulumDemo::new("dp", 120.0, -10.0).expect("valid");
+        let fig = serde_json::to_value(demo.figure()).expect("serialises");
+        assert_eq!(fig["data"][0]["mode"], "lines+markers");
+        assert_eq!(fig["data"][0]["marker"]["size"], 12);
+        assert_eq!(
+            fig["data"][1]["stream"],
+            json!({"token": "dp-trail", "maxpoints": 100})
+        );
+        assert_eq!(fig["layout"]["xaxis"]["range"], json!([-2, 2]));
+        assert_eq!(fig["layout"]["yaxis"]["range"], json!([-2, 0.5]));
+    }
+
+    #[test]
+    fn samples_have_the_documented_fields() {
+        let mut demo = DoublePendulumDemo::new("dp", 120.0, -10.0).expect("valid");
+        demo.next_frame(Clock::Simulated, &mut Frame::default());
+        let mut out = Vec::new();
+        demo.write_samples(&mut out).expect("encodes");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = [
+            "t", "theta1", "omega1", "theta2", "omega2", "x1", "y1", "x2", "y2", "energy",
+        ];
+        want.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, want);
+    }
+
+    #[test]
+    fn a_non_finite_angle_is_refused() {
+        let err = DoublePendulumDemo::new("dp", f64::NAN, 0.0).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "double pendulum: the initial state must be finite"
+        );
+    }
+}
