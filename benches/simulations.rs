@@ -62,5 +62,33 @@ fn pendulum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cosine, pendulum);
+fn gapminder(c: &mut Criterion) {
+    use plotstream_demos::{Clock, Demo, Frame, GapminderDemo, XAxis};
+    use plotstream_gapminder::{Dataset, Timeline};
+
+    let mut group = c.benchmark_group("gapminder");
+    let data = Dataset::embedded().expect("the shipped data");
+    let mut years = Timeline::new(0.1).expect("valid");
+    let mut values = Vec::new();
+    // Frames of data: every country's three values at the next time.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("frames", |b| {
+        b.iter(|| {
+            data.frame_at(years.next().unwrap_or(1952.0), &mut values);
+            black_box(values.len())
+        });
+    });
+    // The demo's frames: the data plus the five writes it streams.
+    let mut demo = GapminderDemo::new("g", XAxis::Log).expect("valid");
+    let mut frame = Frame::default();
+    group.bench_function("demo_frames", |b| {
+        b.iter(|| {
+            demo.next_frame(Clock::Simulated, &mut frame);
+            black_box(frame.writes.len())
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cosine, pendulum, gapminder);
 criterion_main!(benches);

@@ -336,3 +336,13 @@ async fn the_live_page_draws_the_double_pendulum() {
         .await;
     }
 }
+
+/// Five continents, each trace holding its countries, overwritten each frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_draws_the_gapminder_bubbles() {
+    if have_browser() {
+        let demo = DemoKind::Gapminder.build(0).expect("a demo");
+        let counts = json!([33, 30, 52, 25, 2]); // Asia, Europe, Africa, Americas, Oceania
+        live_page(demo, "gapminder-asia", 150, counts, "gapminder_live.png").await;
+    }
+}

@@ -9,6 +9,7 @@
 //! | demo | simulation | tokens |
 //! | --- | --- | --- |
 //! | `noisy-cosine` | [`plotstream_cosine`] | one: a scatter trace keeping 80 points, a point every 80 ms |
+//! | `gapminder` | [`plotstream_gapminder`] | five, one per continent (`-asia`, `-europe`, `-africa`, `-americas`, `-oceania`), overwritten each frame, a tenth of a year every 100 ms |
 //! | `double-pendulum` | [`plotstream_pendulum`] | two: `-rods` (overwritten each frame) and `-trail` (the lower bob, 100 points), a frame every 50 ms |
 //!
 //! # Example
@@ -39,9 +40,11 @@ use std::time::Duration;
 use plotstream_protocol::{Figure, Write};
 
 mod cosine;
+mod gapminder;
 mod pendulum;
 
 pub use cosine::NoisyCosineDemo;
+pub use gapminder::{GapminderDemo, XAxis};
 pub use pendulum::DoublePendulumDemo;
 
 /// What a demo can refuse.
@@ -66,6 +69,9 @@ pub enum Error {
     /// The double pendulum's parameters or start.
     #[error("double pendulum: {0}")]
     Pendulum(#[from] plotstream_pendulum::Error),
+    /// The Gapminder data.
+    #[error(transparent)]
+    Gapminder(#[from] plotstream_gapminder::Error),
     /// A sample could not be encoded.
     #[error("cannot encode a sample")]
     Encode(#[from] plotstream_protocol::Error),
@@ -147,11 +153,17 @@ pub enum DemoKind {
     NoisyCosine,
     /// A never-ending double pendulum from 120°, −10°, a frame every 50 ms.
     DoublePendulum,
+    /// Hans Rosling's bubbles, 1952–2007 and again, a tenth of a year every 100 ms.
+    Gapminder,
 }
 
 impl DemoKind {
     /// Every demo.
-    pub const ALL: &'static [DemoKind] = &[DemoKind::NoisyCosine, DemoKind::DoublePendulum];
+    pub const ALL: &'static [DemoKind] = &[
+        DemoKind::NoisyCosine,
+        DemoKind::DoublePendulum,
+        DemoKind::Gapminder,
+    ];
 
     /// The names of every demo, as the command line spells them.
     pub fn names() -> Vec<&'static str> {
@@ -163,6 +175,7 @@ impl DemoKind {
         match self {
             DemoKind::NoisyCosine => "noisy-cosine",
             DemoKind::DoublePendulum => "double-pendulum",
+            DemoKind::Gapminder => "gapminder",
         }
     }
 
@@ -179,6 +192,7 @@ impl DemoKind {
             DemoKind::NoisyCosine => Box::new(NoisyCosineDemo::new(seed, prefix)?),
             // Deterministic: the seed has nothing to draw.
             DemoKind::DoublePendulum => Box::new(DoublePendulumDemo::new(prefix, 120.0, -10.0)?),
+            DemoKind::Gapminder => Box::new(GapminderDemo::new(prefix, XAxis::Log)?),
         })
     }
 }
@@ -229,7 +243,7 @@ mod tests {
         let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum"
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder"
         );
     }
 
