@@ -90,5 +90,43 @@ fn gapminder(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cosine, pendulum, gapminder);
+fn ppbp(c: &mut Criterion) {
+    use plotstream_ppbp::{Params, Ppbp};
+
+    let mut group = c.benchmark_group("ppbp");
+    group.throughput(Throughput::Elements(BATCH));
+    let mut traffic = Ppbp::seeded(Params::default(), 7).expect("valid");
+    group.bench_function("slots", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for s in traffic.by_ref().take(BATCH as usize) {
+                acc += u64::from(s.active);
+            }
+            black_box(acc)
+        });
+    });
+    // Arrivals: λ·slot = 0.1 per slot by default; at λ = 1000 (10 a slot)
+    // the heap work dominates.
+    let mut busy = Ppbp::seeded(
+        Params {
+            lambda: 1000.0,
+            ..Params::default()
+        },
+        7,
+    )
+    .expect("valid");
+    group.throughput(Throughput::Elements(BATCH / 10 * 10));
+    group.bench_function("arrivals_at_10_per_slot", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for s in busy.by_ref().take((BATCH / 10) as usize) {
+                acc += u64::from(s.active);
+            }
+            black_box(acc)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cosine, pendulum, gapminder, ppbp);
 criterion_main!(benches);

@@ -5,7 +5,9 @@
 //!
 //! - [`protocol`]: the wire protocol: [`protocol::Write`], [`protocol::Figure`],
 //!   the NDJSON line codec.
-//! - [`cosine`]: the noisy cosine simulation.
+//! - the simulations: [`cosine`] (noisy cosine), [`pendulum`] (double
+//!   pendulum, RK4), [`gapminder`] (Gapminder bubbles), [`ppbp`]
+//!   (Poisson–Pareto bursts).
 //! - [`demos`]: each demo as a figure, the writes of each frame, and a period.
 //! - [`client`]: the streaming client, [`client::Stream`], and
 //!   [`client::NdjsonSink`].
@@ -49,5 +51,8 @@ pub use error::Error;
 pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;
 pub use plotstream_demos as demos;
+pub use plotstream_gapminder as gapminder;
+pub use plotstream_pendulum as pendulum;
+pub use plotstream_ppbp as ppbp;
 pub use plotstream_protocol as protocol;
 pub use plotstream_viewer as viewer;

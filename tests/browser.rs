@@ -346,3 +346,19 @@ async fn the_live_page_draws_the_gapminder_bubbles() {
         live_page(demo, "gapminder-asia", 150, counts, "gapminder_live.png").await;
     }
 }
+
+/// The count and its moving average, 1,000 points each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_draws_the_ppbp() {
+    if have_browser() {
+        let demo = DemoKind::Ppbp.build(7).expect("a demo");
+        live_page(
+            demo,
+            "ppbp-active",
+            1100,
+            json!([1000, 1000]),
+            "ppbp_live.png",
+        )
+        .await;
+    }
+}

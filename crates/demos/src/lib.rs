@@ -10,6 +10,7 @@
 //! | --- | --- | --- |
 //! | `noisy-cosine` | [`plotstream_cosine`] | one: a scatter trace keeping 80 points, a point every 80 ms |
 //! | `gapminder` | [`plotstream_gapminder`] | five, one per continent (`-asia`, `-europe`, `-africa`, `-americas`, `-oceania`), overwritten each frame, a tenth of a year every 100 ms |
+//! | `ppbp` | [`plotstream_ppbp`] | two: `-active` (the count each slot) and `-average` (over 100 slots), 1,000 points each, a slot every 10 ms |
 //! | `double-pendulum` | [`plotstream_pendulum`] | two: `-rods` (overwritten each frame) and `-trail` (the lower bob, 100 points), a frame every 50 ms |
 //!
 //! # Example
@@ -42,10 +43,12 @@ use plotstream_protocol::{Figure, Write};
 mod cosine;
 mod gapminder;
 mod pendulum;
+mod ppbp;
 
 pub use cosine::NoisyCosineDemo;
 pub use gapminder::{GapminderDemo, XAxis};
 pub use pendulum::DoublePendulumDemo;
+pub use ppbp::PpbpDemo;
 
 /// What a demo can refuse.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,9 @@ pub enum Error {
     /// The Gapminder data.
     #[error(transparent)]
     Gapminder(#[from] plotstream_gapminder::Error),
+    /// The burst process's parameters.
+    #[error("ppbp: {0}")]
+    Ppbp(#[from] plotstream_ppbp::Error),
     /// A sample could not be encoded.
     #[error("cannot encode a sample")]
     Encode(#[from] plotstream_protocol::Error),
@@ -155,6 +161,8 @@ pub enum DemoKind {
     DoublePendulum,
     /// Hans Rosling's bubbles, 1952–2007 and again, a tenth of a year every 100 ms.
     Gapminder,
+    /// Poisson–Pareto bursts (λ = 10, H = 0.8, μ = 4): active count and its average, a slot every 10 ms.
+    Ppbp,
 }
 
 impl DemoKind {
@@ -163,6 +171,7 @@ impl DemoKind {
         DemoKind::NoisyCosine,
         DemoKind::DoublePendulum,
         DemoKind::Gapminder,
+        DemoKind::Ppbp,
     ];
 
     /// The names of every demo, as the command line spells them.
@@ -176,6 +185,7 @@ impl DemoKind {
             DemoKind::NoisyCosine => "noisy-cosine",
             DemoKind::DoublePendulum => "double-pendulum",
             DemoKind::Gapminder => "gapminder",
+            DemoKind::Ppbp => "ppbp",
         }
     }
 
@@ -193,6 +203,11 @@ impl DemoKind {
             // Deterministic: the seed has nothing to draw.
             DemoKind::DoublePendulum => Box::new(DoublePendulumDemo::new(prefix, 120.0, -10.0)?),
             DemoKind::Gapminder => Box::new(GapminderDemo::new(prefix, XAxis::Log)?),
+            DemoKind::Ppbp => Box::new(PpbpDemo::new(
+                prefix,
+                plotstream_ppbp::Params::default(),
+                seed,
+            )?),
         })
     }
 }
@@ -243,7 +258,7 @@ mod tests {
         let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder"
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder, ppbp"
         );
     }
 
