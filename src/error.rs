@@ -23,6 +23,12 @@ pub enum Error {
     /// The viewer failed.
     #[error(transparent)]
     Viewer(#[from] plotstream_viewer::Error),
+    /// The arguments ask for nothing that can be done.
+    #[error("{0}")]
+    Usage(String),
+    /// A load test failed.
+    #[error(transparent)]
+    Load(#[from] plotstream_load::Error),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),

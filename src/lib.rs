@@ -12,6 +12,7 @@
 //! - [`client`]: the streaming client, [`client::Stream`], and
 //!   [`client::NdjsonSink`].
 //! - [`viewer`]: the live viewer: [`viewer::Viewer`], [`viewer::app`].
+//! - [`load`]: the load generator: [`load::run`], [`load::Report`].
 //! - [`live`]: run a demo live, with a viewer here or at `--url`: what the
 //!   examples do.
 //!
@@ -52,6 +53,7 @@ pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;
 pub use plotstream_demos as demos;
 pub use plotstream_gapminder as gapminder;
+pub use plotstream_load as load;
 pub use plotstream_pendulum as pendulum;
 pub use plotstream_ppbp as ppbp;
 pub use plotstream_protocol as protocol;

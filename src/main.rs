@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let opts = Opts::parse();
     let mut out = std::io::stdout();
     match run(opts, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {

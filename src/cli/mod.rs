@@ -8,11 +8,13 @@ use std::io;
 use clap::{Args, Parser, Subcommand};
 
 mod generate;
+mod load;
 mod replay;
 mod serve;
 mod stream;
 
 pub use generate::GenerateOpts;
+pub use load::{LoadAction, LoadCommand};
 pub use replay::ReplayOpts;
 pub use serve::ServeOpts;
 pub use stream::StreamOpts;
@@ -55,6 +57,13 @@ pub enum Command {
         after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
     )]
     Serve(ServeOpts),
+    /// Load-test a stream server: many never-ending streams, open-loop, measured write by write.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:\n  plotstream load --url http://127.0.0.1:8080 --streams 1000 --rate 10 --duration 60s --subscribe --report run.json\n  plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json\n  plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json\n\nExit codes: 0 passed, 99 a threshold (--max-p99, --max-loss, --max-error-rate) was breached, 1 an error, 2 bad arguments."
+    )]
+    Load(LoadCommand),
 }
 
 /// How fast `stream` and `replay` send: real time, faster, or flat out.
@@ -88,15 +97,19 @@ The same seed gives the same bytes. Without --count it never ends; closing the p
 ///
 /// When `out` is a pipe whose reader has gone (`plotstream generate | head`),
 /// the command ends with `Ok(())`: that is how a never-ending stream is stopped.
-pub fn run(opts: Opts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+///
+/// The result is the process's exit code: 0, or 99 when `load` breached a
+/// threshold.
+pub fn run(opts: Opts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let result = match opts.command {
-        Command::Generate(g) => generate::run(&g, out),
-        Command::Stream(s) => stream::run(&s, out),
-        Command::Replay(r) => replay::run(&r, out),
-        Command::Serve(s) => serve::run(&s, out),
+        Command::Generate(g) => generate::run(&g, out).map(|()| 0),
+        Command::Stream(s) => stream::run(&s, out).map(|()| 0),
+        Command::Replay(r) => replay::run(&r, out).map(|()| 0),
+        Command::Serve(s) => serve::run(&s, out).map(|()| 0),
+        Command::Load(l) => load::run(&l, out),
     };
     match result {
-        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
         other => other,
     }
 }

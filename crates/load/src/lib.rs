@@ -1,0 +1,674 @@
+//! Load-test Plotly-protocol stream servers with never-ending simulated
+//! streams.
+//!
+//! Request/response load tools cannot drive a request that never ends,
+//! which is what a stream server takes. `plotstream-load` opens many
+//! streams, one connection and one token (`<prefix>-<index>`) each, each fed
+//! by its own seeded demo, and measures the server write by write:
+//!
+//! - **Open loop.** Write k of a stream is due at `start + k/R`; its
+//!   *lateness* is measured from that intended time, so a stalled server
+//!   cannot hide its stall by slowing the client down (coordinated
+//!   omission, as wrk2 corrects it). Times go into HDR histograms.
+//! - **End to end** (`--subscribe`, against a plotstream viewer): the run
+//!   creates figures for its tokens, reads their event streams, and measures
+//!   from intended send time to arrival at the subscriber. Every write
+//!   carries its stream's sequence number in `customdata`, so gaps
+//!   (loss) and duplicates are counted.
+//! - **A [`Report`]**: a summary and JSON with the configuration, rates,
+//!   counts, percentiles and the histograms themselves (V2, base64), which
+//!   [`Report::merge`] adds up across shards (`--shard I/N`).
+//! - **[`Thresholds`]**: a run that breaches one exits 99, so CI can gate on it.
+//!
+//! # Example
+//!
+//! Fifty writes a second on each of three streams for half a second, to a
+//! viewer on this machine, watched end to end:
+//!
+//! ```
+//! use clap::Parser;
+//! use plotstream_load::{Opts, run};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let viewer = plotstream_viewer::Viewer::new(plotstream_viewer::Config { open: true, ..Default::default() });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! let url = format!("http://{}", listener.local_addr().unwrap());
+//! tokio::spawn(plotstream_viewer::serve(listener, viewer, std::future::pending()));
+//!
+//! #[derive(Parser)]
+//! struct Cli { #[command(flatten)] opts: Opts }
+//! let cli = Cli::parse_from(["load", "--url", &url, "--streams", "3", "--rate", "50", "--duration", "0.5s", "--subscribe"]);
+//! let outcome = run(&cli.opts, &mut std::io::sink()).await?;
+//! assert_eq!(outcome.report.writes, 75);
+//! assert_eq!(outcome.report.loss.as_ref().map(|l| (l.received, l.lost)), Some((75, 0)));
+//! assert!(outcome.breaches.is_empty());
+//! # Ok::<(), plotstream_load::Error>(())
+//! # }).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use clap::Args;
+use plotstream_client::{Stream, StreamOptions};
+use plotstream_demos::{Clock, DemoKind, Frame};
+use plotstream_protocol::{Figure, StreamSpec, Trace, Update};
+use tokio::time::Instant;
+
+mod report;
+mod subscribe;
+
+pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
+
+/// The exit code of a run that breached a threshold.
+pub const EXIT_BREACH: i32 = 99;
+
+/// Streams per figure when subscribing: one event stream follows this many.
+const PER_FIGURE: usize = 100;
+
+/// What a load run can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A histogram could not be (de)serialised.
+    #[error("histogram: {0}")]
+    Histogram(String),
+    /// `merge` was given nothing.
+    #[error("nothing to merge: give one or more report files")]
+    NothingToMerge,
+    /// A report file could not be read or written.
+    #[error("report {}: {reason}", path.display())]
+    ReportFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Subscribing to the viewer failed.
+    #[error("subscriber: {0}")]
+    Subscribe(String),
+    /// The demo could not be built.
+    #[error(transparent)]
+    Demo(#[from] plotstream_demos::Error),
+    /// Creating the figures on the viewer failed.
+    #[error(transparent)]
+    Client(#[from] plotstream_client::Error),
+    /// Writing the summary failed.
+    #[error("cannot write the output")]
+    Output(#[source] io::Error),
+}
+
+/// `--shard I/N`: run streams I, I+N, I+2N, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a shard: give I/N with 0 <= I < N, such as 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Parses a duration: `500ms`, `5s`, `2m`, `1h`, or plain seconds (`0.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s or 2m"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{s:?} is not a duration of zero or more"))
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} must be a number above 0")),
+    }
+}
+
+/// The options of a load run (`plotstream load …`).
+#[derive(Clone, Debug, Args)]
+pub struct Opts {
+    /// The server's URL, such as http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The demo each stream plays (a stream sends the writes of its first trace).
+    #[arg(long, value_enum, default_value = "noisy-cosine")]
+    pub demo: DemoKind,
+    /// Streams in the test (all shards together).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub streams: u64,
+    /// Writes per second per stream.
+    #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = positive)]
+    pub rate: f64,
+    /// How long each stream writes: 500ms, 10s, 2m.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Start the streams evenly over this long.
+    #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
+    pub ramp_up: Duration,
+    /// The seed: stream i plays its demo with seed S + i.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// The tokens' prefix: stream i streams to token P-i.
+    #[arg(long, value_name = "P", default_value = "load")]
+    pub token_prefix: String,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Run streams I, I+N, I+2N, … of the test, so that N machines run it together.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: Shard,
+    /// Against a plotstream viewer: create figures for the tokens and read
+    /// their event streams, measuring end-to-end latency and loss.
+    #[arg(long)]
+    pub subscribe: bool,
+    /// Exit 99 if the p99 (end-to-end latency with --subscribe, else lateness) is over this.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub max_p99: Option<Duration>,
+    /// Exit 99 if more writes than this are lost (needs --subscribe).
+    #[arg(long, value_name = "N")]
+    pub max_loss: Option<u64>,
+    /// Exit 99 if more than this share (0 to 1) of the streams fail.
+    #[arg(long, value_name = "F")]
+    pub max_error_rate: Option<f64>,
+}
+
+impl Opts {
+    /// The thresholds the options set.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            max_p99: self.max_p99,
+            max_loss: self.max_loss,
+            max_error_rate: self.max_error_rate,
+        }
+    }
+
+    /// Writes each stream sends: `rate × duration`, rounded down.
+    pub fn writes_per_stream(&self) -> u64 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = (self.rate * self.duration.as_secs_f64() + 1e-9).floor() as u64;
+        n
+    }
+}
+
+/// When each write of each stream is due.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    t0: Instant,
+    ramp: Duration,
+    streams: usize,
+    rate: f64,
+}
+
+impl Schedule {
+    /// A schedule starting now, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> Self {
+        Schedule {
+            t0: Instant::now(),
+            ramp: Duration::ZERO,
+            streams: 1,
+            rate: 1.0,
+        }
+    }
+
+    /// When stream `position` (of this run's streams) starts.
+    fn start(&self, position: usize) -> Instant {
+        #[allow(clippy::cast_precision_loss)]
+        let share = position as f64 / self.streams.max(1) as f64;
+        self.t0 + self.ramp.mul_f64(share)
+    }
+
+    /// When write `seq` of stream `position` is due.
+    pub(crate) fn intended(&self, position: usize, seq: u64) -> Instant {
+        #[allow(clippy::cast_precision_loss)]
+        let offset = Duration::from_secs_f64(seq as f64 / self.rate);
+        self.start(position) + offset
+    }
+}
+
+/// Counters all streams share, for progress and the report.
+#[derive(Debug, Default)]
+struct Counters {
+    writes: AtomicU64,
+    /// When the latest write was handed over, in ns after the schedule's start.
+    last_write_nanos: AtomicU64,
+    open: AtomicI64,
+    connect_errors: AtomicU64,
+    stream_errors: AtomicU64,
+}
+
+/// What one stream did.
+#[derive(Debug, Default)]
+struct StreamResult {
+    bytes: u64,
+    reconnects: u64,
+    drops: u64,
+    status: Option<String>,
+}
+
+/// A finished run: the report and the thresholds it breached.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// What was measured.
+    pub report: Report,
+    /// The thresholds breached, each in a sentence (empty: passed).
+    pub breaches: Vec<String>,
+}
+
+impl Outcome {
+    /// 0, or [`EXIT_BREACH`] when a threshold was breached.
+    pub fn exit_code(&self) -> i32 {
+        if self.breaches.is_empty() {
+            0
+        } else {
+            EXIT_BREACH
+        }
+    }
+}
+
+/// Raises the open-file limit as far as the system allows; says plainly on
+/// `out` when the run needs more than it got.
+fn raise_file_limit(needed: u64, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(got) if got < needed => writeln!(
+            out,
+            "warning: {needed} open files needed, the system allows {got}: some streams will fail to connect \
+             (raise the hard limit, `ulimit -Hn`, or split the test with --shard)"
+        )
+        .map_err(Error::Output),
+        Ok(_) => Ok(()),
+        Err(e) => writeln!(out, "warning: cannot raise the open-file limit: {e}").map_err(Error::Output),
+    }
+}
+
+/// Runs the load test, printing progress and the summary to `out`, writing
+/// the JSON report to `--report`.
+pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcome, Error> {
+    let positions: Vec<u64> = (opts.shard.index..opts.streams)
+        .step_by(usize::try_from(opts.shard.count).unwrap_or(usize::MAX))
+        .collect();
+    let here = positions.len();
+    let needed = (here as u64) * if opts.subscribe { 2 } else { 1 } + 64;
+    raise_file_limit(needed, out)?;
+    let per_stream = opts.writes_per_stream();
+    let token = |i: u64| format!("{}-{i}", opts.token_prefix);
+    plotstream_demos::check_token_prefix(&token(0))?;
+
+    // Subscribers first, each open before any stream starts, so that they
+    // see every write. They learn the schedule when the streams start.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let schedule_cell: Arc<OnceLock<Arc<Schedule>>> = Arc::new(OnceLock::new());
+    let mut subscribers = Vec::new();
+    if opts.subscribe {
+        let addr = opts
+            .url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut ready = Vec::new();
+        for (g, group) in positions.chunks(PER_FIGURE).enumerate() {
+            let data = group
+                .iter()
+                .map(|&i| {
+                    Trace::streamed("scatter", StreamSpec::new(token(i), 100))
+                        .with("mode", serde_json::json!("lines"))
+                })
+                .collect();
+            let figure = Figure {
+                data,
+                layout: serde_json::json!({"title": {"text": format!("load test {}: streams from {}", opts.token_prefix, group[0])}})
+                    .as_object()
+                    .cloned(),
+                ..Figure::default()
+            };
+            let created =
+                plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default())
+                    .await?;
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            ready.push(ready_rx);
+            let sub = subscribe::Subscriber::new(
+                (g * PER_FIGURE..g * PER_FIGURE + group.len()).collect(),
+            );
+            subscribers.push(tokio::spawn(subscribe::follow(
+                addr.clone(),
+                created.id,
+                sub,
+                Arc::clone(&schedule_cell),
+                ready_tx,
+                stop_rx.clone(),
+            )));
+        }
+        for r in ready {
+            tokio::time::timeout(Duration::from_secs(30), r)
+                .await
+                .map_err(|_| Error::Subscribe("no snapshot from the viewer within 30 s".into()))?
+                .map_err(|_| {
+                    Error::Subscribe("the event stream ended before its snapshot".into())
+                })?;
+        }
+    }
+
+    let schedule = Arc::new(Schedule {
+        t0: Instant::now() + Duration::from_millis(100),
+        ramp: opts.ramp_up,
+        streams: here,
+        rate: opts.rate,
+    });
+    let _ = schedule_cell.set(Arc::clone(&schedule));
+    let counters = Arc::new(Counters::default());
+    let lateness = Arc::new(Mutex::new(report::histogram()));
+
+    let mut tasks = Vec::with_capacity(here);
+    for (position, &i) in positions.iter().enumerate() {
+        let schedule = Arc::clone(&schedule);
+        let counters = Arc::clone(&counters);
+        let lateness = Arc::clone(&lateness);
+        let url = opts.url.clone();
+        let tok = token(i);
+        let demo = opts
+            .demo
+            .build_with_prefix(opts.seed.wrapping_add(i), &tok)?;
+        tasks.push(tokio::spawn(async move {
+            one_stream(
+                url, tok, demo, position, per_stream, schedule, counters, lateness,
+            )
+            .await
+        }));
+    }
+
+    let progress = tokio::spawn(progress(
+        Arc::clone(&counters),
+        Arc::clone(&lateness),
+        here,
+        per_stream * here as u64,
+    ));
+    let mut results = Vec::with_capacity(here);
+    for t in tasks {
+        results.push(t.await.unwrap_or_default());
+    }
+    progress.abort();
+    let elapsed = schedule.t0.elapsed();
+
+    // Give the subscribers a moment to see the last writes, then stop them.
+    let mut loss = None;
+    let mut latency = None;
+    if opts.subscribe {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = stop_tx.send(true);
+        let mut total = Loss::default();
+        let mut hist = report::histogram();
+        for s in subscribers {
+            let sub = s
+                .await
+                .map_err(|_| Error::Subscribe("a subscriber task failed".into()))??;
+            for seen in &sub.seen {
+                total.received += seen.received;
+                total.duplicates += seen.duplicates;
+            }
+            total.resyncs += sub.resyncs;
+            hist.add(&sub.latency)
+                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+        }
+        let sent = counters.writes.load(Ordering::Relaxed);
+        total.lost = sent.saturating_sub(total.received);
+        loss = Some(total);
+        latency = Some(Percentiles::of(&hist)?);
+    }
+
+    let writes = counters.writes.load(Ordering::Relaxed);
+    // The time the writes took, and the time they should have taken: the
+    // last stream starts ramp·(n−1)/n in, and each write occupies 1/R.
+    #[allow(clippy::cast_precision_loss)]
+    let actual_span = Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed))
+        .as_secs_f64()
+        + 1.0 / opts.rate;
+    #[allow(clippy::cast_precision_loss)]
+    let scheduled_span = opts.ramp_up.as_secs_f64() * (here.saturating_sub(1)) as f64
+        / here.max(1) as f64
+        + per_stream as f64 / opts.rate;
+    let mut statuses = BTreeMap::new();
+    for r in &results {
+        if let Some(s) = &r.status {
+            *statuses.entry(s.clone()).or_insert(0) += 1;
+        }
+    }
+    let lateness = lateness
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    #[allow(clippy::cast_precision_loss)]
+    let report = Report {
+        config: RunConfig {
+            url: opts.url.clone(),
+            demo: opts.demo.name().to_owned(),
+            streams: opts.streams,
+            streams_here: here as u64,
+            rate: opts.rate,
+            duration_s: opts.duration.as_secs_f64(),
+            ramp_up_s: opts.ramp_up.as_secs_f64(),
+            seed: opts.seed,
+            token_prefix: opts.token_prefix.clone(),
+            shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+            subscribe: opts.subscribe,
+        },
+        target_rate: (per_stream * here as u64) as f64 / scheduled_span.max(1e-9),
+        achieved_rate: writes as f64 / actual_span.max(1e-9),
+        elapsed_s: elapsed.as_secs_f64(),
+        writes,
+        bytes: results.iter().map(|r| r.bytes).sum(),
+        connect_errors: counters.connect_errors.load(Ordering::Relaxed),
+        stream_errors: counters.stream_errors.load(Ordering::Relaxed),
+        reconnects: results.iter().map(|r| r.reconnects).sum(),
+        drops: results.iter().map(|r| r.drops).sum(),
+        statuses,
+        lateness_ms: Percentiles::of(&lateness)?,
+        latency_ms: latency,
+        loss,
+    };
+    if let Some(path) = &opts.report {
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(path, json).map_err(|e| Error::ReportFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let breaches = opts.thresholds().breaches(&report);
+    write!(out, "{report}").map_err(Error::Output)?;
+    for b in &breaches {
+        writeln!(out, "threshold breached: {b}").map_err(Error::Output)?;
+    }
+    Ok(Outcome { report, breaches })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_stream(
+    url: String,
+    token: String,
+    mut demo: Box<dyn plotstream_demos::Demo>,
+    position: usize,
+    writes: u64,
+    schedule: Arc<Schedule>,
+    counters: Arc<Counters>,
+    lateness: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
+) -> StreamResult {
+    tokio::time::sleep_until(schedule.start(position)).await;
+    let stream = match Stream::connect(&url, &token, StreamOptions::default()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(token, "cannot connect: {e}");
+            counters.connect_errors.fetch_add(1, Ordering::Relaxed);
+            return StreamResult::default();
+        }
+    };
+    counters.open.fetch_add(1, Ordering::Relaxed);
+    let mut local = report::histogram();
+    let mut frame = Frame::default();
+    let mut failed = false;
+    for seq in 0..writes {
+        let due = schedule.intended(position, seq);
+        tokio::time::sleep_until(due).await;
+        // The next write of the demo's first trace, numbered.
+        let mut write = loop {
+            demo.next_frame(Clock::Simulated, &mut frame);
+            if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
+                break w.write.clone();
+            }
+        };
+        write.customdata = Some(Update::append(seq));
+        if stream.write(&write).await.is_err() {
+            failed = true;
+            break;
+        }
+        report::record(&mut local, due.elapsed());
+        counters.writes.fetch_add(1, Ordering::Relaxed);
+        let since_start = u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counters
+            .last_write_nanos
+            .fetch_max(since_start, Ordering::Relaxed);
+        if seq % 1024 == 1023 {
+            let _ = lateness
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&local);
+            local.reset();
+        }
+    }
+    let _ = lateness
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .add(&local);
+    let stats = stream.stats();
+    let mut result = StreamResult {
+        bytes: stats.bytes,
+        reconnects: stats.reconnects,
+        drops: stats.dropped,
+        status: None,
+    };
+    match stream.close().await {
+        Ok(summary) => {
+            result.bytes = summary.stats.bytes;
+            result.reconnects = summary.stats.reconnects;
+            result.drops = summary.stats.dropped;
+            result.status = Some(summary.status.to_string());
+        }
+        Err(e) => {
+            failed = true;
+            result.status = Some(match e {
+                plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
+                    plotstream_client::Error::Status { status, .. } => status.to_string(),
+                    _ => "error".to_owned(),
+                },
+                _ => "error".to_owned(),
+            });
+        }
+    }
+    if failed {
+        counters.stream_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    counters.open.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+/// Prints progress on stderr: a line a second on a terminal, every 10 s otherwise.
+#[allow(clippy::print_stderr)]
+async fn progress(
+    counters: Arc<Counters>,
+    lateness: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
+    streams: usize,
+    total: u64,
+) {
+    let terminal = io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(10)
+    };
+    let start = Instant::now();
+    let mut last = 0;
+    let mut ticker = tokio::time::interval_at(start + every, every);
+    loop {
+        ticker.tick().await;
+        let writes = counters.writes.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss)]
+        let rate = (writes - last) as f64 / every.as_secs_f64();
+        last = writes;
+        #[allow(clippy::cast_precision_loss)]
+        let p99 = lateness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .value_at_quantile(0.99) as f64
+            / 1000.0;
+        let errors = counters.connect_errors.load(Ordering::Relaxed)
+            + counters.stream_errors.load(Ordering::Relaxed);
+        let line = format!(
+            "{:>6.0} s  streams {}/{streams} open  writes {writes}/{total}  {rate:.0}/s  errors {errors}  p99 lateness {p99:.1} ms",
+            start.elapsed().as_secs_f64(),
+            counters.open.load(Ordering::Relaxed),
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_and_durations_parse() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["4/4", "1/0", "x", "1-2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,344 @@
+//! [`Report`]: what a run measured, as JSON and as a summary; merging shards.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The largest time a histogram records, in microseconds: one hour.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// An HDR histogram of microseconds, 3 significant figures.
+pub(crate) fn histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts.
+    Histogram::new_with_bounds(1, MAX_MICROS, 3)
+        .unwrap_or_else(|_| unreachable!("valid histogram bounds"))
+}
+
+/// Records `d` (saturating at an hour).
+pub(crate) fn record(h: &mut Histogram<u64>, d: Duration) {
+    let micros = u64::try_from(d.as_micros()).unwrap_or(MAX_MICROS).max(1);
+    h.saturating_record(micros);
+}
+
+/// Percentiles of a histogram, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// How many values.
+    pub count: u64,
+    /// Median, ms.
+    pub p50: f64,
+    /// 90th percentile, ms.
+    pub p90: f64,
+    /// 99th percentile, ms.
+    pub p99: f64,
+    /// 99.9th percentile, ms.
+    pub p999: f64,
+    /// Largest, ms.
+    pub max: f64,
+    /// The histogram itself: HdrHistogram V2, base64, microseconds.
+    pub histogram: String,
+}
+
+impl Percentiles {
+    /// The percentiles of `h`, with `h` serialised.
+    pub fn of(h: &Histogram<u64>) -> Result<Self, Error> {
+        #[allow(clippy::cast_precision_loss)]
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(h, &mut bytes)
+            .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+        #[allow(clippy::cast_precision_loss)]
+        Ok(Percentiles {
+            count: h.len(),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+
+    /// The histogram back from its serialised form.
+    pub fn histogram(&self) -> Result<Histogram<u64>, Error> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.histogram)
+            .map_err(|e| Error::Histogram(format!("not base64: {e}")))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+        Ok(h)
+    }
+}
+
+/// What the run was asked to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The server.
+    pub url: String,
+    /// The demo each stream plays.
+    pub demo: String,
+    /// Streams in the whole test (all shards).
+    pub streams: u64,
+    /// Streams this run (this shard) opened.
+    pub streams_here: u64,
+    /// Writes per second per stream.
+    pub rate: f64,
+    /// How long each stream writes, s.
+    pub duration_s: f64,
+    /// Over how long the streams start, s.
+    pub ramp_up_s: f64,
+    /// The seed.
+    pub seed: u64,
+    /// Token prefix.
+    pub token_prefix: String,
+    /// `I/N`, or `0/1` for a whole test.
+    pub shard: String,
+    /// Whether subscribers measured end-to-end latency and loss.
+    pub subscribe: bool,
+}
+
+/// Loss as the subscribers saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Loss {
+    /// Writes whose sequence number reached a subscriber.
+    pub received: u64,
+    /// Writes sent that never reached a subscriber.
+    pub lost: u64,
+    /// Sequence numbers seen more than once, or out of order.
+    pub duplicates: u64,
+    /// Fresh snapshots a subscriber got after falling behind (the writes they
+    /// cover count as received).
+    pub resyncs: u64,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The configuration.
+    pub config: RunConfig,
+    /// Writes per second the schedule asked for, all streams here together.
+    pub target_rate: f64,
+    /// Writes per second sent.
+    pub achieved_rate: f64,
+    /// Wall time from the first start to the last close, s.
+    pub elapsed_s: f64,
+    /// Writes handed to streams.
+    pub writes: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Streams that could not connect.
+    pub connect_errors: u64,
+    /// Streams that failed later.
+    pub stream_errors: u64,
+    /// Reconnects.
+    pub reconnects: u64,
+    /// Writes dropped by full queues.
+    pub drops: u64,
+    /// The server's answers at close, by status.
+    pub statuses: BTreeMap<String, u64>,
+    /// Intended send time to the write being handed to the stream.
+    pub lateness_ms: Percentiles,
+    /// Intended send time to arrival at a subscriber (with `--subscribe`).
+    pub latency_ms: Option<Percentiles>,
+    /// Loss (with `--subscribe`).
+    pub loss: Option<Loss>,
+}
+
+impl Report {
+    /// Sums the counts of `reports` and merges their histograms: the report
+    /// of shards run as one test.
+    pub fn merge(reports: &[Report]) -> Result<Report, Error> {
+        let first = reports.first().ok_or(Error::NothingToMerge)?;
+        let mut lateness = histogram();
+        let mut latency: Option<Histogram<u64>> = None;
+        let mut out = first.clone();
+        out.config.streams_here = 0;
+        out.config.shard = format!("merged from {}", reports.len());
+        out.target_rate = 0.0;
+        out.achieved_rate = 0.0;
+        out.elapsed_s = 0.0;
+        out.writes = 0;
+        out.bytes = 0;
+        out.connect_errors = 0;
+        out.stream_errors = 0;
+        out.reconnects = 0;
+        out.drops = 0;
+        out.statuses.clear();
+        out.loss = None;
+        for r in reports {
+            out.config.streams_here += r.config.streams_here;
+            out.target_rate += r.target_rate;
+            out.achieved_rate += r.achieved_rate;
+            out.elapsed_s = out.elapsed_s.max(r.elapsed_s);
+            out.writes += r.writes;
+            out.bytes += r.bytes;
+            out.connect_errors += r.connect_errors;
+            out.stream_errors += r.stream_errors;
+            out.reconnects += r.reconnects;
+            out.drops += r.drops;
+            for (status, n) in &r.statuses {
+                *out.statuses.entry(status.clone()).or_default() += n;
+            }
+            lateness
+                .add(r.lateness_ms.histogram()?)
+                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            if let Some(l) = &r.latency_ms {
+                latency
+                    .get_or_insert_with(histogram)
+                    .add(l.histogram()?)
+                    .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            }
+            if let Some(l) = &r.loss {
+                let total = out.loss.get_or_insert_with(Loss::default);
+                total.received += l.received;
+                total.lost += l.lost;
+                total.duplicates += l.duplicates;
+                total.resyncs += l.resyncs;
+            }
+        }
+        out.lateness_ms = Percentiles::of(&lateness)?;
+        out.latency_ms = latency.as_ref().map(Percentiles::of).transpose()?;
+        Ok(out)
+    }
+
+    /// The share of streams that failed (connect or later).
+    pub fn error_rate(&self) -> f64 {
+        let errors = self.connect_errors + self.stream_errors;
+        #[allow(clippy::cast_precision_loss)]
+        match self.config.streams_here {
+            0 => 0.0,
+            n => errors as f64 / n as f64,
+        }
+    }
+}
+
+/// Limits a run must keep; breaching one makes the run exit 99.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Thresholds {
+    /// The largest p99: of end-to-end latency with `--subscribe`, else of lateness.
+    pub max_p99: Option<Duration>,
+    /// The most writes lost.
+    pub max_loss: Option<u64>,
+    /// The largest share of streams that may fail, 0 to 1.
+    pub max_error_rate: Option<f64>,
+}
+
+impl Thresholds {
+    /// The thresholds `report` breaches, each said in a sentence.
+    pub fn breaches(&self, report: &Report) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(max) = self.max_p99 {
+            let (what, p) = match &report.latency_ms {
+                Some(l) => ("end-to-end latency", l.p99),
+                None => ("lateness", report.lateness_ms.p99),
+            };
+            let limit = max.as_secs_f64() * 1000.0;
+            if p > limit {
+                out.push(format!(
+                    "p99 {what} {p:.1} ms is over --max-p99 {limit:.1} ms"
+                ));
+            }
+        }
+        if let Some(max) = self.max_loss {
+            match &report.loss {
+                Some(l) if l.lost > max => {
+                    out.push(format!("{} writes lost, over --max-loss {max}", l.lost));
+                }
+                None => out.push("--max-loss needs --subscribe to measure loss".to_owned()),
+                Some(_) => {}
+            }
+        }
+        if let Some(max) = self.max_error_rate {
+            let rate = report.error_rate();
+            if rate > max {
+                out.push(format!(
+                    "error rate {rate:.4} is over --max-error-rate {max}"
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        writeln!(
+            f,
+            "{} streams of {} at {} writes/s each for {} s to {} (shard {})",
+            c.streams_here, c.demo, c.rate, c.duration_s, c.url, c.shard
+        )?;
+        writeln!(
+            f,
+            "  writes    {} in {:.2} s: {:.0}/s achieved of {:.0}/s target ({:.2}%)",
+            self.writes,
+            self.elapsed_s,
+            self.achieved_rate,
+            self.target_rate,
+            if self.target_rate > 0.0 {
+                100.0 * self.achieved_rate / self.target_rate
+            } else {
+                0.0
+            }
+        )?;
+        writeln!(
+            f,
+            "  bytes     {}   connect errors {}   stream errors {}   reconnects {}   drops {}",
+            self.bytes, self.connect_errors, self.stream_errors, self.reconnects, self.drops
+        )?;
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
+        writeln!(f, "  answers   {}", statuses.join(", "))?;
+        let line = |f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles| {
+            writeln!(
+                f,
+                "  {name:<9} p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
+                p.p50, p.p90, p.p99, p.p999, p.max
+            )
+        };
+        line(f, "lateness", &self.lateness_ms)?;
+        if let Some(l) = &self.latency_ms {
+            line(f, "latency", l)?;
+        }
+        if let Some(l) = &self.loss {
+            writeln!(
+                f,
+                "  loss      {} received, {} lost, {} duplicates, {} resyncs",
+                l.received, l.lost, l.duplicates, l.resyncs
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_round_trip_through_their_serialised_histogram() {
+        let mut h = histogram();
+        for ms in 1..=1000u64 {
+            record(&mut h, Duration::from_millis(ms));
+        }
+        let p = Percentiles::of(&h).expect("serialises");
+        assert_eq!(p.count, 1000);
+        assert!((p.p50 - 500.0).abs() / 500.0 < 0.001, "{}", p.p50);
+        assert!((p.p99 - 990.0).abs() / 990.0 < 0.001, "{}", p.p99);
+        let back = p.histogram().expect("deserialises");
+        assert_eq!(back.len(), 1000);
+        assert_eq!(back.value_at_quantile(0.99), h.value_at_quantile(0.99));
+    }
+}

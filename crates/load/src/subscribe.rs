@@ -1,0 +1,235 @@
+//! Subscribers: read a plotstream viewer's event streams and measure, per
+//! write, the end-to-end latency and the loss.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use plotstream_protocol::{Line, LineDecoder};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::report::{histogram, record};
+use crate::{Error, Schedule};
+
+/// What one stream's writes looked like to its subscriber.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The next sequence number expected.
+    next: u64,
+    /// Distinct sequence numbers received.
+    pub(crate) received: u64,
+    /// Numbers seen again, or out of order.
+    pub(crate) duplicates: u64,
+}
+
+impl Seen {
+    /// Notes `seq` as received; true when it is new.
+    fn note(&mut self, seq: u64) -> bool {
+        if seq >= self.next {
+            self.received += 1;
+            self.next = seq + 1;
+            true
+        } else {
+            self.duplicates += 1;
+            false
+        }
+    }
+}
+
+/// One figure's subscriber: which streams its traces are, and what it saw.
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    /// Stream positions (into the run's streams) of the figure's traces.
+    pub(crate) positions: Vec<usize>,
+    pub(crate) seen: Vec<Seen>,
+    pub(crate) latency: hdrhistogram::Histogram<u64>,
+    pub(crate) resyncs: u64,
+}
+
+/// Subscribes to `/plot/{figure}/events` at `addr` and follows it until
+/// `stop`; `ready` fires once the first snapshot arrived.
+pub(crate) async fn follow(
+    addr: String,
+    figure: u64,
+    mut sub: Subscriber,
+    schedule: Arc<OnceLock<Arc<Schedule>>>,
+    ready: oneshot::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Subscriber, Error> {
+    let tcp = TcpStream::connect(&addr)
+        .await
+        .map_err(|e| Error::Subscribe(format!("connect {addr}: {e}")))?;
+    let (mut sender, connection) = http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| Error::Subscribe(format!("handshake: {e}")))?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(format!("/plot/{figure}/events"))
+        .header(HOST, addr.as_str())
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Error::Subscribe(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| Error::Subscribe(format!("GET events: {e}")))?;
+    if !response.status().is_success() {
+        return Err(Error::Subscribe(format!(
+            "GET /plot/{figure}/events answered {}",
+            response.status()
+        )));
+    }
+    let mut body = response.into_body();
+    let mut decoder = LineDecoder::new();
+    let mut event = String::new();
+    let mut ready = Some(ready);
+    loop {
+        let frame = tokio::select! {
+            f = body.frame() => f,
+            _ = stop.wait_for(|s| *s) => return Ok(sub),
+        };
+        let Some(Ok(frame)) = frame else {
+            return Ok(sub);
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let now = Instant::now();
+        let fed = decoder.feed(&data, |line| {
+            match line {
+                Line::Heartbeat { .. } => event.clear(),
+                Line::Data { bytes, .. } => {
+                    if let Some(name) = bytes.strip_prefix(b"event: ") {
+                        event = String::from_utf8_lossy(name).into_owned();
+                    } else if let Some(json) = bytes.strip_prefix(b"data: ") {
+                        let Ok(v) = serde_json::from_slice::<Value>(json) else {
+                            return Ok::<_, plotstream_protocol::Error>(());
+                        };
+                        if event == "snapshot" {
+                            sub.snapshot(&v);
+                            if let Some(r) = ready.take() {
+                                let _ = r.send(());
+                            }
+                        } else if let (true, Some(schedule)) = (event == "update", schedule.get()) {
+                            sub.update(&v, schedule, now);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = fed {
+            return Err(Error::Subscribe(format!("event stream: {e}")));
+        }
+    }
+}
+
+fn seqs(v: &Value) -> impl Iterator<Item = u64> + '_ {
+    v.as_array().into_iter().flatten().filter_map(Value::as_u64)
+}
+
+impl Subscriber {
+    pub(crate) fn new(positions: Vec<usize>) -> Self {
+        Subscriber {
+            seen: vec![Seen::default(); positions.len()],
+            positions,
+            latency: histogram(),
+            resyncs: 0,
+        }
+    }
+
+    /// A snapshot: the first is empty; a later one (after falling behind)
+    /// holds the last sequence numbers the viewer keeps of each trace; those
+    /// past what was seen count as received.
+    fn snapshot(&mut self, figure: &Value) {
+        let mut any = false;
+        for (trace, seen) in figure["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(&mut self.seen)
+        {
+            // Only numbers past those seen are news; the rest the snapshot
+            // merely re-states (not duplicates).
+            let from = seen.next;
+            for seq in seqs(&trace["customdata"]).filter(|&seq| seq >= from) {
+                any |= seen.note(seq);
+            }
+        }
+        if any {
+            self.resyncs += 1;
+        }
+    }
+
+    fn update(&mut self, update: &Value, schedule: &Schedule, now: Instant) {
+        for t in update["traces"].as_array().into_iter().flatten() {
+            let Some(index) = t["index"].as_u64().and_then(|i| usize::try_from(i).ok()) else {
+                continue;
+            };
+            let (Some(seen), Some(&position)) =
+                (self.seen.get_mut(index), self.positions.get(index))
+            else {
+                continue;
+            };
+            if let Some(values) = t["overwrite"].get("customdata") {
+                for seq in seqs(values) {
+                    seen.note(seq);
+                }
+            }
+            for seq in seqs(&t["append"]["customdata"]) {
+                if seen.note(seq) {
+                    record(
+                        &mut self.latency,
+                        now.saturating_duration_since(schedule.intended(position, seq)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_resync_snapshot_counts_only_what_is_new() {
+        let mut sub = Subscriber::new(vec![0]);
+        let schedule = Schedule::for_test();
+        sub.snapshot(&json!({"data": [{"customdata": []}]}));
+        assert_eq!(sub.resyncs, 0, "the first snapshot is empty");
+        let now = Instant::now();
+        sub.update(
+            &json!({"traces": [{"index": 0, "append": {"customdata": [0, 1, 2]}}]}),
+            &schedule,
+            now,
+        );
+        // Fell behind: 3 and 4 were missed, the snapshot holds 1..=5.
+        sub.snapshot(&json!({"data": [{"customdata": [1, 2, 3, 4, 5]}]}));
+        assert_eq!(sub.resyncs, 1);
+        sub.update(
+            &json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]}),
+            &schedule,
+            now,
+        );
+        sub.update(
+            &json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]}),
+            &schedule,
+            now,
+        );
+        assert_eq!((sub.seen[0].received, sub.seen[0].duplicates), (7, 1));
+        assert_eq!(
+            sub.latency.len(),
+            4,
+            "latency only from updates, once per write"
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! `plotstream load`: load-test a stream server; `plotstream load merge`.
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use plotstream_load::Report;
+
+use super::Error;
+use crate::pace::runtime;
+
+/// `plotstream load [OPTIONS]` runs a test; `plotstream load merge FILES` adds up shards.
+#[derive(Debug, Clone, Args)]
+pub struct LoadCommand {
+    /// Merge reports instead of running a test.
+    #[command(subcommand)]
+    pub action: Option<LoadAction>,
+    /// The test.
+    #[command(flatten)]
+    pub opts: Option<plotstream_load::Opts>,
+}
+
+/// What `plotstream load` can do besides running a test.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LoadAction {
+    /// Add up the JSON reports of shards run as one test: counts are summed,
+    /// histograms merged, percentiles computed again. Prints the merged JSON.
+    Merge {
+        /// The reports (`--report FILE` of each shard).
+        #[arg(required = true, value_name = "REPORT")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command; the exit code is 99 when a threshold was breached.
+pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
+    if let Some(LoadAction::Merge { files }) = &cmd.action {
+        let mut reports = Vec::with_capacity(files.len());
+        for path in files {
+            let bad = |reason: String| plotstream_load::Error::ReportFile {
+                path: path.clone(),
+                reason,
+            };
+            let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            reports.push(serde_json::from_slice::<Report>(&text).map_err(|e| bad(e.to_string()))?);
+        }
+        let merged = Report::merge(&reports)?;
+        let json = serde_json::to_string_pretty(&merged)
+            .map_err(|e| Error::Output(io::Error::other(e)))?;
+        writeln!(out, "{json}").map_err(Error::Output)?;
+        return Ok(0);
+    }
+    let Some(opts) = &cmd.opts else {
+        return Err(Error::Usage(
+            "plotstream load needs --url (a test) or merge (reports); see plotstream load --help"
+                .to_owned(),
+        ));
+    };
+    let outcome = runtime()?.block_on(plotstream_load::run(opts, out))?;
+    Ok(u8::try_from(outcome.exit_code()).unwrap_or(1))
+}

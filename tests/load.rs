@@ -1,0 +1,272 @@
+//! `plotstream load` against `plotstream serve`: real processes on 127.0.0.1.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use plotstream::load::Report;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A viewer process on a free loopback port.
+struct Viewer {
+    _child: Child,
+    url: String,
+}
+
+async fn viewer() -> Viewer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the viewer starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("in time")
+        .expect("reads")
+        .expect("a line");
+    let url = line.trim_start_matches("listening on ").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    Viewer { _child: child, url }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("load-{}-{name}", std::process::id()))
+}
+
+async fn load(args: &[&str]) -> std::process::Output {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new(env!("CARGO_BIN_EXE_plotstream"))
+            .arg("load")
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("the load test ends")
+    .expect("runs")
+}
+
+fn read_report(path: &PathBuf) -> (Value, Report) {
+    let text = std::fs::read_to_string(path).expect("the report was written");
+    (
+        serde_json::from_str(&text).expect("JSON"),
+        serde_json::from_str(&text).expect("a report"),
+    )
+}
+
+/// 200 streams × 50 writes/s × 5 s, subscribed: 50,000 writes sent, all
+/// 50,000 received, none lost; the report holds every field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_streams_lose_nothing() {
+    let v = viewer().await;
+    let report = scratch("200.json");
+    let out = load(&[
+        "--url",
+        &v.url,
+        "--streams",
+        "200",
+        "--rate",
+        "50",
+        "--duration",
+        "5s",
+        "--subscribe",
+        "--report",
+        report.to_str().expect("utf-8"),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("200 streams of noisy-cosine at 50 writes/s each for 5 s"),
+        "{stdout}"
+    );
+    let (json, r) = read_report(&report);
+    assert_eq!(r.writes, 50_000);
+    let loss = r.loss.as_ref().expect("subscribed");
+    assert_eq!(
+        (loss.received, loss.lost, loss.duplicates),
+        (50_000, 0, 0),
+        "{stdout}"
+    );
+    assert_eq!((r.connect_errors, r.stream_errors, r.drops), (0, 0, 0));
+    assert_eq!(r.statuses.get("200"), Some(&200));
+    assert_eq!(r.lateness_ms.count, 50_000);
+    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(50_000));
+    assert!((r.target_rate - 10_000.0).abs() < 1e-6, "{}", r.target_rate);
+    assert!(r.achieved_rate > 0.0 && r.bytes > 0);
+    for key in [
+        "config",
+        "target_rate",
+        "achieved_rate",
+        "elapsed_s",
+        "writes",
+        "bytes",
+        "connect_errors",
+        "stream_errors",
+        "reconnects",
+        "drops",
+        "statuses",
+        "lateness_ms",
+        "latency_ms",
+        "loss",
+    ] {
+        assert!(json.get(key).is_some(), "no {key} in the report");
+    }
+    for key in ["p50", "p90", "p99", "p999", "max", "histogram"] {
+        assert!(json["latency_ms"].get(key).is_some(), "no latency {key}");
+        assert!(json["lateness_ms"].get(key).is_some(), "no lateness {key}");
+    }
+    std::fs::remove_file(report).ok();
+}
+
+/// Four shards of one test, as four processes, then `load merge`: the counts
+/// are the sums, and the merged p99 agrees with the p99 of every recorded
+/// value, sorted here apart from the histogram's own quantile code, to the
+/// histogram's precision (3 significant figures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_merge_into_one_test() {
+    let v = viewer().await;
+    let files: Vec<PathBuf> = (0..4).map(|i| scratch(&format!("shard{i}.json"))).collect();
+    let runs = (0..4).map(|i| {
+        let url = v.url.clone();
+        let file = files[i].to_str().expect("utf-8").to_owned();
+        async move {
+            let shard = format!("{i}/4");
+            load(&[
+                "--url",
+                &url,
+                "--streams",
+                "40",
+                "--rate",
+                "20",
+                "--duration",
+                "2s",
+                "--shard",
+                &shard,
+                "--subscribe",
+                "--token-prefix",
+                "sharded",
+                "--report",
+                &file,
+            ])
+            .await
+        }
+    });
+    for out in futures_join(runs).await {
+        assert!(out.status.success(), "{out:?}");
+    }
+    let shards: Vec<Report> = files.iter().map(|f| read_report(f).1).collect();
+    for s in &shards {
+        assert_eq!(s.config.streams_here, 10, "each shard runs a quarter");
+    }
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(|f| f.to_str().expect("utf-8")));
+    let out = load(&args).await;
+    assert!(out.status.success(), "{out:?}");
+    let merged: Report = serde_json::from_slice(&out.stdout).expect("merged JSON on stdout");
+
+    assert_eq!(merged.config.streams_here, 40);
+    assert_eq!(merged.writes, shards.iter().map(|s| s.writes).sum::<u64>());
+    assert_eq!(merged.writes, 40 * 40);
+    assert_eq!(merged.bytes, shards.iter().map(|s| s.bytes).sum::<u64>());
+    let loss = merged.loss.as_ref().expect("subscribed");
+    assert_eq!(
+        loss.received,
+        shards
+            .iter()
+            .map(|s| s.loss.as_ref().map_or(0, |l| l.received))
+            .sum::<u64>()
+    );
+    assert_eq!(loss.lost, 0);
+    assert_eq!(merged.statuses.get("200"), Some(&40));
+    assert_eq!(merged.lateness_ms.count, merged.writes);
+
+    // Every recorded lateness, from each shard's histogram, sorted.
+    let mut all: Vec<u64> = Vec::new();
+    for s in &shards {
+        let h = s.lateness_ms.histogram().expect("a histogram");
+        for v in h.iter_recorded() {
+            all.extend(std::iter::repeat_n(
+                v.value_iterated_to(),
+                usize::try_from(v.count_at_value()).expect("fits"),
+            ));
+        }
+    }
+    all.sort_unstable();
+    let rank = ((all.len() as f64) * 0.99).ceil() as usize - 1;
+    let p99_all = all[rank] as f64 / 1000.0;
+    let merged_p99 = merged.lateness_ms.p99;
+    assert!(
+        (merged_p99 - p99_all).abs() <= p99_all * 0.001 + 0.001,
+        "merged p99 {merged_p99} ms, all samples {p99_all} ms"
+    );
+    for f in files {
+        std::fs::remove_file(f).ok();
+    }
+}
+
+/// Runs the futures together and returns their outputs in order.
+async fn futures_join<F: Future<Output = std::process::Output> + Send + 'static>(
+    runs: impl Iterator<Item = F>,
+) -> Vec<std::process::Output> {
+    let handles: Vec<_> = runs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("joins"));
+    }
+    out
+}
+
+/// A breached threshold exits 99 and says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_threshold_exits_99() {
+    let v = viewer().await;
+    let out = load(&[
+        "--url",
+        &v.url,
+        "--streams",
+        "2",
+        "--rate",
+        "20",
+        "--duration",
+        "0.5s",
+        "--max-p99",
+        "1ms",
+        "--max-loss",
+        "0",
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}");
+    assert!(
+        stdout.contains("threshold breached: --max-loss needs --subscribe to measure loss"),
+        "{stdout}"
+    );
+    let out = load(&[
+        "--url",
+        &v.url,
+        "--streams",
+        "2",
+        "--rate",
+        "20",
+        "--duration",
+        "0.5s",
+        "--max-error-rate",
+        "0",
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = load(&["--url", &v.url, "--shard", "4/4"]).await;
+    assert_eq!(out.status.code(), Some(2), "a bad shard is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a shard: give I/N"));
+}
