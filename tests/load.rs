@@ -270,3 +270,75 @@ async fn a_breached_threshold_exits_99() {
     assert_eq!(out.status.code(), Some(2), "a bad shard is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a shard: give I/N"));
 }
+
+/// `--html` writes one self-contained page (plotly.js inside, no network);
+/// `--live` plots the run on a viewer while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_report_and_live_plot() {
+    let v = viewer().await;
+    let html = scratch("report.html");
+    let out = load(&[
+        "--url",
+        &v.url,
+        "--streams",
+        "3",
+        "--rate",
+        "20",
+        "--duration",
+        "2.5s",
+        "--html",
+        html.to_str().expect("utf-8"),
+        "--live",
+        &v.url,
+        "--token-prefix",
+        "selfplot",
+        "--report",
+        scratch("live.json").to_str().expect("utf-8"),
+    ])
+    .await;
+    let (_, r) = read_report(&scratch("live.json"));
+    assert_eq!(
+        r.rate_over_time.iter().sum::<u64>(),
+        r.writes,
+        "every write is in some second"
+    );
+    assert_eq!(r.writes, 150);
+    std::fs::remove_file(scratch("live.json")).ok();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("live plot of this run: http://127.0.0.1:"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(&html).expect("the page was written");
+    assert!(page.contains("plotly.js v3.7.0"), "plotly.js is inside");
+    assert!(!page.contains("<script src="), "nothing is fetched");
+    assert!(page.contains("Percentile spectrum") && page.contains("Writes per second"));
+    std::fs::remove_file(html).ok();
+    // The run's own figure holds a point a second for writes/s.
+    let addr = v.url.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(
+        b"GET /api/streams/selfplot-live-writes HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await
+    .expect("asks");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("reads");
+    let body: Value =
+        serde_json::from_str(answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)).expect("JSON");
+    let ys: Vec<u64> = body["traces"][0]["y"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(ys.len() >= 2, "a point a second: {body}");
+    assert!(
+        ys.iter().all(|&y| y <= 63),
+        "3 streams × 20 writes/s, give or take a tick: {ys:?}"
+    );
+}

@@ -19,6 +19,8 @@
 //!   counts, percentiles and the histograms themselves (V2, base64), which
 //!   [`Report::merge`] adds up across shards (`--shard I/N`).
 //! - **[`Thresholds`]**: a run that breaches one exits 99, so CI can gate on it.
+//! - `--html FILE` writes the report as one self-contained page
+//!   ([`render_html`]); `--live URL` plots the run itself on a viewer.
 //!
 //! # Example
 //!
@@ -61,9 +63,11 @@ use plotstream_demos::{Clock, DemoKind, Frame};
 use plotstream_protocol::{Figure, StreamSpec, Trace, Update};
 use tokio::time::Instant;
 
+mod html;
 mod report;
 mod subscribe;
 
+pub use html::render as render_html;
 pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
 
 /// The exit code of a run that breached a threshold.
@@ -205,6 +209,14 @@ pub struct Opts {
     /// Exit 99 if more than this share (0 to 1) of the streams fail.
     #[arg(long, value_name = "F")]
     pub max_error_rate: Option<f64>,
+    /// Also write the report as a self-contained HTML page: the percentile
+    /// spectrum and the achieved rate over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Plot the run itself live (writes/s, p99 lateness, errors) on the
+    /// plotstream viewer at this URL.
+    #[arg(long, value_name = "URL")]
+    pub live: Option<String>,
 }
 
 impl Opts {
@@ -414,17 +426,26 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         }));
     }
 
-    let progress = tokio::spawn(progress(
+    let live = match &opts.live {
+        Some(url) => Some(LiveFeed::connect(url, &opts.token_prefix, out).await?),
+        None => None,
+    };
+    let (monitor_stop, monitor_rx) = tokio::sync::watch::channel(false);
+    let monitor = tokio::spawn(monitor(
         Arc::clone(&counters),
         Arc::clone(&lateness),
         here,
         per_stream * here as u64,
+        live,
+        schedule.t0,
+        monitor_rx,
     ));
     let mut results = Vec::with_capacity(here);
     for t in tasks {
         results.push(t.await.unwrap_or_default());
     }
-    progress.abort();
+    let _ = monitor_stop.send(true);
+    let rate_over_time = monitor.await.unwrap_or_default();
     let elapsed = schedule.t0.elapsed();
 
     // Give the subscribers a moment to see the last writes, then stop them.
@@ -502,6 +523,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         lateness_ms: Percentiles::of(&lateness)?,
         latency_ms: latency,
         loss,
+        rate_over_time,
     };
     if let Some(path) = &opts.report {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
@@ -509,6 +531,12 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             reason: e.to_string(),
         })?;
         std::fs::write(path, json).map_err(|e| Error::ReportFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    if let Some(path) = &opts.html {
+        std::fs::write(path, html::render(&report)?).map_err(|e| Error::ReportFile {
             path: path.clone(),
             reason: e.to_string(),
         })?;
@@ -610,29 +638,104 @@ async fn one_stream(
     result
 }
 
-/// Prints progress on stderr: a line a second on a terminal, every 10 s otherwise.
+/// The run's own figures, streamed to a viewer (`--live`).
+struct LiveFeed {
+    streams: Vec<Stream>,
+}
+
+impl LiveFeed {
+    async fn connect(
+        url: &str,
+        prefix: &str,
+        out: &mut (dyn io::Write + Send),
+    ) -> Result<Self, Error> {
+        let names = ["writes/s", "p99 lateness (ms)", "errors"];
+        let tokens: Vec<String> = ["writes", "p99", "errors"]
+            .iter()
+            .map(|t| format!("{prefix}-live-{t}"))
+            .collect();
+        let data = tokens
+            .iter()
+            .zip(names)
+            .enumerate()
+            .map(|(i, (token, name))| {
+                let mut t = Trace::streamed("scatter", StreamSpec::new(token.as_str(), 3600))
+                    .with("mode", serde_json::json!("lines"))
+                    .with("yaxis", serde_json::json!(if i == 0 { "y" } else { "y2" }));
+                t.name = Some(name.to_owned());
+                t
+            })
+            .collect();
+        let figure = Figure {
+            data,
+            layout: serde_json::json!({
+                "title": {"text": format!("load test {prefix}")},
+                "xaxis": {"title": {"text": "s"}},
+                "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"},
+                "yaxis2": {"title": {"text": "ms, errors"}, "overlaying": "y", "side": "right", "rangemode": "tozero"}
+            })
+            .as_object()
+            .cloned(),
+            ..Figure::default()
+        };
+        let created =
+            plotstream_client::create_figure(url, &figure, &StreamOptions::default()).await?;
+        writeln!(out, "live plot of this run: {}", created.url).map_err(Error::Output)?;
+        let mut streams = Vec::new();
+        for token in &tokens {
+            streams.push(Stream::connect(url, token, StreamOptions::default()).await?);
+        }
+        Ok(LiveFeed { streams })
+    }
+
+    async fn send(&self, t: f64, values: [f64; 3]) {
+        for (stream, v) in self.streams.iter().zip(values) {
+            // The run goes on if its own plot cannot.
+            let _ = stream.write(&plotstream_protocol::Write::xy(t, v)).await;
+        }
+    }
+
+    async fn close(self) {
+        for s in self.streams {
+            let _ = s.close().await;
+        }
+    }
+}
+
+/// Watches the run once a second until `stop`: keeps the writes sent in each
+/// second, shows progress on stderr (an indicatif bar on a terminal, a line
+/// every 10 s otherwise) and feeds `--live`.
 #[allow(clippy::print_stderr)]
-async fn progress(
+async fn monitor(
     counters: Arc<Counters>,
     lateness: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
     streams: usize,
     total: u64,
-) {
-    let terminal = io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(10)
-    };
-    let start = Instant::now();
+    live: Option<LiveFeed>,
+    t0: Instant,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<u64> {
+    let bar = io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} writes  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    });
+    let mut per_second = Vec::new();
     let mut last = 0;
-    let mut ticker = tokio::time::interval_at(start + every, every);
+    let mut ticker = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
         let writes = counters.writes.load(Ordering::Relaxed);
-        #[allow(clippy::cast_precision_loss)]
-        let rate = (writes - last) as f64 / every.as_secs_f64();
+        let delta = writes - last;
         last = writes;
+        per_second.push(delta);
         #[allow(clippy::cast_precision_loss)]
         let p99 = lateness
             .lock()
@@ -641,17 +744,38 @@ async fn progress(
             / 1000.0;
         let errors = counters.connect_errors.load(Ordering::Relaxed)
             + counters.stream_errors.load(Ordering::Relaxed);
-        let line = format!(
-            "{:>6.0} s  streams {}/{streams} open  writes {writes}/{total}  {rate:.0}/s  errors {errors}  p99 lateness {p99:.1} ms",
-            start.elapsed().as_secs_f64(),
-            counters.open.load(Ordering::Relaxed),
+        let open = counters.open.load(Ordering::Relaxed);
+        let msg = format!(
+            "streams {open}/{streams} open  {delta}/s  errors {errors}  p99 lateness {p99:.2} ms"
         );
-        if terminal {
-            eprint!("\r{line}   ");
-        } else {
-            eprintln!("{line}");
+        match &bar {
+            Some(bar) => {
+                bar.set_position(writes);
+                bar.set_message(msg);
+            }
+            None if per_second.len() % 10 == 0 => {
+                eprintln!("{:>5} s  writes {writes}/{total}  {msg}", per_second.len());
+            }
+            None => {}
+        }
+        if let Some(live) = &live {
+            #[allow(clippy::cast_precision_loss)]
+            live.send(per_second.len() as f64, [delta as f64, p99, errors as f64])
+                .await;
         }
     }
+    // The last, partial second.
+    let writes = counters.writes.load(Ordering::Relaxed);
+    if writes > last {
+        per_second.push(writes - last);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(live) = live {
+        live.close().await;
+    }
+    per_second
 }
 
 #[cfg(test)]

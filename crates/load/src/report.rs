@@ -151,6 +151,10 @@ pub struct Report {
     pub latency_ms: Option<Percentiles>,
     /// Loss (with `--subscribe`).
     pub loss: Option<Loss>,
+    /// Writes sent in each second of the run, in order (merged shards: summed
+    /// second by second).
+    #[serde(default)]
+    pub rate_over_time: Vec<u64>,
 }
 
 impl Report {
@@ -174,6 +178,7 @@ impl Report {
         out.drops = 0;
         out.statuses.clear();
         out.loss = None;
+        out.rate_over_time.clear();
         for r in reports {
             out.config.streams_here += r.config.streams_here;
             out.target_rate += r.target_rate;
@@ -185,6 +190,12 @@ impl Report {
             out.stream_errors += r.stream_errors;
             out.reconnects += r.reconnects;
             out.drops += r.drops;
+            if out.rate_over_time.len() < r.rate_over_time.len() {
+                out.rate_over_time.resize(r.rate_over_time.len(), 0);
+            }
+            for (sum, n) in out.rate_over_time.iter_mut().zip(&r.rate_over_time) {
+                *sum += n;
+            }
             for (status, n) in &r.statuses {
                 *out.statuses.entry(status.clone()).or_default() += n;
             }

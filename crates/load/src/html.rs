@@ -1,0 +1,84 @@
+//! `--html FILE`: the report as one self-contained page (plotly.js inside).
+
+use std::fmt::Write as _;
+
+use crate::{Error, Report};
+
+/// plotly.js, the viewer's vendored copy (MIT; see
+/// `crates/viewer/assets/plotly/README.md`).
+static PLOTLY_JS: &str = include_str!("../../viewer/assets/plotly/plotly.min.js");
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The percentile spectrum of a histogram: x is 1/(1 − q), so p99 sits at
+/// 100 and p99.9 at 1000 on a log axis; y in ms.
+fn spectrum(p: &crate::Percentiles) -> Result<(Vec<f64>, Vec<f64>), Error> {
+    let h = p.histogram()?;
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        if q >= 1.0 {
+            break;
+        }
+        xs.push(1.0 / (1.0 - q));
+        #[allow(clippy::cast_precision_loss)]
+        ys.push(v.value_iterated_to() as f64 / 1000.0);
+    }
+    Ok((xs, ys))
+}
+
+/// The page: the summary, the latency (or lateness) percentile spectrum,
+/// and the achieved rate over time.
+pub fn render(report: &Report) -> Result<String, Error> {
+    let mut traces = Vec::new();
+    for (name, p) in [
+        ("lateness", Some(&report.lateness_ms)),
+        ("end-to-end latency", report.latency_ms.as_ref()),
+    ] {
+        if let Some(p) = p {
+            let (x, y) = spectrum(p)?;
+            traces.push(serde_json::json!({"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y}));
+        }
+    }
+    let spectrum_fig = serde_json::json!({
+        "data": traces,
+        "layout": {
+            "title": {"text": "Percentile spectrum"},
+            "xaxis": {"type": "log", "title": {"text": "percentile"},
+                      "tickvals": [1, 2, 10, 100, 1000, 10000, 100000],
+                      "ticktext": ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]},
+            "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}
+        }
+    });
+    let seconds: Vec<usize> = (1..=report.rate_over_time.len()).collect();
+    let rate_fig = serde_json::json!({
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "achieved", "x": seconds, "y": report.rate_over_time},
+            {"type": "scatter", "mode": "lines", "name": "target", "line": {"dash": "dot"},
+             "x": [1, report.rate_over_time.len().max(1)], "y": [report.target_rate, report.target_rate]}
+        ],
+        "layout": {"title": {"text": "Writes per second"}, "xaxis": {"title": {"text": "s"}},
+                   "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"}}
+    });
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream load report</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
+         .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
+         <h1>plotstream load report</h1><pre>{summary}</pre>\
+         <div id=\"spectrum\" class=\"plot\"></div><div id=\"rate\" class=\"plot\"></div>\n<script>\
+         const spectrum = {spectrum};\nconst rate = {rate};\n\
+         Plotly.newPlot('spectrum', spectrum.data, spectrum.layout);\n\
+         Plotly.newPlot('rate', rate.data, rate.layout);\n</script></body></html>\n",
+        summary = escape(&report.to_string()),
+        spectrum = spectrum_fig,
+        rate = rate_fig,
+    );
+    Ok(page)
+}
