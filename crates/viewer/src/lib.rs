@@ -81,7 +81,11 @@ pub use state::{Config, Viewer};
 pub use store::MAX_MAXPOINTS;
 
 /// The viewer's routes over `viewer`.
+///
+/// Inside a tokio runtime it also starts the task that sends figures'
+/// gathered updates to their subscribers ([`Config::update_interval`]).
 pub fn app(viewer: Viewer) -> Router {
+    viewer.start_flusher();
     Router::new()
         .route("/", get(page::index).post(ingest::ingest))
         .route("/plot/{id}", get(page::plot))

@@ -170,6 +170,7 @@ mod tests {
     async fn a_subscriber_that_falls_behind_gets_a_fresh_snapshot() {
         let viewer = Viewer::new(Config {
             subscriber_buffer: 2,
+            update_interval: std::time::Duration::ZERO,
             ..Config::default()
         });
         let id = viewer
@@ -217,5 +218,48 @@ mod tests {
         );
         drop(sub);
         assert_eq!(viewer.metrics().subscribers.load(Ordering::Relaxed), 0);
+    }
+
+    /// Updates applied within the interval go out as one event; a new
+    /// subscriber's snapshot holds what was pending, and the pending event
+    /// reaches only those subscribed before.
+    #[tokio::test]
+    async fn updates_gathered_in_an_interval_go_out_as_one_event() {
+        let viewer = Viewer::new(Config {
+            update_interval: std::time::Duration::from_secs(3600),
+            ..Config::default()
+        });
+        let id = viewer
+            .add_figure(Figure {
+                data: vec![Trace::streamed("scatter", StreamSpec::new("t", 100))],
+                ..Figure::default()
+            })
+            .expect("valid");
+        let figure = viewer.figure(id).expect("exists");
+        let token = viewer.token("t").expect("registered");
+        let (_, mut early) = figure.subscribe();
+        for i in 0..5 {
+            token.apply(&[Write::xy(i, i)]);
+        }
+        assert!(early.try_recv().is_err(), "gathered, not sent yet");
+        let (snapshot, mut late) = figure.subscribe();
+        assert!(
+            snapshot.to_string().contains(r#""x":[0,1,2,3,4]"#),
+            "{snapshot}"
+        );
+        let sent = early
+            .try_recv()
+            .expect("flushed for the earlier subscriber");
+        assert_eq!(
+            &*sent,
+            r#"{"traces":[{"append":{"x":[0,1,2,3,4],"y":[0,1,2,3,4]},"index":0,"overwrite":{}}]}"#
+        );
+        assert!(
+            late.try_recv().is_err(),
+            "the later one has them in its snapshot"
+        );
+        token.apply(&[Write::xy(5, 5)]);
+        figure.flush();
+        assert!(late.try_recv().expect("new updates").contains(r#""x":[5]"#));
     }
 }

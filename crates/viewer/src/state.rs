@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
 use serde_json::{Map, Value, json};
@@ -27,6 +27,10 @@ pub struct Config {
     /// How many update events a subscriber may fall behind before it is sent
     /// a fresh snapshot instead. Default 256.
     pub subscriber_buffer: usize,
+    /// How long a figure gathers updates before sending them to its
+    /// subscribers as one event. Default 10 ms; zero sends each chunk's
+    /// updates at once.
+    pub update_interval: Duration,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(60),
             max_line_len: plotstream_protocol::LineDecoder::DEFAULT_MAX_LINE_LEN,
             subscriber_buffer: 256,
+            update_interval: Duration::from_millis(10),
         }
     }
 }
@@ -98,12 +103,17 @@ pub(crate) struct FigureEntry {
     template: Figure,
     state: Mutex<FigureState>,
     updates: broadcast::Sender<Arc<str>>,
+    update_interval: Duration,
 }
 
 #[derive(Debug)]
 struct FigureState {
     traces: Vec<TraceData>,
     layout: Map<String, Value>,
+    /// Updates applied but not yet sent to subscribers.
+    pending: Option<Batch>,
+    /// When the last update event went out.
+    last_sent: Instant,
 }
 
 impl FigureEntry {
@@ -140,9 +150,34 @@ impl FigureEntry {
 
     /// A snapshot and a receiver of every update after it, taken together
     /// under the figure's lock, so nothing falls between them.
+    ///
+    /// Pending updates go out to the earlier subscribers first: the new one
+    /// finds them in its snapshot, not again after it.
     pub(crate) fn subscribe(&self) -> (Value, broadcast::Receiver<Arc<str>>) {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.send_pending(&mut state);
         (self.snapshot_of(&state), self.updates.subscribe())
+    }
+
+    /// Sends the pending updates now, if there are any.
+    pub(crate) fn flush(&self) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+    }
+
+    /// Sends the pending batch as one update event. Called under the lock:
+    /// every subscriber sees updates in the order they were applied, after
+    /// its snapshot.
+    fn send_pending(&self, state: &mut FigureState) {
+        if let Some(json) = state
+            .pending
+            .take()
+            .filter(|b| !b.is_empty())
+            .and_then(|b| serde_json::to_string(&b).ok())
+        {
+            let _ = self.updates.send(json.into());
+            state.last_sent = Instant::now();
+        }
     }
 
     /// Points held by each trace.
@@ -152,9 +187,19 @@ impl FigureEntry {
 
     /// Applies `writes` to the traces `indices`, and sends subscribers one
     /// update event for the lot.
+    ///
+    /// Updates are gathered for `update_interval` (10 ms by default) and
+    /// sent as one event: a subscriber gets a few dozen events a second per
+    /// figure however many chunks arrive. The viewer's flusher sends what
+    /// is left.
     fn apply(&self, indices: &[usize], writes: &[Write]) {
         let mut state = self.lock();
-        let mut batch = (self.updates.receiver_count() > 0).then(Batch::default);
+        let mut batch = if self.updates.receiver_count() > 0 {
+            Some(state.pending.take().unwrap_or_default())
+        } else {
+            state.pending = None;
+            None
+        };
         for w in writes {
             for &i in indices {
                 if let Some(trace) = state.traces.get_mut(i) {
@@ -168,13 +213,9 @@ impl FigureEntry {
                 }
             }
         }
-        // Sent under the lock: every subscriber sees updates in the order
-        // they were applied, after its snapshot.
-        if let Some(json) = batch
-            .filter(|b| !b.is_empty())
-            .and_then(|b| serde_json::to_string(&b).ok())
-        {
-            let _ = self.updates.send(json.into());
+        state.pending = batch;
+        if state.last_sent.elapsed() >= self.update_interval {
+            self.send_pending(&mut state);
         }
     }
 }
@@ -242,6 +283,8 @@ struct Inner {
     /// with one new token make one figure.
     open_lock: Mutex<()>,
     metrics: Metrics,
+    /// Whether the flusher task runs.
+    flusher: std::sync::atomic::AtomicBool,
 }
 
 /// The viewer's state: figures, the tokens that feed them, counters. Cheap
@@ -276,8 +319,45 @@ impl Viewer {
                 tokens: RwLock::new(HashMap::new()),
                 open_lock: Mutex::new(()),
                 metrics: Metrics::default(),
+                flusher: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Starts, once, the task that sends the updates figures have gathered
+    /// for longer than [`Config::update_interval`]; it ends with the viewer.
+    /// Needs a tokio runtime; without one (or with a zero interval) updates
+    /// go out as they are applied, and the tail waits for the next write.
+    pub(crate) fn start_flusher(&self) {
+        let interval = self.inner.config.update_interval;
+        if interval.is_zero() || self.inner.flusher.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.flusher.store(false, Ordering::Release);
+            return;
+        };
+        let viewer = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(inner) = viewer.upgrade() else {
+                    return;
+                };
+                let figures: Vec<Arc<FigureEntry>> = inner
+                    .figures
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .values()
+                    .cloned()
+                    .collect();
+                for f in figures {
+                    f.flush();
+                }
+            }
+        });
     }
 
     /// The configuration.
@@ -309,9 +389,12 @@ impl Viewer {
             state: Mutex::new(FigureState {
                 traces,
                 layout: figure.layout.clone().unwrap_or_default(),
+                pending: None,
+                last_sent: Instant::now(),
             }),
             template: figure,
             updates: broadcast::channel(self.inner.config.subscriber_buffer.max(1)).0,
+            update_interval: self.inner.config.update_interval,
         });
         // Group the traces by token, then register them.
         let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
