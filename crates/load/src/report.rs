@@ -111,7 +111,8 @@ pub struct RunConfig {
 pub struct Loss {
     /// Writes whose sequence number reached a subscriber.
     pub received: u64,
-    /// Writes sent that never reached a subscriber.
+    /// Writes sent that had not reached a subscriber half a second after
+    /// the last write: lost, or still queued somewhere on the way.
     pub lost: u64,
     /// Sequence numbers seen more than once, or out of order.
     pub duplicates: u64,
