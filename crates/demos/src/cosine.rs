@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use plotstream_cosine::{NoisyCosine, Params, Sample};
-use plotstream_protocol::{Figure, Scalar, StreamSpec, Trace, Update, Write, encode_line};
+use plotstream_protocol::{Figure, Scalar, Update, Write};
 use serde_json::json;
 
-use crate::{Clock, Demo, Error, Frame, TokenWrite};
+use crate::{Clock, Demo, Error, Frame, TokenWrite, scatter, write_last};
 
 /// How many points the trace keeps, as in the tutorial.
 const MAXPOINTS: u64 = 80;
@@ -52,14 +52,7 @@ impl Demo for NoisyCosineDemo {
 
     fn figure(&self) -> Figure {
         let k = self.samples.params().k;
-        let trace = Trace::streamed(
-            "scatter",
-            StreamSpec::new(self.tokens[0].as_str(), MAXPOINTS),
-        )
-        .with("mode", json!("lines+markers"))
-        .with("name", json!("noisy cosine"))
-        .with("x", json!([]))
-        .with("y", json!([]));
+        let trace = scatter(&self.tokens[0], MAXPOINTS, "lines+markers", "noisy cosine");
         let layout = json!({
             "title": {"text": format!("Noisy cosine: cos({k}·i/50)·cos(i/50) + N(0, σ²)")},
             "xaxis": {"title": {"text": "time"}},
@@ -97,10 +90,7 @@ impl Demo for NoisyCosineDemo {
     }
 
     fn write_samples(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        if let Some(sample) = &self.last {
-            encode_line(sample, out)?;
-        }
-        Ok(())
+        write_last(self.last.as_ref(), out)
     }
 }
 
@@ -108,7 +98,7 @@ impl Demo for NoisyCosineDemo {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use plotstream_protocol::Mode;
+    use plotstream_protocol::{Mode, StreamSpec};
 
     #[test]
     fn the_figure_is_the_tutorials() {

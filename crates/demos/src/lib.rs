@@ -38,7 +38,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use plotstream_protocol::{Figure, Write};
+use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
 
 mod cosine;
 mod gapminder;
@@ -49,6 +49,28 @@ pub use cosine::NoisyCosineDemo;
 pub use gapminder::{GapminderDemo, XAxis};
 pub use pendulum::DoublePendulumDemo;
 pub use ppbp::PpbpDemo;
+
+/// A streamed scatter trace for `token` keeping `maxpoints`, drawn in
+/// `mode`, named, with empty `x` and `y` to stream into.
+pub(crate) fn scatter(token: &str, maxpoints: u64, mode: &str, name: impl Into<String>) -> Trace {
+    let mut t = Trace::streamed("scatter", StreamSpec::new(token, maxpoints))
+        .with("mode", serde_json::json!(mode))
+        .with("x", serde_json::json!([]))
+        .with("y", serde_json::json!([]));
+    t.name = Some(name.into());
+    t
+}
+
+/// Appends the last sample, if there is one, as one JSON line.
+pub(crate) fn write_last<T: serde::Serialize>(
+    last: Option<&T>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if let Some(sample) = last {
+        plotstream_protocol::encode_line(sample, out)?;
+    }
+    Ok(())
+}
 
 /// What a demo can refuse.
 #[derive(Debug, thiserror::Error)]

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use plotstream_pendulum::{Frames, Params, Sample, State, Steps};
-use plotstream_protocol::{Figure, StreamSpec, Trace, Update, Write, encode_line};
+use plotstream_protocol::{Figure, Update, Write};
 use serde_json::json;
 
-use crate::{Clock, Demo, Error, Frame, TokenWrite};
+use crate::{Clock, Demo, Error, Frame, TokenWrite, scatter, write_last};
 
 /// How many positions of the lower bob the trail keeps.
 const TRAIL: u64 = 100;
@@ -51,19 +51,11 @@ impl Demo for DoublePendulumDemo {
     }
 
     fn figure(&self) -> Figure {
-        let mut rods = Trace::streamed("scatter", StreamSpec::new(self.tokens[0].as_str(), 3))
-            .with("mode", json!("lines+markers"))
+        let rods = scatter(&self.tokens[0], 3, "lines+markers", "rods")
             .with("marker", json!({"size": 12, "color": "#1f77b4"}))
-            .with("line", json!({"width": 3, "color": "#1f77b4"}))
-            .with("x", json!([]))
-            .with("y", json!([]));
-        rods.name = Some("rods".to_owned());
-        let mut trail = Trace::streamed("scatter", StreamSpec::new(self.tokens[1].as_str(), TRAIL))
-            .with("mode", json!("lines"))
-            .with("line", json!({"width": 1, "color": "#ff7f0e"}))
-            .with("x", json!([]))
-            .with("y", json!([]));
-        trail.name = Some("trail".to_owned());
+            .with("line", json!({"width": 3, "color": "#1f77b4"}));
+        let trail = scatter(&self.tokens[1], TRAIL, "lines", "trail")
+            .with("line", json!({"width": 1, "color": "#ff7f0e"}));
         let layout = json!({
             "title": {"text": "Double pendulum"},
             "xaxis": {"range": [-2, 2], "zeroline": false},
@@ -103,10 +95,7 @@ impl Demo for DoublePendulumDemo {
     }
 
     fn write_samples(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        if let Some(sample) = &self.last {
-            encode_line(sample, out)?;
-        }
-        Ok(())
+        write_last(self.last.as_ref(), out)
     }
 }
 

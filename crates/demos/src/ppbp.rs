@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use plotstream_ppbp::{Params, Ppbp, Sample};
-use plotstream_protocol::{Figure, StreamSpec, Trace, Write, encode_line};
+use plotstream_protocol::{Figure, Write};
 use serde_json::json;
 
-use crate::{Clock, Demo, Error, Frame, TokenWrite};
+use crate::{Clock, Demo, Error, Frame, TokenWrite, scatter, write_last};
 
 /// How many points each trace keeps.
 const KEEP: u64 = 1000;
@@ -54,19 +54,15 @@ impl Demo for PpbpDemo {
 
     fn figure(&self) -> Figure {
         let p = self.process.params();
-        let mut active = Trace::streamed("scatter", StreamSpec::new(self.tokens[0].as_str(), KEEP))
-            .with("mode", json!("lines"))
-            .with("line", json!({"width": 1, "color": "#1f77b4"}))
-            .with("x", json!([]))
-            .with("y", json!([]));
-        active.name = Some("active bursts".to_owned());
-        let mut average =
-            Trace::streamed("scatter", StreamSpec::new(self.tokens[1].as_str(), KEEP))
-                .with("mode", json!("lines"))
-                .with("line", json!({"width": 3, "color": "#d62728"}))
-                .with("x", json!([]))
-                .with("y", json!([]));
-        average.name = Some(format!("moving average ({WINDOW} slots)"));
+        let active = scatter(&self.tokens[0], KEEP, "lines", "active bursts")
+            .with("line", json!({"width": 1, "color": "#1f77b4"}));
+        let average = scatter(
+            &self.tokens[1],
+            KEEP,
+            "lines",
+            format!("moving average ({WINDOW} slots)"),
+        )
+        .with("line", json!({"width": 3, "color": "#d62728"}));
         let layout = json!({
             "title": {"text": format!(
                 "Poisson–Pareto burst process: λ = {}, H = {} (α = {:.1}), μ = {}",
@@ -116,10 +112,7 @@ impl Demo for PpbpDemo {
     }
 
     fn write_samples(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        if let Some(sample) = &self.last {
-            encode_line(sample, out)?;
-        }
-        Ok(())
+        write_last(self.last.as_ref(), out)
     }
 }
 

@@ -164,6 +164,21 @@ mod tests {
     use crate::Config;
     use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
 
+    use crate::state::TokenEntry;
+
+    /// A figure with one trace fed by token "t", keeping 100 points.
+    fn one_trace(viewer: &Viewer) -> (Arc<FigureEntry>, Arc<TokenEntry>) {
+        let id = viewer
+            .add_figure(Figure {
+                data: vec![Trace::streamed("scatter", StreamSpec::new("t", 100))],
+                ..Figure::default()
+            })
+            .expect("valid");
+        let figure = viewer.figure(id).expect("exists");
+        let token = viewer.token("t").expect("registered");
+        (figure, token)
+    }
+
     /// A subscriber more than `subscriber_buffer` updates behind gets one
     /// fresh snapshot holding everything, not the updates it missed.
     #[tokio::test]
@@ -173,14 +188,7 @@ mod tests {
             update_interval: std::time::Duration::ZERO,
             ..Config::default()
         });
-        let id = viewer
-            .add_figure(Figure {
-                data: vec![Trace::streamed("scatter", StreamSpec::new("t", 100))],
-                ..Figure::default()
-            })
-            .expect("valid");
-        let figure = viewer.figure(id).expect("exists");
-        let token = viewer.token("t").expect("registered");
+        let (figure, token) = one_trace(&viewer);
         let (snapshot, updates) = figure.subscribe();
         viewer.metrics().subscribers.fetch_add(1, Ordering::Relaxed);
         let mut sub = Subscription {
@@ -229,14 +237,7 @@ mod tests {
             update_interval: std::time::Duration::from_secs(3600),
             ..Config::default()
         });
-        let id = viewer
-            .add_figure(Figure {
-                data: vec![Trace::streamed("scatter", StreamSpec::new("t", 100))],
-                ..Figure::default()
-            })
-            .expect("valid");
-        let figure = viewer.figure(id).expect("exists");
-        let token = viewer.token("t").expect("registered");
+        let (figure, token) = one_trace(&viewer);
         let (_, mut early) = figure.subscribe();
         for i in 0..5 {
             token.apply(&[Write::xy(i, i)]);
