@@ -251,49 +251,61 @@ impl Stream {
         heartbeat: bool,
         encode: impl Fn(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
     ) -> Result<(), Error> {
-        let opts = &self.shared.opts;
         loop {
-            // Registered before looking at the queue, so a wake-up between the
-            // look and the wait is not lost.
+            // The fast path registers nothing: most writes find room.
+            if self.try_enqueue(heartbeat, &encode)? {
+                return Ok(());
+            }
+            // Full under Overflow::Block: register for a wake-up, then look
+            // again, so that room made between the two looks is not missed.
             let space = self.shared.space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
-            let queued = {
-                let mut state = self.shared.lock();
-                if let Some(err) = &state.failed {
-                    return Err(Error::Stopped(Arc::clone(err)));
-                }
-                if state.closing {
-                    return Err(Error::Closed);
-                }
-                let full = state.queue.len() >= opts.queue_capacity;
-                if full && opts.overflow == Overflow::DropOldest {
-                    state.queue.drop_oldest();
-                    state.stats.dropped += 1;
-                }
-                if full && opts.overflow == Overflow::Block {
-                    None
-                } else {
-                    let was_empty = state.queue.len() == 0;
-                    state.queue.push(&encode)?;
-                    if heartbeat {
-                        state.stats.heartbeats += 1;
-                    } else {
-                        state.stats.writes += 1;
-                    }
-                    Some(was_empty)
-                }
-            };
-            match queued {
-                Some(was_empty) => {
-                    if was_empty {
-                        self.shared.data_ready.notify_one();
-                    }
-                    return Ok(());
-                }
-                None => space.await,
+            if self.try_enqueue(heartbeat, &encode)? {
+                return Ok(());
             }
+            space.await;
         }
+    }
+
+    /// Queues the line if there is room (or room was made by dropping the
+    /// oldest); `false` when the queue is full under [`Overflow::Block`].
+    fn try_enqueue(
+        &self,
+        heartbeat: bool,
+        encode: &impl Fn(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
+    ) -> Result<bool, Error> {
+        let opts = &self.shared.opts;
+        let was_empty = {
+            let mut state = self.shared.lock();
+            if let Some(err) = &state.failed {
+                return Err(Error::Stopped(Arc::clone(err)));
+            }
+            if state.closing {
+                return Err(Error::Closed);
+            }
+            if state.queue.len() >= opts.queue_capacity {
+                match opts.overflow {
+                    Overflow::Block => return Ok(false),
+                    Overflow::DropOldest => {
+                        state.queue.drop_oldest();
+                        state.stats.dropped += 1;
+                    }
+                }
+            }
+            let was_empty = state.queue.len() == 0;
+            state.queue.push(encode)?;
+            if heartbeat {
+                state.stats.heartbeats += 1;
+            } else {
+                state.stats.writes += 1;
+            }
+            was_empty
+        };
+        if was_empty {
+            self.shared.data_ready.notify_one();
+        }
+        Ok(true)
     }
 }
 

@@ -429,3 +429,62 @@ async fn an_idle_stream_sends_heartbeats_by_itself() {
     assert_eq!(beats, summary.stats.heartbeats);
     assert_eq!(got.writes(), [Write::xy(0, 0)]);
 }
+
+/// Under `Block` a stalled server holds the writer back instead: the queue
+/// fills, `write` waits for room, and once the server reads, every write
+/// arrives, in order, none dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_waits_for_room_and_loses_nothing() {
+    let (listener, url) = bind().await;
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accepts");
+        go_rx.await.expect("told to read");
+        serve_one(socket, "200 OK", "").await
+    });
+    let opts = StreamOptions {
+        queue_capacity: 10,
+        overflow: Overflow::Block,
+        ..quick()
+    };
+    let stream = std::sync::Arc::new(Stream::connect(&url, "tok", opts).await.expect("connects"));
+    let n: u64 = 200_000;
+    let writer = {
+        let stream = std::sync::Arc::clone(&stream);
+        tokio::spawn(async move {
+            let pad = "p".repeat(200);
+            for seq in 0..n {
+                let w = Write {
+                    text: Some(Update::append(pad.as_str())),
+                    customdata: Some(Update::append(seq)),
+                    ..Write::default()
+                };
+                stream.write(&w).await.expect("waits, never fails");
+            }
+        })
+    };
+    // 46 MB cannot fit in socket buffers: the writer must be waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !writer.is_finished(),
+        "a full queue under Block holds the writer back"
+    );
+    assert!(stream.stats().queued <= 10);
+    go_tx.send(()).expect("server waits");
+    writer
+        .await
+        .expect("the writer finishes once the server reads");
+    let stream = std::sync::Arc::try_unwrap(stream).expect("the only owner");
+    let summary = stream.close().await.expect("closes");
+    assert_eq!((summary.stats.writes, summary.stats.dropped), (n, 0));
+    let got = server.await.expect("server ran");
+    let seqs: Vec<u64> = got
+        .writes()
+        .iter()
+        .map(|w| match &w.customdata {
+            Some(Update::Append(s)) => s.as_f64().expect("a number") as u64,
+            other => panic!("no sequence number: {other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, (0..n).collect::<Vec<_>>(), "every write, in order");
+}
