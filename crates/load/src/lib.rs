@@ -314,6 +314,18 @@ impl Outcome {
     }
 }
 
+/// `host:port` of the plotstream viewer at `url`, whose event streams the
+/// subscribers read over plain HTTP.
+fn viewer_addr(url: &str) -> Result<String, Error> {
+    let bad = |reason: &str| Error::Subscribe(format!("--subscribe to {url:?}: {reason}"));
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad("subscribers read a plotstream viewer over http://"));
+    }
+    let host = uri.host().ok_or_else(|| bad("the URL has no host"))?;
+    Ok(format!("{host}:{}", uri.port_u16().unwrap_or(80)))
+}
+
 /// Raises the open-file limit as far as the system allows; says plainly on
 /// `out` when the run needs more than it got.
 fn raise_file_limit(needed: u64, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
@@ -348,13 +360,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let schedule_cell: Arc<OnceLock<Arc<Schedule>>> = Arc::new(OnceLock::new());
     let mut subscribers = Vec::new();
     if opts.subscribe {
-        let addr = opts
-            .url
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let addr = viewer_addr(&opts.url)?;
         let mut ready = Vec::new();
         for (g, group) in positions.chunks(PER_FIGURE).enumerate() {
             let data = group
@@ -794,5 +800,19 @@ mod tests {
         assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn the_viewer_address_comes_from_the_url() {
+        assert_eq!(
+            viewer_addr("http://127.0.0.1:9000/").ok(),
+            Some("127.0.0.1:9000".to_owned())
+        );
+        assert_eq!(
+            viewer_addr("http://viewer.local").ok(),
+            Some("viewer.local:80".to_owned())
+        );
+        let err = viewer_addr("https://x").expect_err("not http");
+        assert!(err.to_string().contains("over http://"), "{err}");
     }
 }
