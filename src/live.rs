@@ -14,7 +14,6 @@
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use clap::Args;
 use plotstream_client::StreamOptions;
@@ -144,12 +143,12 @@ pub async fn stream(
             .map_err(Error::Output)?;
             out.flush().map_err(Error::Output)?;
         }
-        // Give in-flight page loads a moment, then wait for the stop.
+        // Keep serving until the stop; the viewer's graceful shutdown then
+        // lets requests in flight finish.
         stopped().await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        server
-            .await
-            .map_err(|_| Error::Output(io::Error::other("the viewer task failed")))??;
+        server.await.map_err(|_| {
+            plotstream_viewer::Error::Serve(io::Error::other("the viewer task ended abnormally"))
+        })??;
     }
     Ok(Live { plot_url, frames })
 }

@@ -32,12 +32,13 @@ fn escape(s: &str) -> String {
 pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
     let mut rows = String::new();
     for f in viewer.figures() {
-        let points: usize = f.points().iter().sum();
+        let held = f.points();
         rows.push_str(&format!(
             "<tr><td><a href=\"/plot/{id}\">{title}</a></td><td>{traces}</td><td>{points}</td></tr>\n",
             id = f.id,
             title = escape(&f.title),
-            traces = f.points().len(),
+            traces = held.len(),
+            points = held.iter().sum::<usize>(),
         ));
     }
     if rows.is_empty() {

@@ -119,14 +119,16 @@ impl Column {
     }
 }
 
-/// A number as JSON: integral values print as integers.
+/// The value as an integer, when it is one that an `f64` holds exactly:
+/// such values print as integers (`3`, not `3.0`), as they were sent.
+fn exact_int(v: f64) -> Option<i64> {
+    #[allow(clippy::cast_possible_truncation)]
+    (v.fract() == 0.0 && v.abs() < EXACT_INT).then_some(v as i64)
+}
+
+/// A number as JSON, integral values as integers.
 fn number_value(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < EXACT_INT {
-        #[allow(clippy::cast_possible_truncation)]
-        Value::from(v as i64)
-    } else {
-        Value::from(v)
-    }
+    exact_int(v).map_or_else(|| Value::from(v), Value::from)
 }
 
 impl Serialize for Column {
@@ -135,11 +137,9 @@ impl Serialize for Column {
         match self {
             Column::Num(r) => {
                 for &v in &r.buf {
-                    if v.fract() == 0.0 && v.abs() < EXACT_INT {
-                        #[allow(clippy::cast_possible_truncation)]
-                        seq.serialize_element(&(v as i64))?;
-                    } else {
-                        seq.serialize_element(&v)?;
+                    match exact_int(v) {
+                        Some(i) => seq.serialize_element(&i)?,
+                        None => seq.serialize_element(&v)?,
                     }
                 }
             }
