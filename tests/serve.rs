@@ -17,6 +17,18 @@ async fn get(addr: &str, path: &str) -> String {
     out
 }
 
+/// Streams `{"x":1}` on `token` and returns the raw answer.
+async fn stream_one_point(addr: &str, token: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connects");
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: {token}\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{{\"x\":1}}\n\r\n0\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).await.expect("streams");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("answered");
+    answer
+}
+
 /// Starts `plotstream serve ARGS`, returns it and its stdout's lines up to
 /// and including `listening on …`.
 async fn serve(args: &[&str]) -> (tokio::process::Child, Vec<String>) {
@@ -57,12 +69,7 @@ async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
     );
 
     // Open on loopback: a new token gets a figure.
-    let mut s = TcpStream::connect(&addr).await.expect("connects");
-    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: new\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{\"x\":1}\n\r\n0\r\n\r\n")
-        .await
-        .expect("streams");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.expect("answered");
+    let answer = stream_one_point(&addr, "new").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         get(&addr, "/api/figures")
@@ -97,12 +104,7 @@ async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
     // Talk to it over loopback only.
     let port = lines[1].rsplit(':').next().expect("a port");
     let addr = format!("127.0.0.1:{port}");
-    let mut s = TcpStream::connect(&addr).await.expect("connects");
-    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: new\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{\"x\":1}\n\r\n0\r\n\r\n")
-        .await
-        .expect("streams");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.expect("answered");
+    let answer = stream_one_point(&addr, "new").await;
     assert!(
         answer.starts_with("HTTP/1.1 404"),
         "closed unless asked: {answer}"
