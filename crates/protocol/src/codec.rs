@@ -66,13 +66,25 @@ impl Line<'_> {
 
     /// Parses a data line as a [`Write`]; `None` for a heartbeat.
     ///
-    /// The error names the line number, the column and the reason.
+    /// The error names the line number, the column and the reason. A
+    /// write whose attribute paths go deeper than
+    /// [`MAX_PATH_DEPTH`](crate::MAX_PATH_DEPTH) is refused here, naming the
+    /// path ([`Write::validate`]).
     pub fn parse_write(&self) -> Option<Result<Write, Error>> {
         match *self {
             Line::Heartbeat { .. } => None,
-            Line::Data { number, bytes } => {
-                Some(Write::from_slice(bytes).map_err(|e| Error::invalid_write(number, &e)))
-            }
+            Line::Data { number, bytes } => Some(
+                Write::from_slice(bytes)
+                    .map_err(|e| Error::invalid_write(number, &e))
+                    .and_then(|w| match w.validate() {
+                        Ok(()) => Ok(w),
+                        Err(e) => Err(Error::InvalidWrite {
+                            line: number,
+                            column: 0,
+                            reason: e.to_string(),
+                        }),
+                    }),
+            ),
         }
     }
 }

@@ -13,6 +13,10 @@
 //! - [`LineDecoder`]: splits bytes arriving in pieces of any size into
 //!   [`Line`]s, heartbeats included, with a line-length limit.
 //! - [`TapeLine`] / [`TapeRecord`]: the NDJSON tape `plotstream generate` prints.
+//! - [`Write::for_each_attribute`]: the one walk over what a write changes,
+//!   bounded by [`MAX_PATH_DEPTH`]; [`check_token`]: the one token rule.
+//! - [`ViewerEvent`]: the viewer's event stream (`snapshot`, then
+//!   [`FigureUpdate`]s), written by the viewer and read by subscribers.
 //!
 //! # Example
 //!
@@ -48,16 +52,22 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attribute;
 mod codec;
 mod error;
+mod event;
 mod figure;
 mod tape;
+mod token;
 mod write;
 
+pub use attribute::{Attribute, Change, Field, MAX_PATH_DEPTH, PathTooDeep};
 pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
 pub use error::Error;
+pub use event::{FigureUpdate, TraceUpdate, ViewerEvent};
 pub use figure::{DEFAULT_MAXPOINTS, Figure, StreamSpec, Trace};
 pub use tape::{TapeLine, TapeRecord};
+pub use token::{MAX_TOKEN_LEN, TokenError, check_token};
 pub use write::{LineStyle, Marker, Mode, Scalar, Update, Write};
 
 /// The HTTP header that carries a stream's token.
