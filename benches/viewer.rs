@@ -64,7 +64,7 @@ fn ingest(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     for streams in [1u64, 100, 1000] {
         let (viewer, open) = rt.block_on(async {
-            let viewer = Viewer::new(Config::default());
+            let viewer = Viewer::new(Config::default()).expect("a valid config");
             for i in 0..streams {
                 viewer
                     .add_figure(figure(&format!("s-{i}"), 500))
@@ -154,7 +154,7 @@ fn resident() -> u64 {
 fn memory_per_point() {
     const TRACES: u64 = 1_000;
     const POINTS: u64 = 10_000;
-    let viewer = Viewer::new(Config::default());
+    let viewer = Viewer::new(Config::default()).expect("a valid config");
     for i in 0..TRACES {
         viewer
             .add_figure(figure(&format!("m-{i}"), POINTS))
@@ -169,7 +169,7 @@ fn memory_per_point() {
             for k in chunk * 1000..(chunk + 1) * 1000 {
                 batch.push(Write::xy(k, (k as f64 * 0.37).sin()));
             }
-            assert!(viewer.apply(&token, &batch));
+            viewer.apply(&token, &batch).expect("applies");
         }
     }
     let after = resident();

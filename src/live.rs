@@ -106,7 +106,7 @@ pub async fn stream(
             (url.clone(), created.url, None)
         }
         None => {
-            let viewer = Viewer::new(Config::default());
+            let viewer = Viewer::new(Config::default())?;
             let id = viewer.add_figure(demo.figure())?;
             let listener = match TcpListener::bind(DEFAULT_ADDR).await {
                 Ok(l) => l,

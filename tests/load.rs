@@ -322,7 +322,7 @@ async fn html_report_and_live_plot() {
         .expect("connects");
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(
-        b"GET /api/streams/selfplot-live-writes HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        b"GET /api/streams/selfplot-live-writes HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
     )
     .await
     .expect("asks");

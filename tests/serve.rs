@@ -9,9 +9,11 @@ use tokio::process::Command;
 
 async fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).await.expect("connects");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
-        .await
-        .expect("asks");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("asks");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("reads");
     out
@@ -21,7 +23,7 @@ async fn get(addr: &str, path: &str) -> String {
 async fn stream_one_point(addr: &str, token: &str) -> String {
     let mut s = TcpStream::connect(addr).await.expect("connects");
     let request = format!(
-        "POST / HTTP/1.1\r\nhost: x\r\nplotly-streamtoken: {token}\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{{\"x\":1}}\n\r\n0\r\n\r\n"
+        "POST / HTTP/1.1\r\nhost: localhost\r\nplotly-streamtoken: {token}\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{{\"x\":1}}\n\r\n0\r\n\r\n"
     );
     s.write_all(request.as_bytes()).await.expect("streams");
     let mut answer = String::new();

@@ -242,7 +242,7 @@ async fn ctrl_c_closes_the_streams_cleanly() {
 async fn live_with_url_creates_its_figure_on_that_viewer() {
     use plotstream::viewer::{Config, Viewer};
 
-    let viewer = Viewer::new(Config::default());
+    let viewer = Viewer::new(Config::default()).expect("a valid config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");

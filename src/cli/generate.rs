@@ -28,13 +28,8 @@ pub struct GenerateOpts {
     #[arg(long)]
     pub samples: bool,
     /// The stream tokens' prefix (default: the demo's name).
-    #[arg(long, value_name = "P", value_parser = token_prefix)]
+    #[arg(long, value_name = "P", value_parser = super::flags::token_prefix)]
     pub token_prefix: Option<String>,
-}
-
-/// Parses a token prefix, refusing it at the command line (exit 2) when unfit.
-pub(crate) fn token_prefix(s: &str) -> Result<String, plotstream_demos::Error> {
-    plotstream_demos::check_token_prefix(s).map(|()| s.to_owned())
 }
 
 /// Prints the tape or the samples to `out`.

@@ -7,6 +7,7 @@ use std::io;
 
 use clap::{Args, Parser, Subcommand};
 
+mod flags;
 mod generate;
 mod load;
 mod replay;
@@ -20,6 +21,8 @@ pub use serve::ServeOpts;
 pub use stream::StreamOpts;
 
 pub use crate::Error;
+pub use flags::OrNever;
+pub(crate) use flags::speed;
 
 /// plotstream: Plotly's streaming API, brought back locally.
 ///
@@ -70,21 +73,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Pacing {
     /// Play this many times faster than simulated time (real time is 1).
-    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = speed, conflicts_with = "max_rate")]
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = flags::speed, conflicts_with = "max_rate")]
     pub speed: f64,
     /// Send as fast as the server takes it, ignoring simulated time.
     #[arg(long)]
     pub max_rate: bool,
-}
-
-/// Parses `--speed`: a finite number above zero.
-pub(crate) fn speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "{s:?} is not a speed: give a number above 0, such as 0.5, 1 or 10"
-        )),
-    }
 }
 
 const GENERATE_LONG_ABOUT: &str = "\

@@ -24,7 +24,7 @@ pub struct StreamOpts {
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// The stream tokens' prefix (default: the demo's name).
-    #[arg(long, value_name = "P", value_parser = super::generate::token_prefix)]
+    #[arg(long, value_name = "P", value_parser = super::flags::token_prefix)]
     pub token_prefix: Option<String>,
     /// How fast to send.
     #[command(flatten)]

@@ -32,7 +32,7 @@
 //! use plotstream_load::{Opts, run};
 //!
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-//! let viewer = plotstream_viewer::Viewer::new(plotstream_viewer::Config { open: true, ..Default::default() });
+//! let viewer = plotstream_viewer::Viewer::new(plotstream_viewer::Config { open: true, ..Default::default() }).expect("a valid config");
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 //! let url = format!("http://{}", listener.local_addr().unwrap());
 //! tokio::spawn(plotstream_viewer::serve(listener, viewer, std::future::pending()));

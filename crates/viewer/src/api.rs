@@ -1,48 +1,39 @@
 //! The JSON API: figures, streams, metrics.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use plotstream_protocol::Figure;
 use serde_json::{Value, json};
 
-use crate::Viewer;
+use crate::{Error, Viewer};
 
-/// `POST /api/figures`: 201 `{"id", "url"}`.
+/// `POST /api/figures`: 201 `{"id", "url"}`. The body is at most
+/// [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413 over it).
 pub(crate) async fn create_figure(
     State(viewer): State<Viewer>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let figure: Figure = match serde_json::from_slice(&body) {
-        Ok(f) => f,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("not a Plotly figure: {e}")})),
-            )
-                .into_response();
-        }
-    };
-    match viewer.add_figure(figure) {
-        Ok(id) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("127.0.0.1");
-            let url = format!("http://{host}/plot/{id}");
-            (StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response()
-        }
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
-    }
+    body: Body,
+) -> Result<Response, Error> {
+    let limit = viewer.config().max_figure_bytes;
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::FigureTooLarge { limit })?;
+    let figure: Figure = serde_json::from_slice(&body).map_err(|e| Error::InvalidFigure {
+        reason: format!("not a Plotly figure: {e}"),
+    })?;
+    let id = viewer.add_figure(figure)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let url = format!("http://{host}/plot/{id}");
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response())
 }
 
-/// `GET /api/figures`: every figure's id, title, tokens and points held.
+/// `GET /api/figures`: every figure's id, title, page and points held.
 pub(crate) async fn list_figures(State(viewer): State<Viewer>) -> Json<Value> {
     let list: Vec<Value> = viewer
         .figures()
@@ -53,22 +44,31 @@ pub(crate) async fn list_figures(State(viewer): State<Viewer>) -> Json<Value> {
 }
 
 /// `GET /api/figures/{id}`: the figure with the points it holds now.
-pub(crate) async fn get_figure(State(viewer): State<Viewer>, Path(id): Path<u64>) -> Response {
-    match viewer.figure_json(id) {
-        Some(fig) => Json(fig).into_response(),
-        None => not_found(&format!("no figure {id}")),
-    }
+pub(crate) async fn get_figure(
+    State(viewer): State<Viewer>,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, Error> {
+    Ok(Json(viewer.figure(id)?.snapshot()))
+}
+
+/// `DELETE /api/figures/{id}`: 204.
+pub(crate) async fn delete_figure(
+    State(viewer): State<Viewer>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, Error> {
+    viewer.delete_figure(id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/streams/{token}`.
 pub(crate) async fn get_stream(
     State(viewer): State<Viewer>,
     Path(token): Path<String>,
-) -> Response {
-    match viewer.stream_json(&token) {
-        Some(s) => Json(s).into_response(),
-        None => not_found(&format!("unknown stream token \"{token}\"")),
-    }
+) -> Result<Json<Value>, Error> {
+    viewer
+        .stream_json(&token)
+        .map(Json)
+        .ok_or(Error::UnknownToken { token })
 }
 
 /// `GET /metrics`.
@@ -80,6 +80,9 @@ pub(crate) async fn metrics(State(viewer): State<Viewer>) -> Response {
         .into_response()
 }
 
-fn not_found(error: &str) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"error": error}))).into_response()
+/// Any other path: 404 naming it.
+pub(crate) async fn not_found(uri: Uri) -> Error {
+    Error::NotFound {
+        path: uri.path().chars().take(200).collect(),
+    }
 }

@@ -1,15 +1,21 @@
-//! The viewer's error type.
+//! The viewer's one error type: what its library functions fail with, and
+//! every error answer its server gives ([`IntoResponse`]), in one format:
+//! the status, and the message as one line of plain text.
 
 use std::io;
+use std::time::Duration;
 
-/// What the viewer's library functions can fail with.
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// What the viewer can fail with, and how it answers each.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A figure the viewer cannot stream into.
-    #[error("invalid figure: {reason}")]
-    InvalidFigure {
-        /// What is wrong, naming the trace.
+    /// A [`Config`](crate::Config) limit that cannot work.
+    #[error("invalid viewer config: {reason}")]
+    InvalidConfig {
+        /// Which limit, and why.
         reason: String,
     },
     /// The listening address could not be bound.
@@ -24,4 +30,184 @@ pub enum Error {
     /// The server stopped on an I/O error.
     #[error("the viewer's server failed")]
     Serve(#[source] io::Error),
+    /// A figure the viewer cannot stream into (400).
+    #[error("invalid figure: {reason}")]
+    InvalidFigure {
+        /// What is wrong, naming the trace.
+        reason: String,
+    },
+    /// A figure body over [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413).
+    #[error("figure is larger than the limit of {limit} bytes (--max-figure-bytes)")]
+    FigureTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The viewer holds [`Config::max_figures`](crate::Config::max_figures) figures already (429).
+    #[error(
+        "the viewer holds {limit} figures, its limit (--max-figures): delete one (DELETE /api/figures/ID) or raise the limit"
+    )]
+    TooManyFigures {
+        /// The limit.
+        limit: usize,
+    },
+    /// No figure has this id (404).
+    #[error("no figure {id}")]
+    NoSuchFigure {
+        /// The id asked for.
+        id: u64,
+    },
+    /// No route has this path (404).
+    #[error("nothing at {path}")]
+    NotFound {
+        /// The path asked for.
+        path: String,
+    },
+    /// A stream without the `plotly-streamtoken` header (400).
+    #[error("missing the plotly-streamtoken header: a stream needs a token")]
+    MissingToken,
+    /// A token that breaks the token rule (400).
+    #[error(transparent)]
+    InvalidToken(#[from] plotstream_protocol::TokenError),
+    /// A token no figure streams from, on a closed viewer (404).
+    #[error(
+        "unknown stream token \"{token}\": create a figure whose trace has stream.token \"{token}\" \
+         (POST /api/figures), or run the viewer open (plotstream serve --open)"
+    )]
+    UnknownToken {
+        /// The token.
+        token: String,
+    },
+    /// A line that is not a write, or is too long (400, or 413).
+    #[error("stream \"{token}\": {source}")]
+    InvalidWrite {
+        /// The stream's token.
+        token: String,
+        /// The line's number and what is wrong with it.
+        #[source]
+        source: plotstream_protocol::Error,
+    },
+    /// A write naming one more attribute than a token may stream (400).
+    #[error(
+        "stream \"{token}\": line {line}: attribute \"{path}\" would be column {} of this token's, over the limit of {limit} (--max-columns)",
+        limit + 1
+    )]
+    TooManyColumns {
+        /// The stream's token.
+        token: String,
+        /// The line's number.
+        line: u64,
+        /// The attribute over the limit (its first 64 bytes).
+        path: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A request body whose HTTP framing is broken (400).
+    #[error(
+        "stream \"{token}\": malformed request body after {lines} complete lines (all of them kept): {reason}"
+    )]
+    MalformedBody {
+        /// The stream's token.
+        token: String,
+        /// Lines taken before the fault.
+        lines: u64,
+        /// What the HTTP parser said.
+        reason: String,
+    },
+    /// A newer connection with the same token ended this stream (409).
+    #[error("stream token \"{token}\" was taken over by a newer connection")]
+    TakenOver {
+        /// The token.
+        token: String,
+    },
+    /// No write and no heartbeat for the idle timeout (408).
+    #[error("stream \"{token}\" closed: idle for {} s (no write, no heartbeat)", timeout.as_secs_f64())]
+    IdleTimeout {
+        /// The token.
+        token: String,
+        /// The idle timeout.
+        timeout: Duration,
+    },
+    /// Every figure this token fed was deleted while it streamed (410).
+    #[error("stream \"{token}\" closed: its figure was deleted")]
+    FigureDeleted {
+        /// The token.
+        token: String,
+    },
+    /// A `Host` header that names no allowed host (403).
+    #[error(
+        "host {host:?} is not served here: this viewer answers its loopback names (localhost, 127.0.0.1, [::1]) and those given with --allow-host"
+    )]
+    HostRefused {
+        /// The `Host` header's value (empty when there was none).
+        host: String,
+    },
+    /// A state-changing request that a web page could send without asking (415).
+    #[error(
+        "{method} {path} needs content-type: application/json (or the plotly-streamtoken header for a stream)"
+    )]
+    NotJson {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidConfig { .. } | Error::Bind { .. } | Error::Serve(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Error::InvalidFigure { .. }
+            | Error::MissingToken
+            | Error::InvalidToken(_)
+            | Error::TooManyColumns { .. }
+            | Error::MalformedBody { .. } => StatusCode::BAD_REQUEST,
+            Error::InvalidWrite { source, .. } => match source {
+                plotstream_protocol::Error::LineTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            Error::FigureTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyFigures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::NoSuchFigure { .. } | Error::NotFound { .. } | Error::UnknownToken { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            Error::TakenOver { .. } => StatusCode::CONFLICT,
+            Error::IdleTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::FigureDeleted { .. } => StatusCode::GONE,
+            Error::HostRefused { .. } => StatusCode::FORBIDDEN,
+            Error::NotJson { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    /// The status and the message, one line of text. The connection closes
+    /// after it: a refused stream is over, and Plotly's Python client reads
+    /// its answer until the server closes.
+    fn into_response(self) -> Response {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(&self);
+        // Sources that are not already part of the message.
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        message.push('\n');
+        (
+            self.status(),
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CONNECTION, "close"),
+            ],
+            message,
+        )
+            .into_response()
+    }
 }

@@ -3,15 +3,17 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use plotstream_protocol::{Error as ProtocolError, Line, LineDecoder, TOKEN_HEADER, Write};
+use plotstream_protocol::{Line, LineDecoder, TOKEN_HEADER, Write};
 
-use crate::Viewer;
-use crate::state::{ErrorKind, TokenEntry};
+use crate::figure::TokenEntry;
+use crate::server::ConnTail;
+use crate::{Error, Viewer};
 
 /// Keeps the open-stream counts right however the handler ends.
 struct Connected {
@@ -43,81 +45,103 @@ impl Drop for Connected {
     }
 }
 
-/// An answer to a stream. The connection closes after it: a stream's
-/// connection is done once answered, and Plotly's Python client reads its
-/// answer until the server closes.
-fn answer(status: StatusCode, message: String) -> Response {
-    (status, [(header::CONNECTION, "close")], message + "\n").into_response()
-}
-
 /// Takes one stream: decodes lines as they arrive and applies each chunk's
 /// writes at once. Bad input ends the stream with a clear answer, keeping
-/// every write before it.
+/// every write before it. The connection closes after the answer: Plotly's
+/// Python client reads its answer until the server closes.
 pub(crate) async fn ingest(
     State(viewer): State<Viewer>,
+    tail: Option<Extension<ConnTail>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let metrics = viewer.metrics();
-    let Some(token) = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
-        metrics.error(ErrorKind::MissingToken);
-        return answer(
-            StatusCode::BAD_REQUEST,
-            format!("missing the {TOKEN_HEADER} header: a stream needs a token"),
-        );
-    };
-    let Some(entry) = viewer.token(token) else {
-        metrics.error(ErrorKind::UnknownToken);
-        return answer(
-            StatusCode::NOT_FOUND,
-            format!(
-                "unknown stream token \"{token}\": create a figure whose trace has stream.token \"{token}\" \
-                 (POST /api/figures), or run the viewer open (plotstream serve --open)"
-            ),
-        );
-    };
+    match take(&viewer, tail.map(|Extension(t)| t), &headers, body).await {
+        Ok(()) => (StatusCode::OK, [(header::CONNECTION, "close")], "ok\n").into_response(),
+        Err(e) => viewer.refuse(e).into_response(),
+    }
+}
+
+async fn take(
+    viewer: &Viewer,
+    tail: Option<ConnTail>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), Error> {
+    let token = headers
+        .get(TOKEN_HEADER)
+        .ok_or(Error::MissingToken)?
+        .to_str()
+        .map_err(|_| Error::MissingToken)?;
+    let entry = viewer.token(token)?;
+    let result = stream(viewer, &entry, tail, body).await;
+    if result.is_err() {
+        entry.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+/// Why decoding a chunk stopped.
+enum Stop {
+    Protocol(plotstream_protocol::Error),
+    Refused(Error),
+}
+
+impl From<plotstream_protocol::Error> for Stop {
+    fn from(e: plotstream_protocol::Error) -> Self {
+        Stop::Protocol(e)
+    }
+}
+
+async fn stream(
+    viewer: &Viewer,
+    entry: &Arc<TokenEntry>,
+    tail: Option<ConnTail>,
+    mut body: Body,
+) -> Result<(), Error> {
     // A newer connection with this token ends this one.
     entry.generation.send_modify(|g| *g += 1);
-    let mut taken_over = entry.generation.subscribe();
-    taken_over.mark_unchanged();
-    let _connected = Connected::new(&viewer, &entry);
+    let mut ended = entry.generation.subscribe();
+    ended.mark_unchanged();
+    let _connected = Connected::new(viewer, entry);
 
+    let token = &entry.token;
     let config = viewer.config();
+    let metrics = viewer.metrics();
     let mut decoder = LineDecoder::with_max_line_len(config.max_line_len);
-    let mut writes: Vec<Write> = Vec::new();
-    let mut heartbeats = 0u64;
-    let mut body = body;
+    let mut batch = Batch::default();
     loop {
         let frame = tokio::select! {
             frame = tokio::time::timeout(config.idle_timeout, body.frame()) => frame,
-            _ = taken_over.changed() => {
-                metrics.error(ErrorKind::TakenOver);
-                return answer(
-                    StatusCode::CONFLICT,
-                    format!("stream token \"{token}\" was taken over by a newer connection"),
-                );
+            _ = ended.changed() => {
+                return Err(if entry.is_removed() {
+                    Error::FigureDeleted { token: token.clone() }
+                } else {
+                    Error::TakenOver { token: token.clone() }
+                });
             }
         };
         let data = match frame {
             Err(_) => {
-                metrics.error(ErrorKind::IdleTimeout);
-                return answer(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!(
-                        "stream \"{token}\" closed: idle for {} s (no write, no heartbeat)",
-                        config.idle_timeout.as_secs_f64()
-                    ),
-                );
+                return Err(Error::IdleTimeout {
+                    token: token.clone(),
+                    timeout: config.idle_timeout,
+                });
             }
-            // The body's end; or an error reading it, which is how hyper
-            // reports the Python client's close (`\r\n0\r\n\r\n`, a stray
-            // CRLF before the last chunk) after every data frame: either
-            // way the stream is over and everything before it is kept.
             Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                tracing::debug!(token, "stream body ended: {e}");
-                break;
-            }
+            Ok(Some(Err(e))) => match body_fault(&e, tail.as_ref(), decoder.pending()) {
+                Fault::CleanEnd => break,
+                Fault::Gone => {
+                    tracing::debug!(token, "stream connection dropped: {e}");
+                    break;
+                }
+                Fault::Malformed(reason) => {
+                    return Err(Error::MalformedBody {
+                        token: token.clone(),
+                        lines: decoder.lines_ended(),
+                        reason,
+                    });
+                }
+            },
             Ok(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => data,
                 Err(_) => continue,
@@ -126,51 +150,112 @@ pub(crate) async fn ingest(
         metrics
             .bytes
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let result = decoder.feed(&data, |line| collect(line, &mut writes, &mut heartbeats));
-        apply(&viewer, &entry, &mut writes, &mut heartbeats);
-        if let Err(e) = result {
-            return refuse(&viewer, &entry, &e);
+        let result = decoder.feed(&data, |line| batch.collect(viewer, entry, line));
+        batch.apply(viewer, entry);
+        result.map_err(|stop| stop.into_error(token))?;
+    }
+    let result = decoder.finish(|line| batch.collect(viewer, entry, line));
+    batch.apply(viewer, entry);
+    result.map_err(|stop| stop.into_error(token))
+}
+
+impl Stop {
+    fn into_error(self, token: &str) -> Error {
+        match self {
+            Stop::Protocol(source) => Error::InvalidWrite {
+                token: token.to_owned(),
+                source,
+            },
+            Stop::Refused(e) => e,
         }
     }
-    let result = decoder.finish(|line| collect(line, &mut writes, &mut heartbeats));
-    apply(&viewer, &entry, &mut writes, &mut heartbeats);
-    if let Err(e) = result {
-        return refuse(&viewer, &entry, &e);
-    }
-    answer(StatusCode::OK, "ok".to_owned())
 }
 
-fn collect(
-    line: Line<'_>,
-    writes: &mut Vec<Write>,
-    heartbeats: &mut u64,
-) -> Result<(), ProtocolError> {
-    match line.parse_write() {
-        None => *heartbeats += 1,
-        Some(write) => writes.push(write?),
-    }
-    Ok(())
+/// The writes of one chunk, admitted, waiting to be applied together.
+#[derive(Default)]
+struct Batch {
+    writes: Vec<Write>,
+    heartbeats: u64,
 }
 
-fn apply(viewer: &Viewer, entry: &TokenEntry, writes: &mut Vec<Write>, heartbeats: &mut u64) {
-    let metrics = viewer.metrics();
-    entry.apply(writes);
-    metrics
-        .writes
-        .fetch_add(writes.len() as u64, Ordering::Relaxed);
-    metrics.heartbeats.fetch_add(*heartbeats, Ordering::Relaxed);
-    writes.clear();
-    *heartbeats = 0;
-}
-
-fn refuse(viewer: &Viewer, entry: &TokenEntry, e: &ProtocolError) -> Response {
-    entry.errors.fetch_add(1, Ordering::Relaxed);
-    let (status, kind) = match e {
-        ProtocolError::LineTooLong { .. } => {
-            (StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::LineTooLong)
+impl Batch {
+    fn collect(&mut self, viewer: &Viewer, entry: &TokenEntry, line: Line<'_>) -> Result<(), Stop> {
+        match line.parse_write() {
+            None => self.heartbeats += 1,
+            Some(write) => {
+                let write = write?;
+                viewer
+                    .admit(entry, line.number(), &write)
+                    .map_err(Stop::Refused)?;
+                self.writes.push(write);
+            }
         }
-        _ => (StatusCode::BAD_REQUEST, ErrorKind::InvalidWrite),
+        Ok(())
+    }
+
+    fn apply(&mut self, viewer: &Viewer, entry: &TokenEntry) {
+        let metrics = viewer.metrics();
+        entry.apply(&self.writes);
+        metrics
+            .writes
+            .fetch_add(self.writes.len() as u64, Ordering::Relaxed);
+        metrics
+            .heartbeats
+            .fetch_add(self.heartbeats, Ordering::Relaxed);
+        self.writes.clear();
+        self.heartbeats = 0;
+    }
+}
+
+/// What an error reading the request body means.
+#[derive(Debug, PartialEq, Eq)]
+enum Fault {
+    /// Plotly's Python client's close: every line before it stands.
+    CleanEnd,
+    /// The client went away; nobody is there to answer.
+    Gone,
+    /// The HTTP framing is broken: answer 400 with the reason.
+    Malformed(String),
+}
+
+/// hyper's words for a chunk-size line that does not start with a hex digit.
+const NO_SIZE_DIGIT: &str = "missing size digit";
+
+/// Tells a body error apart: the Python client's close, a client that went
+/// away, or broken framing.
+///
+/// Plotly's Python client ends a stream with `\r\n0\r\n\r\n`: a stray CRLF
+/// where the next chunk's size belongs, then the zero chunk. hyper reads the
+/// CRLF as a size line without a digit, the same error as a size of `zz` or
+/// `-1`. What tells them apart is the connection's last bytes ([`ConnTail`]):
+/// the close ends the input, so they are exactly the close sequence after a
+/// chunk's CRLF. Without a tail (the app served by another server) the
+/// error at a line boundary is taken as the close, as before.
+fn body_fault(e: &axum::Error, tail: Option<&ConnTail>, pending: usize) -> Fault {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut io_fault = None;
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_fault = Some(io);
+        }
+        source = s.source();
+    }
+    let Some(io) = io_fault else {
+        return Fault::Gone;
     };
-    viewer.metrics().error(kind);
-    answer(status, format!("stream \"{}\": {e}", entry.token))
+    match io.kind() {
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {}
+        _ => return Fault::Gone,
+    }
+    let reason = io.to_string();
+    if reason.contains(NO_SIZE_DIGIT) && pending == 0 {
+        let closed_as_python_does = match tail {
+            Some(t) => t.ends_with(b"\r\n\r\n0\r\n\r\n"),
+            None => true,
+        };
+        if closed_as_python_does {
+            return Fault::CleanEnd;
+        }
+    }
+    Fault::Malformed(reason.to_lowercase())
 }

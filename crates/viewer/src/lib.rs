@@ -15,18 +15,30 @@
 //! | route | what |
 //! | --- | --- |
 //! | `POST /` | a stream: header `plotly-streamtoken`, one JSON write per line |
-//! | `POST /api/figures` | a Plotly figure → 201 `{"id", "url"}` |
+//! | `POST /api/figures` | a Plotly figure (`application/json`) → 201 `{"id", "url"}` |
 //! | `GET /api/figures`, `GET /api/figures/{id}` | the figures; one with the data it holds |
+//! | `DELETE /api/figures/{id}` | deletes a figure → 204 |
 //! | `GET /api/streams/{token}` | `{"token", "traces", "writes", "errors", "connected"}` |
 //! | `GET /`, `GET /plot/{id}` | the list of figures; one live plot |
-//! | `GET /plot/{id}/events` | server-sent events: a `snapshot`, then `update`s |
-//! | `GET /metrics` | Prometheus text: open streams, writes, bytes, errors by kind, subscribers |
+//! | `GET /plot/{id}/events` | server-sent events: a `snapshot`, then `update`s ([`plotstream_protocol::ViewerEvent`]) |
+//! | `GET /metrics` | Prometheus text: connections, streams, writes, bytes, refusals by kind, subscribers |
 //!
 //! The protocol's rules are Plotly's: scalars append and arrays overwrite; a
 //! second connection with the same token ends the first (409); a stream idle
 //! for 60 s is closed (408); a line that is not a JSON object gets 400 naming
 //! the line, a line over 1 MiB gets 413, a missing token 400, an unknown token
 //! 404 (unless [`Config::open`]), and every write before the bad line is kept.
+//!
+//! Every byte it takes is treated as hostile, and everything it holds is
+//! bounded ([`Config`] lists the limits): attribute paths are at most
+//! [`plotstream_protocol::MAX_PATH_DEPTH`] deep, a token streams at most
+//! [`Config::max_columns`] attributes, the viewer holds at most
+//! [`Config::max_figures`] figures, a subscriber's backlog is bounded in
+//! events and bytes, a connection must send its request head within
+//! [`Config::header_timeout`], and at most [`Config::max_connections`] are
+//! open. Requests must name a loopback host ([`AllowedHosts`]), and a `POST`
+//! must be JSON or a stream, so that no other web page can write to it.
+//! Every refusal is one [`Error`], answered with its status and message.
 //!
 //! # Example
 //!
@@ -38,7 +50,7 @@
 //! use plotstream_viewer::{Config, Viewer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let viewer = Viewer::new(Config::default());
+//! let viewer = Viewer::new(Config::default())?;
 //! let id = viewer.add_figure(Figure {
 //!     data: vec![Trace::streamed("scatter", StreamSpec::new("tok", 2))],
 //!     ..Figure::default()
@@ -68,37 +80,58 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 mod api;
+mod column;
+mod config;
 mod error;
+mod event;
+mod fanout;
+mod figure;
 mod ingest;
 mod linger;
+mod metrics;
 mod page;
-mod state;
-mod store;
+mod security;
+mod server;
+mod sse;
+mod viewer;
 
+pub use config::{AllowedHosts, Config, MAX_MAXPOINTS};
 pub use error::Error;
 pub use linger::{Lingering, LingeringListener};
-pub use state::{Config, Viewer};
-pub use store::MAX_MAXPOINTS;
+pub use viewer::Viewer;
 
-/// The viewer's routes over `viewer`.
+/// The viewer's routes over `viewer`, behind its guard (allowed hosts, JSON
+/// for `POST`, `nosniff`).
 ///
-/// Inside a tokio runtime it also starts the task that sends figures'
-/// gathered updates to their subscribers ([`Config::update_interval`]).
+/// Inside a tokio runtime it also starts the tasks that send figures'
+/// gathered updates to their subscribers ([`Config::update_interval`]) and
+/// drop idle figures made for unknown tokens ([`Config::open_figure_ttl`]).
+///
+/// Served by another server than [`serve`], the request-head timeout and
+/// the connection limit are that server's to keep.
 pub fn app(viewer: Viewer) -> Router {
-    viewer.start_flusher();
+    viewer.start_tasks();
     Router::new()
         .route("/", get(page::index).post(ingest::ingest))
         .route("/plot/{id}", get(page::plot))
-        .route("/plot/{id}/events", get(page::events))
+        .route("/plot/{id}/events", get(sse::events))
         .route("/static/plotly.min.js", get(page::plotly_js))
         .route("/static/plot.js", get(page::plot_js))
         .route(
             "/api/figures",
             post(api::create_figure).get(api::list_figures),
         )
-        .route("/api/figures/{id}", get(api::get_figure))
+        .route(
+            "/api/figures/{id}",
+            get(api::get_figure).delete(api::delete_figure),
+        )
         .route("/api/streams/{token}", get(api::get_stream))
         .route("/metrics", get(api::metrics))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            viewer.clone(),
+            security::guard,
+        ))
         .with_state(viewer)
 }
 
@@ -110,16 +143,19 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     })
 }
 
-/// Serves `viewer` on `listener` until `shutdown` completes. Connections
-/// close gracefully ([`LingeringListener`]), which Plotly's Python client
-/// needs to read its answer to `close()`.
+/// Serves `viewer` on `listener` until `shutdown` completes.
+///
+/// At most [`Config::max_connections`] connections are open at once (one
+/// more is answered 503); a connection that does not send a whole request
+/// head within [`Config::header_timeout`] is closed; connections close
+/// gracefully ([`Lingering`]), which Plotly's Python client needs to read
+/// its answer to `close()`. On shutdown it stops accepting, ends the event
+/// streams, and gives open connections 3 s to finish.
 pub async fn serve(
     listener: TcpListener,
     viewer: Viewer,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    axum::serve(LingeringListener::new(listener), app(viewer))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)
+    let router = app(viewer.clone());
+    server::serve(listener, viewer, router, shutdown).await
 }

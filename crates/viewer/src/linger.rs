@@ -17,6 +17,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::server::ConnTail;
+
 /// How long a closed connection may keep draining the peer's bytes.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -41,7 +43,7 @@ impl axum::serve::Listener for LingeringListener {
                 Ok((stream, addr)) => {
                     // Lines are small; latency matters more than packet count.
                     let _ = stream.set_nodelay(true);
-                    return (Lingering(Some(stream)), addr);
+                    return (Lingering::new(stream, ConnTail::default()), addr);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait, then retry.
@@ -57,13 +59,24 @@ impl axum::serve::Listener for LingeringListener {
     }
 }
 
-/// An accepted connection that lingers when dropped.
+/// An accepted connection that lingers when dropped, and keeps the last
+/// bytes it read ([`ConnTail`]).
 #[derive(Debug)]
-pub struct Lingering(Option<TcpStream>);
+pub struct Lingering {
+    stream: Option<TcpStream>,
+    tail: ConnTail,
+}
 
 impl Lingering {
+    pub(crate) fn new(stream: TcpStream, tail: ConnTail) -> Self {
+        Lingering {
+            stream: Some(stream),
+            tail,
+        }
+    }
+
     fn stream(&mut self) -> io::Result<&mut TcpStream> {
-        self.0
+        self.stream
             .as_mut()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
     }
@@ -71,7 +84,7 @@ impl Lingering {
 
 impl Drop for Lingering {
     fn drop(&mut self) {
-        let Some(mut stream) = self.0.take() else {
+        let Some(mut stream) = self.stream.take() else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -98,10 +111,15 @@ impl AsyncRead for Lingering {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.stream() {
+        let before = buf.filled().len();
+        let result = match self.stream() {
             Ok(s) => Pin::new(s).poll_read(cx, buf),
             Err(e) => Poll::Ready(Err(e)),
+        };
+        if let Poll::Ready(Ok(())) = result {
+            self.tail.record(&buf.filled()[before..]);
         }
+        result
     }
 }
 
@@ -143,6 +161,8 @@ impl AsyncWrite for Lingering {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.0.as_ref().is_some_and(AsyncWrite::is_write_vectored)
+        self.stream
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
     }
 }

@@ -16,7 +16,7 @@ pub struct Running {
 
 /// Starts a viewer with `config` on a free loopback port.
 pub async fn start(config: Config) -> Running {
-    let viewer = Viewer::new(config);
+    let viewer = Viewer::new(config).expect("a valid config");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("address").to_string();
     tokio::spawn(plotstream_viewer::serve(
@@ -91,20 +91,23 @@ pub fn stream_request(token: Option<&str>, pieces: &[&[u8]]) -> Vec<u8> {
     req
 }
 
-/// `GET path` and the body as JSON.
+/// The body as JSON; an error's text as a JSON string.
+fn body_json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.trim_end().to_owned()))
+}
+
+/// `GET path` and the body as JSON (an error's text as a string).
 pub async fn get_json(addr: &str, path: &str) -> (u16, Value) {
     let a = raw(
         addr,
-        format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
     )
     .await;
-    (
-        a.status,
-        serde_json::from_str(&a.body).unwrap_or(Value::Null),
-    )
+    (a.status, body_json(&a.body))
 }
 
-/// `POST path` with a JSON body.
+/// `POST path` with a JSON body; the answer's body as JSON (an error's text
+/// as a string).
 pub async fn post_json(addr: &str, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();
     let req = format!(
@@ -112,8 +115,5 @@ pub async fn post_json(addr: &str, path: &str, body: &Value) -> (u16, Value) {
         body.len()
     );
     let a = raw(addr, req.as_bytes()).await;
-    (
-        a.status,
-        serde_json::from_str(&a.body).unwrap_or(Value::Null),
-    )
+    (a.status, body_json(&a.body))
 }

@@ -1,0 +1,365 @@
+//! The data a trace holds: one ring-buffered column per streamed attribute,
+//! each keeping at most `maxpoints` values; and the layout's dotted paths.
+
+use std::collections::{HashMap, VecDeque};
+
+use plotstream_protocol::{Change, Field, PathTooDeep, Scalar, TraceUpdate, Write};
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+use serde_json::{Map, Value};
+
+use crate::event;
+
+/// Integers up to this size print exactly from an `f64`.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// At most `max` values, oldest dropped first; O(1) per push.
+#[derive(Debug, Clone)]
+struct Ring<T> {
+    buf: VecDeque<T>,
+    max: usize,
+}
+
+impl<T> Ring<T> {
+    fn new(max: usize) -> Self {
+        Ring {
+            buf: VecDeque::new(),
+            max,
+        }
+    }
+
+    fn push(&mut self, v: T) {
+        if self.buf.len() == self.max {
+            self.buf.pop_front();
+        } else if self.buf.len() == self.buf.capacity() {
+            // Grow by doubling, but never past `max`: memory stays bounded by it.
+            let want = (self.buf.capacity() * 2).max(16).min(self.max);
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        self.buf.push_back(v);
+    }
+
+    /// Replaces the contents with `values` (at most `max` of them).
+    fn replace(&mut self, values: impl ExactSizeIterator<Item = T>) {
+        self.buf.clear();
+        self.buf.extend(values);
+        self.buf.shrink_to(self.max);
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// One streamed attribute's values: numbers packed as `f64` (8 bytes a
+/// point) until something that is not a number arrives.
+#[derive(Debug, Clone)]
+enum Column {
+    Num(Ring<f64>),
+    Any(Ring<Value>),
+}
+
+impl Column {
+    fn new(max: usize) -> Self {
+        Column::Num(Ring::new(max))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Column::Num(r) => r.len(),
+            Column::Any(r) => r.len(),
+        }
+    }
+
+    fn max(&self) -> usize {
+        match self {
+            Column::Num(r) => r.max,
+            Column::Any(r) => r.max,
+        }
+    }
+
+    /// The general form of the column, keeping its values.
+    fn general(&mut self) -> &mut Ring<Value> {
+        if let Column::Num(r) = self {
+            let mut any = Ring::new(r.max);
+            any.buf.extend(r.buf.iter().map(|&v| number_value(v)));
+            *self = Column::Any(any);
+        }
+        match self {
+            Column::Any(r) => r,
+            Column::Num(_) => unreachable!("just made general"),
+        }
+    }
+
+    fn apply(&mut self, change: Change<'_>) {
+        match change {
+            Change::Append(Scalar::Number(n)) | Change::AppendValue(Value::Number(n)) => {
+                let v = n.as_f64().unwrap_or(f64::NAN);
+                match self {
+                    Column::Num(r) => r.push(v),
+                    Column::Any(r) => r.push(Value::Number(n.clone())),
+                }
+            }
+            Change::Append(s) => self.general().push(s.to_value()),
+            Change::AppendValue(v) => self.general().push(v.clone()),
+            Change::Overwrite(values) => {
+                // Only the last `max` values are kept; only they are looked at.
+                let max = self.max();
+                let kept = event::tail(values, max);
+                if kept.iter().all(Value::is_number) {
+                    let mut r = Ring::new(max);
+                    r.replace(kept.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)));
+                    *self = Column::Num(r);
+                } else {
+                    let mut r = Ring::new(max);
+                    r.replace(kept.iter().cloned());
+                    *self = Column::Any(r);
+                }
+            }
+        }
+    }
+}
+
+/// The value as an integer, when it is one that an `f64` holds exactly:
+/// such values print as integers (`3`, not `3.0`), as they were sent.
+fn exact_int(v: f64) -> Option<i64> {
+    #[allow(clippy::cast_possible_truncation)]
+    (v.fract() == 0.0 && v.abs() < EXACT_INT).then_some(v as i64)
+}
+
+/// A number as JSON, integral values as integers.
+fn number_value(v: f64) -> Value {
+    exact_int(v).map_or_else(|| Value::from(v), Value::from)
+}
+
+impl Serialize for Column {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        match self {
+            Column::Num(r) => {
+                for &v in &r.buf {
+                    match exact_int(v) {
+                        Some(i) => seq.serialize_element(&i)?,
+                        None => seq.serialize_element(&v)?,
+                    }
+                }
+            }
+            Column::Any(r) => {
+                for v in &r.buf {
+                    seq.serialize_element(v)?;
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
+/// One trace's streamed data: the protocol's [`Field`]s in fixed slots,
+/// other attributes by path (a hash lookup, however many there are; how
+/// many there may be is the token's limit, see `figure::Columns`).
+#[derive(Debug, Clone)]
+pub(crate) struct TraceData {
+    maxpoints: usize,
+    fields: [Option<Column>; Field::ALL.len()],
+    others: HashMap<Box<str>, Column>,
+}
+
+impl TraceData {
+    pub(crate) fn new(maxpoints: u64) -> Self {
+        TraceData {
+            maxpoints: usize::try_from(maxpoints).unwrap_or(usize::MAX),
+            fields: Default::default(),
+            others: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn maxpoints(&self) -> usize {
+        self.maxpoints
+    }
+
+    /// Applies a write's attributes, noting them in `pending` if given.
+    ///
+    /// Writes reach here validated (`Write::validate`), so the walk's depth
+    /// limit cannot stop it; if it did, the rest of the write would be left
+    /// unapplied, never half-walked into unbounded recursion.
+    pub(crate) fn apply(&mut self, w: &Write, mut pending: Option<&mut TraceUpdate>) {
+        let max = self.maxpoints;
+        let walked = w.for_each_attribute(|a| {
+            let column = match a.field {
+                Some(f) => self.fields[f.index()].get_or_insert_with(|| Column::new(max)),
+                None => match self.others.get_mut(a.path) {
+                    Some(c) => c,
+                    None => self
+                        .others
+                        .entry(a.path.into())
+                        .or_insert_with(|| Column::new(max)),
+                },
+            };
+            column.apply(a.change);
+            if let Some(p) = pending.as_deref_mut() {
+                event::note(p, a.path, a.change, max);
+            }
+            Ok::<_, PathTooDeep>(())
+        });
+        if let Err(e) = walked {
+            tracing::warn!("a write was not validated before it was applied: {e}");
+        }
+    }
+
+    fn columns(&self) -> impl Iterator<Item = (&str, &Column)> {
+        let fields = Field::ALL
+            .iter()
+            .zip(&self.fields)
+            .filter_map(|(f, c)| Some((f.path(), c.as_ref()?)));
+        fields.chain(self.others.iter().map(|(p, c)| (&**p, c)))
+    }
+
+    /// Points held: the longest column's length.
+    pub(crate) fn points(&self) -> usize {
+        self.columns().map(|(_, c)| c.len()).max().unwrap_or(0)
+    }
+
+    /// The data as a JSON object, nested by path (`marker.color` under `marker`).
+    pub(crate) fn to_json(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (path, column) in self.columns() {
+            let value = serde_json::to_value(column).unwrap_or(Value::Null);
+            set_path(&mut out, path, value);
+        }
+        out
+    }
+}
+
+/// Sets `path` (dotted) in `obj` to `value`, making objects on the way.
+/// A loop, not recursion: the path's depth is the sender's choice.
+pub(crate) fn set_path(obj: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut here = obj;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            here.insert(part.to_owned(), value);
+            return;
+        }
+        let next = here
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !next.is_object() {
+            *next = Value::Object(Map::new());
+        }
+        let Value::Object(inner) = next else {
+            return;
+        };
+        here = inner;
+    }
+}
+
+/// Applies a layout update: dotted keys set nested attributes, plain keys
+/// replace (as `Plotly.relayout` does).
+pub(crate) fn relayout(layout: &mut Map<String, Value>, update: &Map<String, Value>) {
+    for (k, v) in update {
+        set_path(layout, k, v.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(v: Value) -> Write {
+        serde_json::from_value(v).expect("a write")
+    }
+
+    #[test]
+    fn a_ring_keeps_the_last_max_and_never_grows_past_it() {
+        let mut r = Ring::new(5);
+        for i in 0..100 {
+            r.push(i);
+            assert!(r.buf.capacity() <= 5, "capacity {}", r.buf.capacity());
+        }
+        assert_eq!(
+            r.buf.iter().copied().collect::<Vec<_>>(),
+            [95, 96, 97, 98, 99]
+        );
+        let mut big = Ring::new(1000);
+        for i in 0..1000 {
+            big.push(i);
+        }
+        assert_eq!(big.buf.capacity(), 1000, "grows to max exactly");
+    }
+
+    #[test]
+    fn scalars_append_up_to_maxpoints_and_arrays_overwrite() {
+        let mut t = TraceData::new(3);
+        for i in 0..5 {
+            t.apply(&Write::xy(i, f64::from(i) * 0.5), None);
+        }
+        assert_eq!(
+            Value::Object(t.to_json()),
+            json!({"x": [2, 3, 4], "y": [1, 1.5, 2]})
+        );
+        t.apply(&write(json!({"x": [0, 1, 2, 3, 4], "y": [9]})), None);
+        assert_eq!(
+            Value::Object(t.to_json()),
+            json!({"x": [2, 3, 4], "y": [9]})
+        );
+        assert_eq!(t.points(), 3);
+    }
+
+    #[test]
+    fn strings_turn_a_packed_column_into_a_general_one() {
+        let mut t = TraceData::new(10);
+        t.apply(&Write::xy(1, 1), None);
+        t.apply(&Write::xy("2026-11-23 16:34:15.000000", 2), None);
+        assert_eq!(
+            Value::Object(t.to_json()),
+            json!({"x": [1, "2026-11-23 16:34:15.000000"], "y": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn nested_and_unknown_attributes_are_columns_by_path() {
+        let mut t = TraceData::new(10);
+        t.apply(
+            &write(json!({"x": 1, "marker": {"color": "red", "size": [4, 5], "line": {"width": 2}},
+                          "line": {"color": "blue"}, "opacity": [0.5], "error_y": {"array": [1, 2]}})),
+            None,
+        );
+        assert_eq!(
+            Value::Object(t.to_json()),
+            json!({"x": [1], "marker": {"color": ["red"], "size": [4, 5], "line": {"width": [2]}},
+                   "line": {"color": ["blue"]}, "opacity": [0.5], "error_y": {"array": [1, 2]}})
+        );
+    }
+
+    #[test]
+    fn relayout_sets_dotted_paths_and_replaces_plain_keys() {
+        let mut layout =
+            json!({"xaxis": {"range": [0, 1], "title": "t"}, "title": {"text": "a", "x": 0.5}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        let update = json!({"xaxis.range": [2, 3], "title": {"text": "b"}});
+        relayout(&mut layout, update.as_object().expect("an object"));
+        assert_eq!(
+            Value::Object(layout),
+            json!({"xaxis": {"range": [2, 3], "title": "t"}, "title": {"text": "b"}})
+        );
+    }
+
+    #[test]
+    fn set_path_takes_any_depth_without_recursion() {
+        let mut obj = Map::new();
+        let path = vec!["a"; 200_000].join(".");
+        set_path(&mut obj, &path, json!(1));
+        // Dropping a value this deep would overflow serde_json's recursive
+        // drop; take it apart level by level instead.
+        let mut v = Value::Object(obj);
+        let mut depth = 0;
+        while let Value::Object(mut m) = v {
+            v = m.remove("a").unwrap_or(Value::Null);
+            depth += 1;
+        }
+        assert_eq!((depth, v), (200_000, json!(1)));
+    }
+}

@@ -1,0 +1,256 @@
+//! [`Config`]: how the viewer behaves, and every limit it keeps.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::Error;
+
+/// The most points a trace may keep.
+pub const MAX_MAXPOINTS: u64 = 1_000_000;
+
+/// Which `Host` header values the viewer answers.
+///
+/// A server on loopback is still reachable from every web page the user
+/// opens: a page can make its own name resolve to 127.0.0.1 (DNS rebinding)
+/// and then read and write as if it were same-origin. Checking `Host` stops
+/// that: such a request names the attacker's host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowedHosts {
+    /// Any host: for a viewer bound to a non-loopback address, reached by
+    /// whatever name the network gives it.
+    Any,
+    /// Names of the loopback (`localhost`, `*.localhost`, `127.x.y.z`,
+    /// `[::1]`, with any port), and these names too (case does not matter).
+    Loopback(Vec<String>),
+}
+
+impl Default for AllowedHosts {
+    fn default() -> Self {
+        AllowedHosts::Loopback(Vec::new())
+    }
+}
+
+impl AllowedHosts {
+    /// Whether a request with this `Host` header value is answered.
+    ///
+    /// ```
+    /// use plotstream_viewer::AllowedHosts;
+    ///
+    /// let hosts = AllowedHosts::Loopback(vec!["plots.lan".into()]);
+    /// assert!(hosts.allows("127.0.0.1:8080"));
+    /// assert!(hosts.allows("localhost"));
+    /// assert!(hosts.allows("[::1]:9000"));
+    /// assert!(hosts.allows("PLOTS.lan:8080"));
+    /// assert!(!hosts.allows("evil.example"));
+    /// assert!(!hosts.allows("127.0.0.1.evil.example"));
+    /// ```
+    pub fn allows(&self, host: &str) -> bool {
+        let extra = match self {
+            AllowedHosts::Any => return true,
+            AllowedHosts::Loopback(extra) => extra,
+        };
+        let Some(name) = host_name(host) else {
+            return false;
+        };
+        let lower = name.to_ascii_lowercase();
+        if lower == "localhost" || lower.ends_with(".localhost") {
+            return true;
+        }
+        if let Some(v6) = lower.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
+        }
+        if let Ok(ip) = lower.parse::<IpAddr>() {
+            return ip.is_loopback();
+        }
+        extra.iter().any(|e| e.eq_ignore_ascii_case(&lower))
+    }
+}
+
+/// The host part of a `Host` header value (`name`, `name:port`,
+/// `[v6]:port`); `None` when the port is not a number.
+fn host_name(host: &str) -> Option<&str> {
+    let (name, port) = if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => (&host[..=end], &host[end + 1..]),
+            None => return None,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, _)) => (name, &host[name.len()..]),
+            None => (host, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (port_ok && !name.is_empty()).then_some(name)
+}
+
+/// How the viewer behaves, and its limits. Every limit has a flag in
+/// `plotstream serve`; [`Config::validate`] checks them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Whether an unknown token gets a default scatter figure of its own
+    /// (titled by the token) instead of a 404.
+    pub open: bool,
+    /// A stream with no write and no heartbeat for this long is closed with
+    /// 408. Default 60 s, as Plotly's server.
+    pub idle_timeout: Duration,
+    /// The longest line taken, in bytes; a longer one gets 413. Default 1 MiB.
+    pub max_line_len: usize,
+    /// How many update events a subscriber may fall behind before it is sent
+    /// a fresh snapshot instead. Default 256.
+    pub subscriber_buffer: usize,
+    /// How many bytes of update events a subscriber may fall behind before
+    /// it is sent a fresh snapshot instead. Default 4 MiB.
+    pub subscriber_backlog_bytes: usize,
+    /// How long a figure gathers updates before sending them to its
+    /// subscribers as one event. Default 10 ms; zero sends each chunk's
+    /// updates at once.
+    pub update_interval: Duration,
+    /// The most figures held. A new figure over it, or an unknown token on
+    /// an open viewer, is refused with 429 naming the limit. Default 1,000.
+    pub max_figures: usize,
+    /// The most traces in one figure. Default 1,000.
+    pub max_traces: usize,
+    /// The most distinct attributes one token may stream (each is a column
+    /// of maxpoints values in every trace it feeds). A write naming one more
+    /// is refused with 400 naming it. Default 64.
+    pub max_columns: usize,
+    /// The largest figure (`POST /api/figures` body) taken, in bytes.
+    /// Default 2 MiB.
+    pub max_figure_bytes: usize,
+    /// A figure made for an unknown token (under [`Config::open`]) is
+    /// dropped once it has had no stream and no write for this long; `None`
+    /// keeps them. Default 10 minutes.
+    pub open_figure_ttl: Option<Duration>,
+    /// A connection that has not sent a whole request head this long after
+    /// it opened (or after its last answer) is closed. Streams that write or
+    /// send heartbeats are past their head and not affected. Default 5 s.
+    pub header_timeout: Duration,
+    /// The most connections open at once; one more is answered 503 and
+    /// closed. Default 16,384.
+    pub max_connections: usize,
+    /// The `Host` values answered; others get 403. Default: the loopback's.
+    pub allowed_hosts: AllowedHosts,
+    /// Whether readers of the API and the event stream see the figures'
+    /// stream tokens. A token is a write credential: whoever knows it can
+    /// write into the figure, or take its stream over. Default true, for a
+    /// viewer on loopback; `plotstream serve` turns it off elsewhere.
+    pub show_tokens: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            open: false,
+            idle_timeout: Duration::from_secs(60),
+            max_line_len: plotstream_protocol::LineDecoder::DEFAULT_MAX_LINE_LEN,
+            subscriber_buffer: 256,
+            subscriber_backlog_bytes: 4 << 20,
+            update_interval: Duration::from_millis(10),
+            max_figures: 1_000,
+            max_traces: 1_000,
+            max_columns: 64,
+            max_figure_bytes: 2 << 20,
+            open_figure_ttl: Some(Duration::from_secs(600)),
+            header_timeout: Duration::from_secs(5),
+            max_connections: 16_384,
+            allowed_hosts: AllowedHosts::default(),
+            show_tokens: true,
+        }
+    }
+}
+
+impl Config {
+    /// Checks that every limit is usable: counts and sizes at least 1,
+    /// durations above zero (but [`Config::update_interval`], where zero
+    /// means "at once").
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Err(Error::InvalidConfig { reason });
+        for (name, value) in [
+            ("max_line_len", self.max_line_len),
+            ("subscriber_buffer", self.subscriber_buffer),
+            ("subscriber_backlog_bytes", self.subscriber_backlog_bytes),
+            ("max_figures", self.max_figures),
+            ("max_traces", self.max_traces),
+            ("max_columns", self.max_columns),
+            ("max_figure_bytes", self.max_figure_bytes),
+            ("max_connections", self.max_connections),
+        ] {
+            if value == 0 {
+                return invalid(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, value) in [
+            ("idle_timeout", Some(self.idle_timeout)),
+            ("header_timeout", Some(self.header_timeout)),
+            ("open_figure_ttl", self.open_figure_ttl),
+        ] {
+            if value.is_some_and(|d| d.is_zero()) {
+                return invalid(format!("{name} must be above zero"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_name_the_loopback_and_those_given() {
+        let h = AllowedHosts::Loopback(vec!["box.lan".into()]);
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.9.8.7:1",
+            "localhost:80",
+            "LocalHost",
+            "app.localhost:3000",
+            "[::1]",
+            "[::1]:8080",
+            "box.lan",
+            "BOX.LAN:9",
+        ] {
+            assert!(h.allows(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "[::2]:80",
+            "[::1",
+            "127.0.0.1:",
+            "127.0.0.1:80x",
+            "box.lan.evil",
+        ] {
+            assert!(!h.allows(bad), "{bad}");
+        }
+        assert!(AllowedHosts::Any.allows("evil.example"));
+    }
+
+    #[test]
+    fn zero_limits_are_refused_by_name() {
+        assert!(Config::default().validate().is_ok());
+        let err = Config {
+            max_figures: 0,
+            ..Config::default()
+        }
+        .validate()
+        .expect_err("zero figures");
+        assert!(err.to_string().contains("max_figures"), "{err}");
+        let err = Config {
+            header_timeout: Duration::ZERO,
+            ..Config::default()
+        }
+        .validate()
+        .expect_err("zero timeout");
+        assert!(err.to_string().contains("header_timeout"), "{err}");
+    }
+}

@@ -1,0 +1,434 @@
+//! A figure ([`FigureEntry`]) and a token that feeds figures
+//! ([`TokenEntry`]); and the [`Flusher`] that sends what figures gathered.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use plotstream_protocol::{Attribute, Field, Figure, PathTooDeep, Write};
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, watch};
+
+use crate::column::{TraceData, relayout};
+use crate::event::{self, Pending};
+use crate::fanout::{Fanout, Subscriber};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The figures whose gathered updates wait to be sent. Figures register
+/// themselves when they hold back an update; the flusher task wakes only
+/// then, and visits only them: an idle viewer does no work.
+#[derive(Debug, Default)]
+pub(crate) struct Flusher {
+    queued: Mutex<Vec<Weak<FigureEntry>>>,
+    wake: Notify,
+    stopped: AtomicBool,
+}
+
+impl Flusher {
+    fn queue(&self, figure: Weak<FigureEntry>) {
+        lock(&self.queued).push(figure);
+        self.wake.notify_one();
+    }
+
+    /// Ends the flusher task.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// The flusher task: after each wake-up, waits one `interval` (so the
+    /// figure gathers), then sends what every queued figure holds.
+    pub(crate) async fn run(self: Arc<Self>, interval: Duration) {
+        loop {
+            self.wake.notified().await;
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            tokio::time::sleep(interval).await;
+            let queued = std::mem::take(&mut *lock(&self.queued));
+            for figure in queued.iter().filter_map(Weak::upgrade) {
+                // Unmark first: an update applied from here on queues again.
+                figure.queued.store(false, Ordering::Release);
+                figure.flush();
+            }
+        }
+    }
+}
+
+/// A figure: what it was created as, and the data it holds now.
+#[derive(Debug)]
+pub(crate) struct FigureEntry {
+    pub(crate) id: u64,
+    pub(crate) title: String,
+    /// Made for an unknown token on an open viewer; dropped when idle.
+    pub(crate) auto: bool,
+    template: Figure,
+    /// The distinct tokens of its traces.
+    tokens: Vec<String>,
+    state: Mutex<FigureState>,
+    fanout: Fanout,
+    update_interval: Duration,
+    show_tokens: bool,
+    flusher: Arc<Flusher>,
+    /// Whether it is in the flusher's queue.
+    queued: AtomicBool,
+}
+
+#[derive(Debug)]
+struct FigureState {
+    traces: Vec<TraceData>,
+    layout: Map<String, Value>,
+    /// Updates applied but not yet sent to subscribers.
+    pending: Option<Pending>,
+    /// When the last update event went out.
+    last_sent: Instant,
+    /// When it was made or last written to.
+    last_write: Instant,
+}
+
+/// What a new figure entry needs besides its figure.
+#[derive(Debug)]
+pub(crate) struct FigureSettings {
+    pub(crate) subscriber_buffer: usize,
+    pub(crate) subscriber_backlog_bytes: usize,
+    pub(crate) update_interval: Duration,
+    pub(crate) show_tokens: bool,
+    pub(crate) flusher: Arc<Flusher>,
+}
+
+impl FigureEntry {
+    /// A figure; `traces` holds one [`TraceData`] per trace of `template`.
+    pub(crate) fn new(
+        id: u64,
+        title: String,
+        auto: bool,
+        template: Figure,
+        traces: Vec<TraceData>,
+        settings: &FigureSettings,
+    ) -> Self {
+        let tokens = template.tokens().map(str::to_owned).collect();
+        FigureEntry {
+            id,
+            title,
+            auto,
+            tokens,
+            state: Mutex::new(FigureState {
+                traces,
+                layout: template.layout.clone().unwrap_or_default(),
+                pending: None,
+                last_sent: Instant::now(),
+                last_write: Instant::now(),
+            }),
+            template,
+            fanout: Fanout::new(
+                settings.subscriber_buffer,
+                settings.subscriber_backlog_bytes,
+            ),
+            update_interval: settings.update_interval,
+            show_tokens: settings.show_tokens,
+            flusher: Arc::clone(&settings.flusher),
+            queued: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FigureState> {
+        lock(&self.state)
+    }
+
+    /// The distinct tokens of its traces.
+    pub(crate) fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// The figure with the data it holds now.
+    pub(crate) fn snapshot(&self) -> Value {
+        let state = self.lock();
+        event::snapshot(
+            &self.template,
+            &state.traces,
+            &state.layout,
+            self.show_tokens,
+        )
+    }
+
+    /// A snapshot and a subscriber of every update after it, taken together
+    /// under the figure's lock, so nothing falls between them.
+    ///
+    /// Pending updates go out to the earlier subscribers first: the new one
+    /// finds them in its snapshot, not again after it.
+    pub(crate) fn subscribe(&self) -> (Value, Subscriber) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+        let snapshot = event::snapshot(
+            &self.template,
+            &state.traces,
+            &state.layout,
+            self.show_tokens,
+        );
+        (snapshot, self.fanout.subscribe())
+    }
+
+    /// Sends the pending updates now, if there are any.
+    pub(crate) fn flush(&self) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+    }
+
+    /// Ends every subscription: the figure is gone.
+    pub(crate) fn close(&self) {
+        self.fanout.close();
+    }
+
+    /// Sends the pending updates as one event. Called under the lock: every
+    /// subscriber sees updates in the order they were applied, after its
+    /// snapshot.
+    fn send_pending(&self, state: &mut FigureState) {
+        let Some(pending) = state.pending.take() else {
+            return;
+        };
+        let Some(update) = pending.take(&state.traces) else {
+            return;
+        };
+        if let Ok(json) = serde_json::to_string(&update) {
+            self.fanout.send(&Arc::from(json));
+            state.last_sent = Instant::now();
+        }
+    }
+
+    /// Points held by each trace.
+    pub(crate) fn points(&self) -> Vec<usize> {
+        self.lock().traces.iter().map(TraceData::points).collect()
+    }
+
+    /// How long since it was made or last written to.
+    pub(crate) fn idle_for(&self) -> Duration {
+        self.lock().last_write.elapsed()
+    }
+
+    /// The data of the traces `indices`, as JSON objects.
+    fn traces_json(&self, indices: &[usize]) -> Vec<Value> {
+        let state = self.lock();
+        indices
+            .iter()
+            .filter_map(|&i| Some(Value::Object(state.traces.get(i)?.to_json())))
+            .collect()
+    }
+
+    /// Applies `writes` to the traces `indices`.
+    ///
+    /// Updates are gathered for `update_interval` (10 ms by default) and
+    /// sent as one event: a subscriber gets a few dozen events a second per
+    /// figure however many chunks arrive. What is held back, the flusher
+    /// sends.
+    fn apply(self: &Arc<Self>, indices: &[usize], writes: &[Write]) {
+        let mut state = self.lock();
+        let mut pending = if self.fanout.receiver_count() > 0 {
+            Some(state.pending.take().unwrap_or_default())
+        } else {
+            state.pending = None;
+            None
+        };
+        for w in writes {
+            for &i in indices {
+                let gathered = pending.as_mut().map(|p| p.trace(i));
+                if let Some(trace) = state.traces.get_mut(i) {
+                    trace.apply(w, gathered);
+                }
+            }
+            if let Some(update) = &w.layout {
+                relayout(&mut state.layout, update);
+                if let Some(p) = pending.as_mut() {
+                    p.relayout(update);
+                }
+            }
+        }
+        state.last_write = Instant::now();
+        state.pending = pending;
+        if state.last_sent.elapsed() >= self.update_interval {
+            self.send_pending(&mut state);
+        } else if state.pending.is_some() && !self.queued.swap(true, Ordering::AcqRel) {
+            self.flusher.queue(Arc::downgrade(self));
+        }
+    }
+}
+
+/// The attributes a token has streamed: each is a column in every trace
+/// it feeds, so their number is what bounds a trace's columns.
+#[derive(Debug, Default)]
+struct Columns {
+    fields: u16,
+    others: HashSet<Box<str>>,
+}
+
+impl Columns {
+    fn len(&self) -> usize {
+        self.fields.count_ones() as usize + self.others.len()
+    }
+
+    fn contains(&self, a: &Attribute<'_>) -> bool {
+        match a.field {
+            Some(f) => self.fields & (1 << f.index()) != 0,
+            None => self.others.contains(a.path),
+        }
+    }
+
+    fn insert(&mut self, a: &Attribute<'_>) -> Added {
+        match a.field {
+            Some(f) => {
+                self.fields |= 1 << f.index();
+                Added::Field(f)
+            }
+            None => {
+                self.others.insert(a.path.into());
+                Added::Other(a.path.into())
+            }
+        }
+    }
+
+    fn remove(&mut self, added: Added) {
+        match added {
+            Added::Field(f) => self.fields &= !(1 << f.index()),
+            Added::Other(p) => {
+                self.others.remove(&p);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Added {
+    Field(Field),
+    Other(Box<str>),
+}
+
+/// A write refused by a token's column limit: the attribute over it.
+#[derive(Debug)]
+pub(crate) struct OverColumns {
+    pub(crate) path: String,
+}
+
+/// A token: the traces it feeds, its counters, and its current connection.
+#[derive(Debug)]
+pub(crate) struct TokenEntry {
+    pub(crate) token: String,
+    targets: RwLock<Vec<(Arc<FigureEntry>, Vec<usize>)>>,
+    columns: Mutex<Columns>,
+    max_columns: usize,
+    pub(crate) writes: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) connections: AtomicI64,
+    /// Bumped by each new connection, and when the token is removed; a
+    /// connection watches it and ends.
+    pub(crate) generation: watch::Sender<u64>,
+    removed: AtomicBool,
+}
+
+impl TokenEntry {
+    pub(crate) fn new(token: &str, max_columns: usize) -> Self {
+        TokenEntry {
+            token: token.to_owned(),
+            targets: RwLock::new(Vec::new()),
+            columns: Mutex::new(Columns::default()),
+            max_columns,
+            writes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            connections: AtomicI64::new(0),
+            generation: watch::Sender::new(0),
+            removed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn add_target(&self, figure: Arc<FigureEntry>, indices: Vec<usize>) {
+        self.targets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((figure, indices));
+    }
+
+    /// Stops feeding figure `id`; true when it feeds nothing any more.
+    pub(crate) fn detach(&self, id: u64) -> bool {
+        let mut targets = self.targets.write().unwrap_or_else(PoisonError::into_inner);
+        targets.retain(|(f, _)| f.id != id);
+        targets.is_empty()
+    }
+
+    /// Marks the token gone and ends its connection.
+    pub(crate) fn remove(&self) {
+        self.removed.store(true, Ordering::Release);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Whether the token was removed (its figures deleted).
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Takes the write's attributes into the token's columns, or refuses
+    /// the write, naming the first attribute over [`Config::max_columns`](crate::Config::max_columns).
+    /// A refused write adds nothing. The write must be validated.
+    pub(crate) fn admit(&self, w: &Write) -> Result<(), OverColumns> {
+        let mut columns = lock(&self.columns);
+        let mut added = Vec::new();
+        let result = w.for_each_attribute(|a| {
+            if columns.contains(&a) {
+                return Ok(());
+            }
+            if columns.len() >= self.max_columns {
+                return Err(Refused::Over(OverColumns {
+                    path: a.path.chars().take(64).collect(),
+                }));
+            }
+            added.push(columns.insert(&a));
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                for a in added {
+                    columns.remove(a);
+                }
+                Err(match refused {
+                    Refused::Over(over) => over,
+                    Refused::Deep(deep) => OverColumns { path: deep.path },
+                })
+            }
+        }
+    }
+
+    /// Applies `writes` to every trace this token feeds.
+    pub(crate) fn apply(&self, writes: &[Write]) {
+        if writes.is_empty() {
+            return;
+        }
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        for (figure, indices) in targets.iter() {
+            figure.apply(indices, writes);
+        }
+        self.writes
+            .fetch_add(writes.len() as u64, Ordering::Relaxed);
+    }
+
+    /// The data of every trace this token feeds.
+    pub(crate) fn traces_json(&self) -> Vec<Value> {
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        targets
+            .iter()
+            .flat_map(|(figure, indices)| figure.traces_json(indices))
+            .collect()
+    }
+}
+
+enum Refused {
+    Over(OverColumns),
+    Deep(PathTooDeep),
+}
+
+impl From<PathTooDeep> for Refused {
+    fn from(e: PathTooDeep) -> Self {
+        Refused::Deep(e)
+    }
+}

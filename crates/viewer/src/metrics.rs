@@ -1,0 +1,193 @@
+//! The counters behind `GET /metrics`, in the Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::Error;
+
+/// The kinds of refusal the viewer counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    InvalidWrite,
+    LineTooLong,
+    MissingToken,
+    UnknownToken,
+    IdleTimeout,
+    TakenOver,
+    TooManyColumns,
+    MalformedBody,
+    TooManyFigures,
+    FigureDeleted,
+    HostRefused,
+    NotJson,
+}
+
+impl ErrorKind {
+    const ALL: [ErrorKind; 12] = [
+        ErrorKind::InvalidWrite,
+        ErrorKind::LineTooLong,
+        ErrorKind::MissingToken,
+        ErrorKind::UnknownToken,
+        ErrorKind::IdleTimeout,
+        ErrorKind::TakenOver,
+        ErrorKind::TooManyColumns,
+        ErrorKind::MalformedBody,
+        ErrorKind::TooManyFigures,
+        ErrorKind::FigureDeleted,
+        ErrorKind::HostRefused,
+        ErrorKind::NotJson,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidWrite => "invalid_write",
+            ErrorKind::LineTooLong => "line_too_long",
+            ErrorKind::MissingToken => "missing_token",
+            ErrorKind::UnknownToken => "unknown_token",
+            ErrorKind::IdleTimeout => "idle_timeout",
+            ErrorKind::TakenOver => "taken_over",
+            ErrorKind::TooManyColumns => "too_many_columns",
+            ErrorKind::MalformedBody => "malformed_body",
+            ErrorKind::TooManyFigures => "too_many_figures",
+            ErrorKind::FigureDeleted => "figure_deleted",
+            ErrorKind::HostRefused => "host_refused",
+            ErrorKind::NotJson => "not_json",
+        }
+    }
+
+    /// The kind an error answer is counted as, if it is counted.
+    pub(crate) fn of(e: &Error) -> Option<ErrorKind> {
+        Some(match e {
+            Error::InvalidWrite { source, .. } => match source {
+                plotstream_protocol::Error::LineTooLong { .. } => ErrorKind::LineTooLong,
+                _ => ErrorKind::InvalidWrite,
+            },
+            Error::MissingToken | Error::InvalidToken(_) => ErrorKind::MissingToken,
+            Error::UnknownToken { .. } => ErrorKind::UnknownToken,
+            Error::IdleTimeout { .. } => ErrorKind::IdleTimeout,
+            Error::TakenOver { .. } => ErrorKind::TakenOver,
+            Error::TooManyColumns { .. } => ErrorKind::TooManyColumns,
+            Error::MalformedBody { .. } => ErrorKind::MalformedBody,
+            Error::TooManyFigures { .. } => ErrorKind::TooManyFigures,
+            Error::FigureDeleted { .. } => ErrorKind::FigureDeleted,
+            Error::HostRefused { .. } => ErrorKind::HostRefused,
+            Error::NotJson { .. } => ErrorKind::NotJson,
+            _ => return None,
+        })
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(crate) open_streams: AtomicI64,
+    pub(crate) subscribers: AtomicI64,
+    pub(crate) connections: AtomicI64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) heartbeats: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) resyncs: AtomicU64,
+    pub(crate) figures_deleted: AtomicU64,
+    pub(crate) figures_expired: AtomicU64,
+    errors: [AtomicU64; ErrorKind::ALL.len()],
+}
+
+impl Metrics {
+    /// Counts `e` if it is a counted refusal.
+    pub(crate) fn error(&self, e: &Error) {
+        if let Some(kind) = ErrorKind::of(e) {
+            self.errors[kind as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters in the Prometheus text format; `figures` is the number
+    /// of figures held.
+    pub(crate) fn text(&self, figures: usize) -> String {
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed).to_string();
+        let gauge = |v: &AtomicI64| v.load(Ordering::Relaxed).to_string();
+        let rows = [
+            (
+                "open_streams",
+                "gauge",
+                "Streams connected now.",
+                gauge(&self.open_streams),
+            ),
+            (
+                "subscribers",
+                "gauge",
+                "Browser subscriptions open now.",
+                gauge(&self.subscribers),
+            ),
+            (
+                "connections",
+                "gauge",
+                "Connections open now.",
+                gauge(&self.connections),
+            ),
+            ("figures", "gauge", "Figures held.", figures.to_string()),
+            (
+                "connections_refused_total",
+                "counter",
+                "Connections refused over --max-connections.",
+                load(&self.connections_refused),
+            ),
+            (
+                "writes_total",
+                "counter",
+                "Writes applied.",
+                load(&self.writes),
+            ),
+            (
+                "heartbeats_total",
+                "counter",
+                "Heartbeats received.",
+                load(&self.heartbeats),
+            ),
+            (
+                "bytes_total",
+                "counter",
+                "Stream body bytes received.",
+                load(&self.bytes),
+            ),
+            (
+                "subscriber_resyncs_total",
+                "counter",
+                "Fresh snapshots sent to subscribers that fell behind.",
+                load(&self.resyncs),
+            ),
+            (
+                "figures_deleted_total",
+                "counter",
+                "Figures deleted through the API.",
+                load(&self.figures_deleted),
+            ),
+            (
+                "figures_expired_total",
+                "counter",
+                "Figures made for unknown tokens, dropped after --open-figure-ttl idle.",
+                load(&self.figures_expired),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(
+                out,
+                "# HELP plotstream_{name} {help}\n# TYPE plotstream_{name} {kind}\nplotstream_{name} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP plotstream_errors_total Requests refused or streams ended by an error, by kind.\n# TYPE plotstream_errors_total counter"
+        );
+        for kind in ErrorKind::ALL {
+            let n = self.errors[kind as usize].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "plotstream_errors_total{{kind=\"{}\"}} {n}",
+                kind.label()
+            );
+        }
+        out
+    }
+}

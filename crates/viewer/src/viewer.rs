@@ -1,0 +1,484 @@
+//! [`Viewer`]: the figures, the tokens that feed them, the counters, and the
+//! tasks that keep them (the flusher, and the janitor that drops idle
+//! figures made for unknown tokens).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use plotstream_protocol::{Figure, StreamSpec, Trace, Write, check_token};
+use serde_json::{Value, json};
+
+use crate::column::TraceData;
+use crate::figure::{FigureEntry, FigureSettings, Flusher, TokenEntry};
+use crate::metrics::Metrics;
+use crate::{Config, Error, MAX_MAXPOINTS};
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    figures: RwLock<BTreeMap<u64, Arc<FigureEntry>>>,
+    next_id: AtomicU64,
+    tokens: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    /// Held while an open viewer makes a default figure, so two connections
+    /// with one new token make one figure.
+    open_lock: Mutex<()>,
+    metrics: Metrics,
+    flusher: Arc<Flusher>,
+    /// Whether the flusher and the janitor run.
+    tasks: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.flusher.stop();
+    }
+}
+
+/// The viewer's state: figures, the tokens that feed them, counters. Cheap
+/// to clone; every clone is the same viewer.
+///
+/// ```
+/// use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
+/// use plotstream_viewer::{Config, Viewer};
+///
+/// let viewer = Viewer::new(Config::default())?;
+/// let figure = Figure {
+///     data: vec![Trace::streamed("scatter", StreamSpec::new("tok", 100))],
+///     ..Figure::default()
+/// };
+/// let id = viewer.add_figure(figure)?;
+/// viewer.apply("tok", &[Write::xy(1, 2)])?;
+/// assert_eq!(viewer.figure_json(id).unwrap()["data"][0]["y"], serde_json::json!([2]));
+/// viewer.delete_figure(id)?;
+/// assert!(viewer.figure_json(id).is_none());
+/// # Ok::<(), plotstream_viewer::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    inner: Arc<Inner>,
+}
+
+impl Viewer {
+    /// An empty viewer; refuses a [`Config`] whose limits cannot work.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Viewer {
+            inner: Arc::new(Inner {
+                config,
+                figures: RwLock::new(BTreeMap::new()),
+                next_id: AtomicU64::new(1),
+                tokens: RwLock::new(HashMap::new()),
+                open_lock: Mutex::new(()),
+                metrics: Metrics::default(),
+                flusher: Arc::new(Flusher::default()),
+                tasks: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Starts, once, the tasks that keep the viewer: the flusher, which
+    /// sends updates figures have gathered for longer than
+    /// [`Config::update_interval`], and the janitor, which drops figures
+    /// made for unknown tokens once idle for [`Config::open_figure_ttl`].
+    /// Both end with the viewer. Needs a tokio runtime; without one (or with
+    /// a zero interval) updates go out as they are applied, and the tail
+    /// waits for the next write.
+    pub(crate) fn start_tasks(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.inner.tasks.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let config = &self.inner.config;
+        if !config.update_interval.is_zero() {
+            runtime.spawn(Arc::clone(&self.inner.flusher).run(config.update_interval));
+        }
+        if let (true, Some(ttl)) = (config.open, config.open_figure_ttl) {
+            runtime.spawn(janitor(Arc::downgrade(&self.inner), ttl));
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Counts `e` in `/metrics` if it is a counted refusal, and hands it back.
+    pub(crate) fn refuse(&self, e: Error) -> Error {
+        self.inner.metrics.error(&e);
+        e
+    }
+
+    /// Adds a figure; the tokens of its traces' `stream` attributes start
+    /// feeding them. Refuses a figure over [`Config::max_figures`] or
+    /// [`Config::max_traces`], a `maxpoints` outside 1 to 1,000,000, and a
+    /// token that breaks the token rule ([`check_token`]).
+    pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
+        self.insert_figure(figure, false)
+            .map_err(|e| self.refuse(e))
+    }
+
+    fn insert_figure(&self, figure: Figure, auto: bool) -> Result<u64, Error> {
+        let config = &self.inner.config;
+        if figure.data.len() > config.max_traces {
+            return Err(Error::InvalidFigure {
+                reason: format!(
+                    "{} traces, over the limit of {} (--max-traces)",
+                    figure.data.len(),
+                    config.max_traces
+                ),
+            });
+        }
+        let mut traces = Vec::with_capacity(figure.data.len());
+        for (i, trace) in figure.data.iter().enumerate() {
+            let maxpoints = match &trace.stream {
+                Some(spec) => check_stream(i, spec)?,
+                None => 0,
+            };
+            traces.push(TraceData::new(maxpoints));
+        }
+        // Group the traces by token.
+        let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, trace) in figure.data.iter().enumerate() {
+            if let Some(spec) = &trace.stream {
+                match by_token.iter_mut().find(|(t, _)| *t == spec.token) {
+                    Some((_, indices)) => indices.push(i),
+                    None => by_token.push((&spec.token, vec![i])),
+                }
+            }
+        }
+        let by_token: Vec<(String, Vec<usize>)> = by_token
+            .into_iter()
+            .map(|(t, i)| (t.to_owned(), i))
+            .collect();
+        let settings = FigureSettings {
+            subscriber_buffer: config.subscriber_buffer,
+            subscriber_backlog_bytes: config.subscriber_backlog_bytes,
+            update_interval: config.update_interval,
+            show_tokens: config.show_tokens,
+            flusher: Arc::clone(&self.inner.flusher),
+        };
+        let entry = {
+            let mut figures = self
+                .inner
+                .figures
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if figures.len() >= config.max_figures {
+                return Err(Error::TooManyFigures {
+                    limit: config.max_figures,
+                });
+            }
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            let title = title_of(&figure).unwrap_or_else(|| format!("figure {id}"));
+            let entry = Arc::new(FigureEntry::new(id, title, auto, figure, traces, &settings));
+            figures.insert(id, Arc::clone(&entry));
+            entry
+        };
+        let mut tokens = self
+            .inner
+            .tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (token, indices) in by_token {
+            tokens
+                .entry(token)
+                .or_insert_with_key(|t| Arc::new(TokenEntry::new(t, config.max_columns)))
+                .add_target(Arc::clone(&entry), indices);
+        }
+        Ok(entry.id)
+    }
+
+    /// Deletes figure `id`: its subscribers' event streams end, and a token
+    /// that fed only this figure is forgotten (a stream on it ends with 410).
+    pub fn delete_figure(&self, id: u64) -> Result<(), Error> {
+        self.remove_figure(id)?;
+        self.inner
+            .metrics
+            .figures_deleted
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn remove_figure(&self, id: u64) -> Result<(), Error> {
+        let entry = self
+            .inner
+            .figures
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id)
+            .ok_or(Error::NoSuchFigure { id })?;
+        {
+            let mut tokens = self
+                .inner
+                .tokens
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for token in entry.tokens() {
+                if let Some(t) = tokens.get(token).filter(|t| t.detach(id)) {
+                    t.remove();
+                    tokens.remove(token);
+                }
+            }
+        }
+        entry.close();
+        Ok(())
+    }
+
+    /// The token's entry. An unknown token is refused, or under
+    /// [`Config::open`] gets a default scatter figure of its own (within
+    /// [`Config::max_figures`]).
+    pub(crate) fn token(&self, token: &str) -> Result<Arc<TokenEntry>, Error> {
+        let known = || {
+            self.inner
+                .tokens
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(token)
+                .cloned()
+        };
+        if let Some(t) = known() {
+            return Ok(t);
+        }
+        check_token(token)?;
+        if !self.inner.config.open {
+            return Err(Error::UnknownToken {
+                token: token.to_owned(),
+            });
+        }
+        let _creating = self
+            .inner
+            .open_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = known() {
+            return Ok(t);
+        }
+        self.insert_figure(default_figure(token), true)?;
+        known().ok_or_else(|| Error::UnknownToken {
+            token: token.to_owned(),
+        })
+    }
+
+    pub(crate) fn figure(&self, id: u64) -> Result<Arc<FigureEntry>, Error> {
+        self.inner
+            .figures
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+            .ok_or(Error::NoSuchFigure { id })
+    }
+
+    pub(crate) fn figures(&self) -> Vec<Arc<FigureEntry>> {
+        self.inner
+            .figures
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Checks one write for `entry`: its paths ([`Write::validate`]) and
+    /// the token's column limit. `line` names it in the error.
+    pub(crate) fn admit(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
+        let invalid = |reason: String| Error::InvalidWrite {
+            token: entry.token.clone(),
+            source: plotstream_protocol::Error::InvalidWrite {
+                line,
+                column: 0,
+                reason,
+            },
+        };
+        w.validate().map_err(|e| invalid(e.to_string()))?;
+        entry.admit(w).map_err(|over| Error::TooManyColumns {
+            token: entry.token.clone(),
+            line,
+            path: over.path,
+            limit: self.inner.config.max_columns,
+        })
+    }
+
+    /// Applies `writes` to every trace `token` feeds, as if they had arrived
+    /// on a stream: for programs that produce data in the viewer's own
+    /// process. The same rules hold: an unknown token is refused (or gets a
+    /// figure, under [`Config::open`]), and so is a write whose paths are too
+    /// deep or that names one column too many; the writes before it are
+    /// applied.
+    ///
+    /// ```
+    /// use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
+    /// use plotstream_viewer::{Config, Error, Viewer};
+    ///
+    /// let viewer = Viewer::new(Config::default())?;
+    /// let id = viewer.add_figure(Figure {
+    ///     data: vec![Trace::streamed("scatter", StreamSpec::new("t", 500))],
+    ///     ..Figure::default()
+    /// })?;
+    /// viewer.apply("t", &[Write::xy(1, 2), Write::xy(2, 4)])?;
+    /// assert_eq!(viewer.figure_json(id).unwrap()["data"][0]["y"], serde_json::json!([2, 4]));
+    /// assert!(matches!(viewer.apply("unknown", &[Write::xy(1, 2)]), Err(Error::UnknownToken { .. })));
+    /// # Ok::<(), plotstream_viewer::Error>(())
+    /// ```
+    pub fn apply(&self, token: &str, writes: &[Write]) -> Result<(), Error> {
+        let entry = self.token(token).map_err(|e| self.refuse(e))?;
+        let mut result = Ok(());
+        let mut admitted = writes.len();
+        for (i, w) in writes.iter().enumerate() {
+            if let Err(e) = self.admit(&entry, i as u64 + 1, w) {
+                admitted = i;
+                result = Err(self.refuse(e));
+                break;
+            }
+        }
+        entry.apply(&writes[..admitted]);
+        self.inner
+            .metrics
+            .writes
+            .fetch_add(admitted as u64, Ordering::Relaxed);
+        result
+    }
+
+    /// How many writes the viewer has applied since it started (the
+    /// `plotstream_writes_total` of `/metrics`).
+    pub fn writes_applied(&self) -> u64 {
+        self.inner.metrics.writes.load(Ordering::Relaxed)
+    }
+
+    /// How many figures the viewer holds.
+    pub fn figure_count(&self) -> usize {
+        self.inner
+            .figures
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// The figure with the data it holds now, as Plotly figure JSON (its
+    /// stream tokens only under [`Config::show_tokens`]).
+    pub fn figure_json(&self, id: u64) -> Option<Value> {
+        self.figure(id).ok().map(|f| f.snapshot())
+    }
+
+    /// `{"token", "traces": [<data>], "writes", "errors", "connected"}`.
+    pub fn stream_json(&self, token: &str) -> Option<Value> {
+        let t = Arc::clone(
+            self.inner
+                .tokens
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(token)?,
+        );
+        Some(json!({
+            "token": t.token,
+            "traces": t.traces_json(),
+            "writes": t.writes.load(Ordering::Relaxed),
+            "errors": t.errors.load(Ordering::Relaxed),
+            "connected": t.connections.load(Ordering::Relaxed) > 0,
+        }))
+    }
+
+    /// Ends every figure's event streams (the server is stopping).
+    pub(crate) fn close_subscriptions(&self) {
+        for f in self.figures() {
+            f.close();
+        }
+    }
+
+    /// The counters in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.text(self.figure_count())
+    }
+
+    /// Drops the figures made for unknown tokens that have had no stream
+    /// and no write for `ttl`.
+    fn expire(&self, ttl: Duration) {
+        let idle: Vec<u64> = self
+            .figures()
+            .iter()
+            .filter(|f| f.auto && f.idle_for() >= ttl && !self.connected(f))
+            .map(|f| f.id)
+            .collect();
+        for id in idle {
+            if self.remove_figure(id).is_ok() {
+                self.inner
+                    .metrics
+                    .figures_expired
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a stream feeds the figure now.
+    fn connected(&self, f: &FigureEntry) -> bool {
+        let tokens = self
+            .inner
+            .tokens
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        f.tokens()
+            .iter()
+            .filter_map(|t| tokens.get(t))
+            .any(|t| t.connections.load(Ordering::Relaxed) > 0)
+    }
+}
+
+/// The janitor task: every quarter of `ttl` (between 50 ms and 30 s), drops
+/// idle figures made for unknown tokens; ends with the viewer.
+async fn janitor(viewer: Weak<Inner>, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = viewer.upgrade() else {
+            return;
+        };
+        Viewer { inner }.expire(ttl);
+    }
+}
+
+fn check_stream(index: usize, spec: &StreamSpec) -> Result<u64, Error> {
+    let invalid = |reason: String| Error::InvalidFigure {
+        reason: format!("trace {index}: {reason}"),
+    };
+    check_token(&spec.token).map_err(|e| invalid(e.to_string()))?;
+    let maxpoints = spec.maxpoints();
+    if !(1..=MAX_MAXPOINTS).contains(&maxpoints) {
+        return Err(invalid(format!(
+            "maxpoints {maxpoints} is outside 1 to {MAX_MAXPOINTS}"
+        )));
+    }
+    Ok(maxpoints)
+}
+
+fn title_of(figure: &Figure) -> Option<String> {
+    let title = figure.layout.as_ref()?.get("title")?;
+    match title {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) => m.get("text")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The figure an unknown token gets under [`Config::open`].
+fn default_figure(token: &str) -> Figure {
+    let trace = Trace::streamed(
+        "scatter",
+        StreamSpec::new(token, plotstream_protocol::DEFAULT_MAXPOINTS),
+    )
+    .with("mode", json!("lines+markers"));
+    Figure {
+        data: vec![trace],
+        layout: json!({"title": {"text": token}}).as_object().cloned(),
+        ..Figure::default()
+    }
+}
