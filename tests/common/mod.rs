@@ -104,3 +104,81 @@ async fn record(
     streams.lock().expect("not poisoned")[index].ended_cleanly = ended_cleanly;
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
+
+/// The `plotstream` binary under test: `PLOTSTREAM_BIN` if set (to run
+/// these tests against another build, such as an older commit's), else
+/// this package's.
+pub fn plotstream_bin() -> String {
+    std::env::var("PLOTSTREAM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_plotstream").to_owned())
+}
+
+/// A running `plotstream serve`.
+pub struct Served {
+    pub child: tokio::process::Child,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    /// What it printed up to and including `listening on …`.
+    pub lines: Vec<String>,
+}
+
+impl Served {
+    /// Starts `plotstream serve ARGS` (through `sh -c` when `shell_prefix`
+    /// is given, such as `ulimit -Hn 300;`) and waits for its address.
+    pub async fn start_with(shell_prefix: Option<&str>, args: &[&str]) -> Served {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = match shell_prefix {
+            Some(prefix) => {
+                let mut c = tokio::process::Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("{prefix} exec \"$0\" serve \"$@\""))
+                    .arg(plotstream_bin())
+                    .args(args);
+                c
+            }
+            None => {
+                let mut c = tokio::process::Command::new(plotstream_bin());
+                c.arg("serve").args(args);
+                c
+            }
+        };
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve starts");
+        let mut out = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut lines = Vec::new();
+        loop {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(20), out.next_line())
+                .await
+                .expect("serve prints in time")
+                .expect("reads")
+                .expect("a line before serve exits");
+            let done = line.starts_with("listening on http://");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        let port = lines[lines.len() - 1]
+            .rsplit(':')
+            .next()
+            .expect("a port")
+            .to_owned();
+        Served {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            lines,
+        }
+    }
+
+    pub async fn start(args: &[&str]) -> Served {
+        Served::start_with(None, args).await
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
