@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
-use plotstream_client::{CloseSummary, Stream, StreamOptions};
+use plotstream_client::{Stats, Stream, StreamOptions};
 use plotstream_demos::{Clock, Demo, Frame};
 use plotstream_protocol::Write;
 use tokio::time::Instant;
@@ -83,10 +83,18 @@ impl Streams {
             let Some(stream) = self.open.remove(token) else {
                 continue;
             };
+            let stats = stream.stats_handle();
             match stream.close().await {
-                Ok(summary) => report(out, token, &summary).map_err(Error::Output)?,
+                Ok(summary) => report(
+                    out,
+                    token,
+                    &summary.stats,
+                    &format!("server answered {}", summary.status),
+                )
+                .map_err(Error::Output)?,
                 Err(e) => {
-                    writeln!(out, "{token}: {e}").map_err(Error::Output)?;
+                    report(out, token, &stats.get(), &format!("stopped: {e}"))
+                        .map_err(Error::Output)?;
                     first_error.get_or_insert(e);
                 }
             }
@@ -98,12 +106,25 @@ impl Streams {
     }
 }
 
-fn report(out: &mut dyn io::Write, token: &str, s: &CloseSummary) -> io::Result<()> {
-    let st = &s.stats;
+/// One stream's closing line. It never says "0 dropped" when writes went
+/// out on a connection that ended unanswered: those may be lost, and it
+/// says how many.
+fn report(out: &mut dyn io::Write, token: &str, st: &Stats, end: &str) -> io::Result<()> {
+    let lost = if st.may_be_lost() == 0 {
+        "every write sent on a connection the server answered".to_owned()
+    } else {
+        format!(
+            "{} may be lost ({} dropped from the full queue, {} unconfirmed: sent on a connection that ended without an answer, {} never sent)",
+            st.may_be_lost(),
+            st.dropped,
+            st.unconfirmed,
+            st.queued
+        )
+    };
     writeln!(
         out,
-        "{token}: {} writes, {} heartbeats, {} bytes, {} dropped, {} reconnects; server answered {}",
-        st.writes, st.heartbeats, st.bytes, st.dropped, st.reconnects, s.status
+        "{token}: {} writes, {} heartbeats, {} bytes, {} reconnects; {lost}; {end}",
+        st.writes, st.heartbeats, st.bytes, st.reconnects
     )
 }
 

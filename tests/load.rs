@@ -94,6 +94,7 @@ async fn two_hundred_streams_lose_nothing() {
         "{stdout}"
     );
     assert_eq!((r.connect_errors, r.stream_errors, r.drops), (0, 0, 0));
+    assert_eq!((r.unconfirmed, r.unsent, r.may_be_lost()), (0, 0, 0));
     assert_eq!(r.statuses.get("200"), Some(&200));
     assert_eq!(r.lateness_ms.count, 50_000);
     assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(50_000));
@@ -110,6 +111,8 @@ async fn two_hundred_streams_lose_nothing() {
         "stream_errors",
         "reconnects",
         "drops",
+        "unconfirmed",
+        "unsent",
         "statuses",
         "lateness_ms",
         "latency_ms",

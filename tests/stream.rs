@@ -276,3 +276,77 @@ async fn live_with_url_creates_its_figure_on_that_viewer() {
     assert_eq!(figure["data"][0]["x"], serde_json::json!([0, 1, 2, 3, 4]));
     assert_eq!(figure["data"][0]["mode"], "lines+markers");
 }
+
+/// The viewer killed with SIGKILL mid-stream and started again 3 s later on
+/// the same port: `stream` reconnects and goes on, and its summary counts
+/// the writes the dead connection carried as unconfirmed (they may be
+/// lost), instead of "0 dropped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_killed_mid_stream_leaves_unconfirmed_writes_counted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut first = common::Served::start(&["--addr", &addr]).await;
+    let sender = Command::new(common::plotstream_bin())
+        .args(["stream", "noisy-cosine", "--max-rate", "--count", "400000"])
+        .args(["--url", &format!("http://{addr}")])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("stream starts");
+    // Kill the viewer once it has taken some writes.
+    let applied = async || {
+        let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await else {
+            return 0;
+        };
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = s
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+            .await;
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text).await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("plotstream_writes_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while applied().await < 1000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no writes arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.child.start_kill().expect("SIGKILL");
+    first.child.wait().await.expect("dies");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _second = common::Served::start(&["--addr", &addr]).await;
+
+    let out = tokio::time::timeout(Duration::from_secs(120), sender.wait_with_output())
+        .await
+        .expect("stream ends")
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("noisy-cosine: 400000 writes") && stdout.contains("server answered 200"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("0 dropped,"), "{stdout}");
+    assert!(
+        !stdout.contains("every write sent on a connection the server answered"),
+        "{stdout}"
+    );
+    let lost: u64 = stdout
+        .split("; ")
+        .find_map(|part| part.split_once(" may be lost (")?.0.parse().ok())
+        .expect("a count of writes that may be lost");
+    assert!(lost > 0, "{stdout}");
+    assert!(
+        stdout.contains(" unconfirmed: sent on a connection that ended without an answer"),
+        "{stdout}"
+    );
+}

@@ -14,6 +14,10 @@
 //!   drops, the client reconnects with back-off 1, 2, 4, 8 s (5 tries, as the
 //!   Python client) and goes on with what is queued. Any other status is an
 //!   [`Error::Status`] carrying the server's body.
+//! - A connection that ends without the server's answer leaves the writes
+//!   sent on it unconfirmed: the server may have applied them or not. They
+//!   are counted ([`Stats::unconfirmed`], [`Stats::may_be_lost`]), never
+//!   passed off as delivered.
 //! - [`Stream::close`] sends what is queued, ends the body with the zero
 //!   chunk, and returns the server's answer ([`CloseSummary`]).
 //!
@@ -75,4 +79,4 @@ pub use error::Error;
 pub use figures::{CreatedFigure, create_figure};
 pub use options::{Overflow, StreamOptions};
 pub use sink::NdjsonSink;
-pub use stream::{CloseSummary, Stats, Stream};
+pub use stream::{CloseSummary, Stats, StatsHandle, Stream};

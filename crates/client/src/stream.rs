@@ -37,8 +37,21 @@ pub struct Stats {
     pub dropped: u64,
     /// Reconnects that succeeded.
     pub reconnects: u64,
-    /// Lines waiting in the queue now.
+    /// Writes sent on connections that ended without the server's answer
+    /// (dropped, reset, or answered 502 by a gateway): the server may have
+    /// applied them or not, nobody can tell. They may be lost.
+    pub unconfirmed: u64,
+    /// Lines waiting in the queue now (after a failed stream: never sent).
     pub queued: u64,
+}
+
+impl Stats {
+    /// How many writes may not have reached the server: those dropped from
+    /// a full queue, those unconfirmed, and those still queued. Zero means
+    /// every write was sent on a connection the server answered.
+    pub fn may_be_lost(&self) -> u64 {
+        self.dropped + self.unconfirmed + self.queued
+    }
 }
 
 /// What [`Stream::close`] returns: the server's answer and the final counts.
@@ -53,49 +66,76 @@ pub struct CloseSummary {
     pub stats: Stats,
 }
 
-/// Encoded lines waiting to be sent: one buffer and the length of each line.
+/// One queued line: its length, and whether it is a write (or a heartbeat).
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    len: usize,
+    write: bool,
+}
+
+/// Encoded lines waiting to be sent: one buffer and each line's length.
 #[derive(Debug, Default)]
 struct Queue {
     buf: Vec<u8>,
     head: usize,
-    lens: VecDeque<usize>,
+    lines: VecDeque<Queued>,
+}
+
+/// Whole lines taken from the queue: one chunk.
+struct Taken {
+    chunk: Bytes,
+    lines: u64,
+    writes: u64,
 }
 
 impl Queue {
     fn len(&self) -> usize {
-        self.lens.len()
+        self.lines.len()
     }
 
     /// Appends one line written by `encode`; on error nothing is queued.
     fn push(
         &mut self,
+        write: bool,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
     ) -> Result<(), Error> {
         let start = self.buf.len();
-        encode(&mut self.buf)?;
-        self.lens.push_back(self.buf.len() - start);
+        if let Err(e) = encode(&mut self.buf) {
+            // Whatever the encoder wrote before failing is not a line.
+            self.buf.truncate(start);
+            return Err(e.into());
+        }
+        self.lines.push_back(Queued {
+            len: self.buf.len() - start,
+            write,
+        });
         Ok(())
     }
 
-    fn drop_oldest(&mut self) {
-        if let Some(n) = self.lens.pop_front() {
-            self.head += n;
-            self.reclaim();
-        }
+    /// Drops the oldest line; true when it was a write.
+    fn drop_oldest(&mut self) -> bool {
+        let Some(q) = self.lines.pop_front() else {
+            return false;
+        };
+        self.head += q.len;
+        self.reclaim();
+        q.write
     }
 
     /// Takes whole lines from the front, at most `max` bytes of them (but at
-    /// least one line): the next chunk, and how many lines it holds.
-    fn take(&mut self, max: usize) -> Option<(Bytes, u64)> {
+    /// least one line): the next chunk.
+    fn take(&mut self, max: usize) -> Option<Taken> {
         let mut bytes = 0;
         let mut lines = 0u64;
-        while let Some(&n) = self.lens.front() {
-            if lines > 0 && bytes + n > max {
+        let mut writes = 0u64;
+        while let Some(&q) = self.lines.front() {
+            if lines > 0 && bytes + q.len > max {
                 break;
             }
-            bytes += n;
+            bytes += q.len;
             lines += 1;
-            self.lens.pop_front();
+            writes += u64::from(q.write);
+            self.lines.pop_front();
         }
         if lines == 0 {
             return None;
@@ -103,12 +143,16 @@ impl Queue {
         let chunk = Bytes::copy_from_slice(&self.buf[self.head..self.head + bytes]);
         self.head += bytes;
         self.reclaim();
-        Some((chunk, lines))
+        Some(Taken {
+            chunk,
+            lines,
+            writes,
+        })
     }
 
     /// Gives back the space of lines already taken.
     fn reclaim(&mut self) {
-        if self.lens.is_empty() {
+        if self.lines.is_empty() {
             self.buf.clear();
             self.head = 0;
         } else if self.head >= self.buf.len() / 2 {
@@ -140,6 +184,26 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stats(&self) -> Stats {
+        let state = self.lock();
+        Stats {
+            queued: state.queue.len() as u64,
+            ..state.stats
+        }
+    }
+}
+
+/// Reads a [`Stream`]'s counts, also after the stream was closed
+/// ([`Stream::stats_handle`]).
+#[derive(Clone, Debug)]
+pub struct StatsHandle(Arc<Shared>);
+
+impl StatsHandle {
+    /// The counts now.
+    pub fn get(&self) -> Stats {
+        self.0.stats()
     }
 }
 
@@ -225,11 +289,14 @@ impl Stream {
 
     /// The counts so far.
     pub fn stats(&self) -> Stats {
-        let state = self.shared.lock();
-        Stats {
-            queued: state.queue.len() as u64,
-            ..state.stats
-        }
+        self.shared.stats()
+    }
+
+    /// A handle that reads this stream's counts at any time, also after
+    /// [`Stream::close`] has consumed the stream (and failed: then it tells
+    /// what was unconfirmed and what was never sent).
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(Arc::clone(&self.shared))
     }
 
     /// Sends everything queued, ends the body with the zero chunk, and
@@ -288,13 +355,14 @@ impl Stream {
                 match opts.overflow {
                     Overflow::Block => return Ok(false),
                     Overflow::DropOldest => {
-                        state.queue.drop_oldest();
-                        state.stats.dropped += 1;
+                        if state.queue.drop_oldest() {
+                            state.stats.dropped += 1;
+                        }
                     }
                 }
             }
             let was_empty = state.queue.len() == 0;
-            state.queue.push(encode)?;
+            state.queue.push(!heartbeat, encode)?;
             if heartbeat {
                 state.stats.heartbeats += 1;
             } else {
@@ -373,6 +441,15 @@ enum Next {
     Wait,
 }
 
+/// What one connection carried.
+#[derive(Clone, Copy, Debug, Default)]
+struct Carried {
+    /// Chunks handed to it.
+    chunks: u64,
+    /// Writes taken from the queue for it.
+    writes: u64,
+}
+
 /// The sender task: owns the connection, reconnects, keeps alive.
 struct Sender {
     shared: Arc<Shared>,
@@ -400,13 +477,20 @@ impl Sender {
         // every stream at once cannot keep the client reconnecting for ever.
         let mut tries = 0;
         loop {
-            let (ended, progressed) = self.pump(&mut connection).await;
-            if progressed {
+            let (ended, carried) = self.pump(&mut connection).await;
+            if carried.chunks > 0 {
                 tries = 0;
             }
+            // Writes on a connection that ends without the server's answer
+            // may or may not have been applied: they are unconfirmed.
+            let unanswered = || self.shared.lock().stats.unconfirmed += carried.writes;
             let cause = match ended {
                 Ended::Closed(answer) => {
-                    let (status, body) = read_answer(answer.map_err(|e| self.http_error(e))?).await;
+                    let answer = answer.map_err(|e| {
+                        unanswered();
+                        self.http_error(e)
+                    })?;
+                    let (status, body) = read_answer(answer).await;
                     if !(200..300).contains(&status) {
                         return Err(self.status_error(status, body));
                     }
@@ -421,11 +505,18 @@ impl Sender {
                     });
                 }
                 // The connection dropped: worth a reconnect.
-                Ended::Interrupted(Err(e)) => self.http_error(e),
+                Ended::Interrupted(Err(e)) => {
+                    unanswered();
+                    self.http_error(e)
+                }
                 Ended::Interrupted(Ok(response)) => {
                     let (status, body) = read_answer(response).await;
                     if !matches!(status, 200 | 408 | 502) {
                         return Err(self.status_error(status, body));
+                    }
+                    // A gateway's 502 says nothing of what the server applied.
+                    if status == 502 {
+                        unanswered();
                     }
                     self.status_error(status, body)
                 }
@@ -464,23 +555,27 @@ impl Sender {
         }
     }
 
-    /// Streams the queue over one connection until it ends; says whether any
-    /// chunk went out on it.
-    async fn pump(&self, connection: &mut SendRequest<ChannelBody>) -> (Ended, bool) {
+    /// Streams the queue over one connection until it ends; says what went
+    /// out on it.
+    async fn pump(&self, connection: &mut SendRequest<ChannelBody>) -> (Ended, Carried) {
         let shared = &self.shared;
         let (tx, body) = ChannelBody::channel();
         let answer = connection.send_request(self.request.request(body));
         tokio::pin!(answer);
-        let mut progressed = false;
+        let mut progressed = Carried::default();
         let mut last_sent = Instant::now();
         loop {
             let next = {
                 let mut state = shared.lock();
                 match state.queue.take(shared.opts.max_chunk) {
-                    Some((chunk, lines)) => {
-                        state.stats.sent += lines;
-                        state.stats.bytes += chunk.len() as u64;
-                        Next::Chunk(chunk)
+                    Some(taken) => {
+                        state.stats.sent += taken.lines;
+                        state.stats.bytes += taken.chunk.len() as u64;
+                        // Counted once taken: a chunk this connection then
+                        // fails to carry is lost with it, as far as anyone
+                        // can tell, like those it carried unanswered.
+                        progressed.writes += taken.writes;
+                        Next::Chunk(taken.chunk)
                     }
                     None if state.closing => Next::End,
                     None => Next::Wait,
@@ -501,7 +596,7 @@ impl Sender {
                                 // hyper dropped the body: the connection is gone.
                                 return (Ended::Interrupted(answer.await), progressed);
                             }
-                            progressed = true;
+                            progressed.chunks += 1;
                             last_sent = Instant::now();
                         }
                     }
@@ -513,7 +608,7 @@ impl Sender {
                         () = shared.data_ready.notified() => {}
                         () = tokio::time::sleep_until(last_sent + shared.opts.heartbeat_after) => {
                             let mut state = shared.lock();
-                            state.queue.push(|buf| {
+                            state.queue.push(false, |buf| {
                                 plotstream_protocol::encode_heartbeat(buf);
                                 Ok(())
                             }).ok();
@@ -576,12 +671,12 @@ mod tests {
     fn take_respects_the_chunk_limit_but_always_takes_one_line() {
         let mut q = Queue::default();
         for s in ["aaaa", "bb", "cccccccccc"] {
-            q.push(|b| line(b, s)).expect("queues");
+            q.push(true, |b| line(b, s)).expect("queues");
         }
-        let (chunk, n) = q.take(8).expect("a chunk");
-        assert_eq!((&chunk[..], n), (&b"aaaa\nbb\n"[..], 2));
-        let (chunk, n) = q.take(8).expect("an over-long line alone");
-        assert_eq!((&chunk[..], n), (&b"cccccccccc\n"[..], 1));
+        let t = q.take(8).expect("a chunk");
+        assert_eq!((&t.chunk[..], t.lines), (&b"aaaa\nbb\n"[..], 2));
+        let t = q.take(8).expect("an over-long line alone");
+        assert_eq!((&t.chunk[..], t.lines), (&b"cccccccccc\n"[..], 1));
         assert!(q.take(8).is_none());
         assert_eq!((q.buf.len(), q.head), (0, 0), "space is given back");
     }
@@ -590,19 +685,34 @@ mod tests {
     fn drop_oldest_drops_whole_lines_from_the_front() {
         let mut q = Queue::default();
         for s in ["1", "22", "333"] {
-            q.push(|b| line(b, s)).expect("queues");
+            q.push(true, |b| line(b, s)).expect("queues");
         }
-        q.drop_oldest();
-        assert_eq!(q.len(), 2);
-        let (chunk, n) = q.take(100).expect("a chunk");
-        assert_eq!((&chunk[..], n), (&b"22\n333\n"[..], 2));
+        q.push(false, |b| line(b, "")).expect("a heartbeat");
+        assert!(q.drop_oldest(), "a write");
+        assert_eq!(q.len(), 3);
+        let t = q.take(100).expect("a chunk");
+        assert_eq!(
+            (&t.chunk[..], t.lines, t.writes),
+            (&b"22\n333\n\n"[..], 3, 2)
+        );
     }
 
     #[test]
     fn a_failed_encode_queues_nothing() {
         let mut q = Queue::default();
-        let err = q.push(|_| Err(plotstream_protocol::Error::LineTooLong { line: 1, limit: 0 }));
+        q.push(true, |b| line(b, "before")).expect("queues");
+        let err = q.push(true, |b| {
+            b.extend_from_slice(b"{\"half\":");
+            Err(plotstream_protocol::Error::LineTooLong { line: 1, limit: 0 })
+        });
         assert!(err.is_err());
-        assert_eq!(q.len(), 0);
+        q.push(true, |b| line(b, "after")).expect("queues");
+        assert_eq!(q.len(), 2);
+        let t = q.take(100).expect("a chunk");
+        assert_eq!(
+            &t.chunk[..],
+            b"before\nafter\n",
+            "nothing of the failed line"
+        );
     }
 }

@@ -251,6 +251,102 @@ async fn a_408_mid_stream_reconnects_and_streaming_goes_on() {
     assert!(second.head.contains("plotly-streamtoken: tok\r\n"));
 }
 
+/// A server killed mid-stream (its connection reset, no answer): the writes
+/// it was sent are unconfirmed, counted as such, and never reported as
+/// delivered; those after the reconnect are confirmed by the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_on_a_connection_that_ends_unanswered_are_unconfirmed() {
+    let (listener, url) = bind().await;
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accepts");
+        let mut r = BufReader::new(socket);
+        let mut first = Received::default();
+        read_head(&mut r, &mut first).await;
+        while first.lines().len() < 10 {
+            let chunk = read_chunk(&mut r).await.expect("a chunk");
+            first.chunks.push(chunk);
+        }
+        // As a process killed with SIGKILL: a reset, no answer.
+        r.get_mut().set_zero_linger().expect("linger 0");
+        drop(r);
+        let (socket, _) = listener.accept().await.expect("accepts again");
+        serve_one(socket, "200 OK", "ok").await
+    });
+    let stream = Stream::connect(&url, "tok", quick())
+        .await
+        .expect("connects");
+    let stats = stream.stats_handle();
+    for i in 0..10 {
+        stream.write(&Write::xy(i, i)).await.expect("writes");
+    }
+    let start = Instant::now();
+    while stream.stats().reconnects == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no reconnect: {:?}",
+            stream.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for i in 10..15 {
+        stream.write(&Write::xy(i, i)).await.expect("writes");
+    }
+    let summary = stream.close().await.expect("closes");
+    let st = summary.stats;
+    assert_eq!((st.writes, st.reconnects), (15, 1));
+    assert_eq!(st.unconfirmed, 10, "the ten the reset connection carried");
+    assert_eq!(st.may_be_lost(), 10);
+    assert_eq!(stats.get(), st, "the handle reads the same after close");
+    let second = server.await.expect("server ran");
+    assert_eq!(second.writes().len(), 5);
+}
+
+/// A stream whose every reconnect fails: the handle still tells, after
+/// `close` failed, what was unconfirmed and what was never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_gives_up_says_what_may_be_lost() {
+    let (listener, url) = bind().await;
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accepts");
+        let mut r = BufReader::new(socket);
+        let mut first = Received::default();
+        read_head(&mut r, &mut first).await;
+        while first.lines().len() < 3 {
+            let chunk = read_chunk(&mut r).await.expect("a chunk");
+            first.chunks.push(chunk);
+        }
+        r.get_mut().set_zero_linger().expect("linger 0");
+        drop(r);
+        drop(listener); // nobody listens any more
+    });
+    let opts = StreamOptions {
+        reconnect_tries: 2,
+        ..quick()
+    };
+    let stream = Stream::connect(&url, "tok", opts).await.expect("connects");
+    let stats = stream.stats_handle();
+    for i in 0..3 {
+        stream.write(&Write::xy(i, i)).await.expect("writes");
+    }
+    server.await.expect("server ran");
+    // Writes while the stream reconnects wait in the queue; then it gives up.
+    let mut queued = 0;
+    for i in 3..8 {
+        if stream.write(&Write::xy(i, i)).await.is_ok() {
+            queued += 1;
+        }
+    }
+    let err = stream.close().await.expect_err("gives up");
+    assert!(
+        err.to_string().contains("stopped") || err.to_string().contains("gave up"),
+        "{err}"
+    );
+    let st = stats.get();
+    assert_eq!(st.unconfirmed, 3);
+    assert_eq!(st.unconfirmed + st.queued, 3 + queued, "{st:?}");
+    assert_eq!(st.may_be_lost(), st.writes, "nothing was confirmed: {st:?}");
+}
+
 #[tokio::test]
 async fn no_server_listening_is_a_clear_error_at_once() {
     let (listener, url) = bind().await;

@@ -290,6 +290,8 @@ struct StreamResult {
     bytes: u64,
     reconnects: u64,
     drops: u64,
+    unconfirmed: u64,
+    unsent: u64,
     status: Option<String>,
 }
 
@@ -525,6 +527,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         stream_errors: counters.stream_errors.load(Ordering::Relaxed),
         reconnects: results.iter().map(|r| r.reconnects).sum(),
         drops: results.iter().map(|r| r.drops).sum(),
+        unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
+        unsent: results.iter().map(|r| r.unsent).sum(),
         statuses,
         lateness_ms: Percentiles::of(&lateness)?,
         latency_ms: latency,
@@ -612,18 +616,11 @@ async fn one_stream(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .add(&local);
-    let stats = stream.stats();
-    let mut result = StreamResult {
-        bytes: stats.bytes,
-        reconnects: stats.reconnects,
-        drops: stats.dropped,
-        status: None,
-    };
+    // The counts after close, whether it succeeded or not.
+    let stats = stream.stats_handle();
+    let mut result = StreamResult::default();
     match stream.close().await {
         Ok(summary) => {
-            result.bytes = summary.stats.bytes;
-            result.reconnects = summary.stats.reconnects;
-            result.drops = summary.stats.dropped;
             result.status = Some(summary.status.to_string());
         }
         Err(e) => {
@@ -637,6 +634,12 @@ async fn one_stream(
             });
         }
     }
+    let stats = stats.get();
+    result.bytes = stats.bytes;
+    result.reconnects = stats.reconnects;
+    result.drops = stats.dropped;
+    result.unconfirmed = stats.unconfirmed;
+    result.unsent = stats.queued;
     if failed {
         counters.stream_errors.fetch_add(1, Ordering::Relaxed);
     }

@@ -144,6 +144,13 @@ pub struct Report {
     pub reconnects: u64,
     /// Writes dropped by full queues.
     pub drops: u64,
+    /// Writes sent on connections that ended without the server's answer:
+    /// the server may or may not have applied them.
+    #[serde(default)]
+    pub unconfirmed: u64,
+    /// Writes still queued when their stream failed: never sent.
+    #[serde(default)]
+    pub unsent: u64,
     /// The server's answers at close, by status.
     pub statuses: BTreeMap<String, u64>,
     /// Intended send time to the write being handed to the stream.
@@ -159,6 +166,27 @@ pub struct Report {
 }
 
 impl Report {
+    /// Writes that may not have reached the server, by cause: dropped from
+    /// full queues, unconfirmed, never sent.
+    pub fn may_be_lost(&self) -> u64 {
+        self.drops + self.unconfirmed + self.unsent
+    }
+
+    /// What the sending side knows of loss, in words: never "0 lost" when
+    /// some writes went unanswered.
+    fn sending_losses(&self) -> String {
+        if self.may_be_lost() == 0 {
+            return "every write went out on a connection the server answered".to_owned();
+        }
+        format!(
+            "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that ended without an answer), {} never sent",
+            self.may_be_lost(),
+            self.drops,
+            self.unconfirmed,
+            self.unsent
+        )
+    }
+
     /// Sums the counts of `reports` and merges their histograms: the report
     /// of shards run as one test.
     pub fn merge(reports: &[Report]) -> Result<Report, Error> {
@@ -177,6 +205,8 @@ impl Report {
         out.stream_errors = 0;
         out.reconnects = 0;
         out.drops = 0;
+        out.unconfirmed = 0;
+        out.unsent = 0;
         out.statuses.clear();
         out.loss = None;
         out.rate_over_time.clear();
@@ -191,6 +221,8 @@ impl Report {
             out.stream_errors += r.stream_errors;
             out.reconnects += r.reconnects;
             out.drops += r.drops;
+            out.unconfirmed += r.unconfirmed;
+            out.unsent += r.unsent;
             if out.rate_over_time.len() < r.rate_over_time.len() {
                 out.rate_over_time.resize(r.rate_over_time.len(), 0);
             }
@@ -304,9 +336,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  bytes     {}   connect errors {}   stream errors {}   reconnects {}   drops {}",
-            self.bytes, self.connect_errors, self.stream_errors, self.reconnects, self.drops
+            "  bytes     {}   connect errors {}   stream errors {}   reconnects {}",
+            self.bytes, self.connect_errors, self.stream_errors, self.reconnects
         )?;
+        writeln!(f, "  sent      {}", self.sending_losses())?;
         let statuses: Vec<String> = self
             .statuses
             .iter()
