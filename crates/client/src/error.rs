@@ -16,11 +16,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The token cannot travel in an HTTP header.
-    #[error("invalid stream token {token:?}: it must be non-empty visible ASCII")]
+    /// The token breaks the protocol's token rule
+    /// ([`check_token`](plotstream_protocol::check_token)).
+    #[error("invalid stream token {token:?}")]
     InvalidToken {
         /// The token given.
         token: String,
+        /// What is wrong with it.
+        #[source]
+        reason: plotstream_protocol::TokenError,
     },
     /// An option is out of range.
     #[error("invalid stream options: {reason}")]

@@ -246,12 +246,14 @@ impl Stream {
     pub async fn connect(url: &str, token: &str, opts: StreamOptions) -> Result<Stream, Error> {
         opts.validate()?;
         let target = Target::parse(url)?;
+        let invalid = |reason| Error::InvalidToken {
+            token: token.to_owned(),
+            reason,
+        };
+        plotstream_protocol::check_token(token).map_err(invalid)?;
+        // Checked to be visible ASCII, which is always a header value.
         let token_value = HeaderValue::from_str(token)
-            .ok()
-            .filter(|_| !token.is_empty())
-            .ok_or_else(|| Error::InvalidToken {
-                token: token.to_owned(),
-            })?;
+            .map_err(|_| invalid(plotstream_protocol::TokenError::Empty))?;
         let connection = conn::open(&target, &opts).await?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),

@@ -82,11 +82,14 @@ pub enum Error {
         /// The name asked for.
         name: String,
     },
-    /// A token prefix that is empty or has characters unfit for an HTTP header.
-    #[error("token prefix {prefix:?} must be non-empty ASCII letters, digits, '-', '_' or '.'")]
+    /// A token prefix that breaks the protocol's token rule.
+    #[error("token prefix {prefix:?}: {reason}")]
     TokenPrefix {
         /// The prefix asked for.
         prefix: String,
+        /// What is wrong with it.
+        #[source]
+        reason: plotstream_protocol::TokenError,
     },
     /// The noisy cosine's parameters.
     #[error("noisy cosine: {0}")]
@@ -234,20 +237,23 @@ impl DemoKind {
     }
 }
 
-/// Checks that `prefix` can start a stream token: non-empty ASCII letters,
-/// digits, `-`, `_` or `.` (a token travels in an HTTP header and a URL).
+/// The longest token prefix: room is left for the `-N` the demos add.
+pub const MAX_TOKEN_PREFIX_LEN: usize = plotstream_protocol::MAX_TOKEN_LEN - 16;
+
+/// Checks that `prefix` can start a stream token: the protocol's token rule
+/// ([`check_token`](plotstream_protocol::check_token)), with room left for
+/// the suffix the demos add.
 pub fn check_token_prefix(prefix: &str) -> Result<(), Error> {
-    let valid = !prefix.is_empty()
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::TokenPrefix {
-            prefix: prefix.to_owned(),
-        })
-    }
+    let checked = match plotstream_protocol::check_token(prefix) {
+        Ok(()) if prefix.len() > MAX_TOKEN_PREFIX_LEN => {
+            Err(plotstream_protocol::TokenError::TooLong { len: prefix.len() })
+        }
+        other => other,
+    };
+    checked.map_err(|reason| Error::TokenPrefix {
+        prefix: prefix.to_owned(),
+        reason,
+    })
 }
 
 impl fmt::Display for DemoKind {
@@ -291,7 +297,8 @@ mod tests {
                 .build_with_prefix(0, "load-17")
                 .is_ok()
         );
-        for bad in ["", "a b", "x\n", "é"] {
+        let long = "p".repeat(MAX_TOKEN_PREFIX_LEN + 1);
+        for bad in ["", "a b", "x\n", "é", &long] {
             let err = DemoKind::NoisyCosine
                 .build_with_prefix(0, bad)
                 .expect_err("bad prefix");

@@ -9,7 +9,7 @@ use http::{Method, Request};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use plotstream_protocol::{Line, LineDecoder};
+use plotstream_protocol::{Figure, FigureUpdate, Line, LineDecoder, ViewerEvent};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -109,21 +109,25 @@ pub(crate) async fn follow(
                     if let Some(name) = bytes.strip_prefix(b"event: ") {
                         event = String::from_utf8_lossy(name).into_owned();
                     } else if let Some(json) = bytes.strip_prefix(b"data: ") {
-                        let Ok(v) = serde_json::from_slice::<Value>(json) else {
-                            return Ok::<_, plotstream_protocol::Error>(());
-                        };
-                        if event == "snapshot" {
-                            sub.snapshot(&v);
-                            if let Some(r) = ready.take() {
-                                let _ = r.send(());
+                        match ViewerEvent::parse(&event, json) {
+                            Ok(Some(ViewerEvent::Snapshot(figure))) => {
+                                sub.snapshot(&figure);
+                                if let Some(r) = ready.take() {
+                                    let _ = r.send(());
+                                }
                             }
-                        } else if let (true, Some(schedule)) = (event == "update", schedule.get()) {
-                            sub.update(&v, schedule, now);
+                            Ok(Some(ViewerEvent::Update(update))) => {
+                                if let Some(schedule) = schedule.get() {
+                                    sub.update(&update, schedule, now);
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!("unreadable {event} event: {e}"),
                         }
                     }
                 }
             }
-            Ok(())
+            Ok::<_, plotstream_protocol::Error>(())
         });
         if let Err(e) = fed {
             return Err(Error::Subscribe(format!("event stream: {e}")));
@@ -131,8 +135,8 @@ pub(crate) async fn follow(
     }
 }
 
-fn seqs(v: &Value) -> impl Iterator<Item = u64> + '_ {
-    v.as_array().into_iter().flatten().filter_map(Value::as_u64)
+fn seqs(values: &[Value]) -> impl Iterator<Item = u64> + '_ {
+    values.iter().filter_map(Value::as_u64)
 }
 
 impl Subscriber {
@@ -148,18 +152,18 @@ impl Subscriber {
     /// A snapshot: the first is empty; a later one (after falling behind)
     /// holds the last sequence numbers the viewer keeps of each trace; those
     /// past what was seen count as received.
-    fn snapshot(&mut self, figure: &Value) {
+    fn snapshot(&mut self, figure: &Figure) {
         let mut any = false;
-        for (trace, seen) in figure["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .zip(&mut self.seen)
-        {
+        for (trace, seen) in figure.data.iter().zip(&mut self.seen) {
             // Only numbers past those seen are news; the rest the snapshot
             // merely re-states (not duplicates).
             let from = seen.next;
-            for seq in seqs(&trace["customdata"]).filter(|&seq| seq >= from) {
+            let held = trace
+                .extra
+                .get("customdata")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            for seq in seqs(held).filter(|&seq| seq >= from) {
                 any |= seen.note(seq);
             }
         }
@@ -168,22 +172,20 @@ impl Subscriber {
         }
     }
 
-    fn update(&mut self, update: &Value, schedule: &Schedule, now: Instant) {
-        for t in update["traces"].as_array().into_iter().flatten() {
-            let Some(index) = t["index"].as_u64().and_then(|i| usize::try_from(i).ok()) else {
-                continue;
-            };
+    fn update(&mut self, update: &FigureUpdate, schedule: &Schedule, now: Instant) {
+        for t in &update.traces {
             let (Some(seen), Some(&position)) =
-                (self.seen.get_mut(index), self.positions.get(index))
+                (self.seen.get_mut(t.index), self.positions.get(t.index))
             else {
                 continue;
             };
-            if let Some(values) = t["overwrite"].get("customdata") {
+            if let Some(values) = t.overwrite.get("customdata") {
                 for seq in seqs(values) {
                     seen.note(seq);
                 }
             }
-            for seq in seqs(&t["append"]["customdata"]) {
+            let appended = t.append.get("customdata").map_or(&[][..], Vec::as_slice);
+            for seq in seqs(appended) {
                 if seen.note(seq) {
                     record(
                         &mut self.latency,
@@ -200,28 +202,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn figure(v: Value) -> Figure {
+        serde_json::from_value(v).expect("a figure")
+    }
+
+    fn update(v: Value) -> FigureUpdate {
+        serde_json::from_value(v).expect("an update")
+    }
+
     #[test]
     fn a_resync_snapshot_counts_only_what_is_new() {
         let mut sub = Subscriber::new(vec![0]);
         let schedule = Schedule::for_test();
-        sub.snapshot(&json!({"data": [{"customdata": []}]}));
+        sub.snapshot(&figure(json!({"data": [{"customdata": []}]})));
         assert_eq!(sub.resyncs, 0, "the first snapshot is empty");
         let now = Instant::now();
         sub.update(
-            &json!({"traces": [{"index": 0, "append": {"customdata": [0, 1, 2]}}]}),
+            &update(json!({"traces": [{"index": 0, "append": {"customdata": [0, 1, 2]}}]})),
             &schedule,
             now,
         );
         // Fell behind: 3 and 4 were missed, the snapshot holds 1..=5.
-        sub.snapshot(&json!({"data": [{"customdata": [1, 2, 3, 4, 5]}]}));
+        sub.snapshot(&figure(json!({"data": [{"customdata": [1, 2, 3, 4, 5]}]})));
         assert_eq!(sub.resyncs, 1);
         sub.update(
-            &json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]}),
+            &update(json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]})),
             &schedule,
             now,
         );
         sub.update(
-            &json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]}),
+            &update(json!({"traces": [{"index": 0, "append": {"customdata": [6]}}]})),
             &schedule,
             now,
         );
