@@ -126,7 +126,10 @@ pub(crate) async fn serve(
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                // A client may shut its side once the request is sent and
+                // still read the answer.
+                .half_close(true);
             let conn = builder.serve_connection(io, service);
             tokio::pin!(conn);
             tokio::select! {
