@@ -1,37 +1,27 @@
 //! `plotstream load` against `plotstream serve`: real processes on 127.0.0.1.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::Served;
 use plotstream::load::Report;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// A viewer process on a free loopback port.
 struct Viewer {
-    _child: Child,
+    _served: Served,
     url: String,
 }
 
 async fn viewer() -> Viewer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the viewer starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("in time")
-        .expect("reads")
-        .expect("a line");
-    let url = line.trim_start_matches("listening on ").to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    Viewer { _child: child, url }
+    let served = Served::start(&["--addr", "127.0.0.1:0"]).await;
+    Viewer {
+        url: format!("http://{}", served.addr),
+        _served: served,
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -1,9 +1,11 @@
 //! `plotstream serve`, run as a user runs it.
 
-use std::process::Stdio;
+mod common;
+
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use common::Served;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
@@ -31,40 +33,10 @@ async fn stream_one_point(addr: &str, token: &str) -> String {
     answer
 }
 
-/// Starts `plotstream serve ARGS`, returns it and its stdout's lines up to
-/// and including `listening on …`.
-async fn serve(args: &[&str]) -> (tokio::process::Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("prints in time")
-            .expect("reads")
-            .expect("a line before exit");
-        let done = line.starts_with("listening on ");
-        seen.push(line);
-        if done {
-            return (child, seen);
-        }
-    }
-}
-
 #[tokio::test]
 async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
-    let (child, lines) = serve(&["--addr", "127.0.0.1:0"]).await;
+    let Served { child, lines, addr } = Served::start(&["--addr", "127.0.0.1:0"]).await;
     assert_eq!(lines.len(), 1, "no warning on loopback: {lines:?}");
-    let addr = lines[0]
-        .trim_start_matches("listening on http://")
-        .to_owned();
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
@@ -97,15 +69,17 @@ async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
 
 #[tokio::test]
 async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
-    let (_child, lines) = serve(&["--addr", "0.0.0.0:0"]).await;
+    // Talked to over loopback only.
+    let Served {
+        lines,
+        addr,
+        child: _running,
+    } = Served::start(&["--addr", "0.0.0.0:0"]).await;
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with("warning: 0.0.0.0:0 is not a loopback address: the viewer is reachable from other machines"),
         "{lines:?}"
     );
-    // Talk to it over loopback only.
-    let port = lines[1].rsplit(':').next().expect("a port");
-    let addr = format!("127.0.0.1:{port}");
     let answer = stream_one_point(&addr, "new").await;
     assert!(
         answer.starts_with("HTTP/1.1 404"),

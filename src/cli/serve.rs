@@ -67,7 +67,7 @@ pub struct ServeOpts {
     pub max_connections: usize,
     /// Also answer requests whose Host is NAME (repeatable). On a loopback
     /// address only the loopback's names are answered (localhost, 127.x.y.z,
-    /// [::1]): another name means a web page reached the viewer through DNS
+    /// `[::1]`): another name means a web page reached the viewer through DNS
     /// rebinding.
     #[arg(long = "allow-host", value_name = "NAME", value_parser = flags::host_name)]
     pub allow_hosts: Vec<String>,

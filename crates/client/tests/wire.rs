@@ -100,6 +100,21 @@ async fn serve_one(socket: TcpStream, status: &str, body: &str) -> Received {
     got
 }
 
+/// Accepts one stream, reads `lines` lines of it, then resets the
+/// connection without an answer, as a server killed with SIGKILL does.
+async fn reset_after(listener: &TcpListener, lines: usize) -> Received {
+    let (socket, _) = listener.accept().await.expect("accepts");
+    let mut r = BufReader::new(socket);
+    let mut got = Received::default();
+    read_head(&mut r, &mut got).await;
+    while got.lines().len() < lines {
+        let chunk = read_chunk(&mut r).await.expect("a chunk");
+        got.chunks.push(chunk);
+    }
+    r.get_mut().set_zero_linger().expect("linger 0");
+    got
+}
+
 fn quick() -> StreamOptions {
     StreamOptions {
         reconnect_backoff: Duration::from_millis(10),
@@ -258,17 +273,7 @@ async fn a_408_mid_stream_reconnects_and_streaming_goes_on() {
 async fn writes_on_a_connection_that_ends_unanswered_are_unconfirmed() {
     let (listener, url) = bind().await;
     let server = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.expect("accepts");
-        let mut r = BufReader::new(socket);
-        let mut first = Received::default();
-        read_head(&mut r, &mut first).await;
-        while first.lines().len() < 10 {
-            let chunk = read_chunk(&mut r).await.expect("a chunk");
-            first.chunks.push(chunk);
-        }
-        // As a process killed with SIGKILL: a reset, no answer.
-        r.get_mut().set_zero_linger().expect("linger 0");
-        drop(r);
+        reset_after(&listener, 10).await;
         let (socket, _) = listener.accept().await.expect("accepts again");
         serve_one(socket, "200 OK", "ok").await
     });
@@ -307,16 +312,7 @@ async fn writes_on_a_connection_that_ends_unanswered_are_unconfirmed() {
 async fn a_stream_that_gives_up_says_what_may_be_lost() {
     let (listener, url) = bind().await;
     let server = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.expect("accepts");
-        let mut r = BufReader::new(socket);
-        let mut first = Received::default();
-        read_head(&mut r, &mut first).await;
-        while first.lines().len() < 3 {
-            let chunk = read_chunk(&mut r).await.expect("a chunk");
-            first.chunks.push(chunk);
-        }
-        r.get_mut().set_zero_linger().expect("linger 0");
-        drop(r);
+        reset_after(&listener, 3).await;
         drop(listener); // nobody listens any more
     });
     let opts = StreamOptions {

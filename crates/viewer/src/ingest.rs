@@ -12,36 +12,23 @@ use http_body_util::BodyExt;
 use plotstream_protocol::{Line, LineDecoder, TOKEN_HEADER, Write};
 
 use crate::figure::TokenEntry;
+use crate::metrics::Open;
 use crate::server::ConnTail;
 use crate::{Error, Viewer};
 
-/// Keeps the open-stream counts right however the handler ends.
-struct Connected {
-    viewer: Viewer,
-    token: Arc<TokenEntry>,
-}
+/// Keeps the token's connection count right however the handler ends.
+struct Connected(Arc<TokenEntry>);
 
 impl Connected {
-    fn new(viewer: &Viewer, token: &Arc<TokenEntry>) -> Self {
-        viewer
-            .metrics()
-            .open_streams
-            .fetch_add(1, Ordering::Relaxed);
+    fn new(token: &Arc<TokenEntry>) -> Self {
         token.connections.fetch_add(1, Ordering::Relaxed);
-        Connected {
-            viewer: viewer.clone(),
-            token: Arc::clone(token),
-        }
+        Connected(Arc::clone(token))
     }
 }
 
 impl Drop for Connected {
     fn drop(&mut self) {
-        self.viewer
-            .metrics()
-            .open_streams
-            .fetch_sub(1, Ordering::Relaxed);
-        self.token.connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -102,7 +89,10 @@ async fn stream(
     entry.generation.send_modify(|g| *g += 1);
     let mut ended = entry.generation.subscribe();
     ended.mark_unchanged();
-    let _connected = Connected::new(viewer, entry);
+    let _connected = (
+        Connected::new(entry),
+        Open::new(viewer, |m| &m.open_streams),
+    );
 
     let token = &entry.token;
     let config = viewer.config();

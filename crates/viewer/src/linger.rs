@@ -60,7 +60,8 @@ impl axum::serve::Listener for LingeringListener {
 }
 
 /// An accepted connection that lingers when dropped, and keeps the last
-/// bytes it read ([`ConnTail`]).
+/// bytes it read (for the stream handler to tell Plotly's Python client's
+/// close from a malformed body).
 #[derive(Debug)]
 pub struct Lingering {
     stream: Option<TcpStream>,

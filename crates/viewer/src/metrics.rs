@@ -3,7 +3,34 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::Error;
+use crate::{Error, Viewer};
+
+/// Counts one of something open (a connection, a stream, a subscriber) in a
+/// gauge for as long as it lives, however it ends.
+pub(crate) struct Open {
+    viewer: Viewer,
+    gauge: fn(&Metrics) -> &AtomicI64,
+}
+
+impl Open {
+    pub(crate) fn new(viewer: &Viewer, gauge: fn(&Metrics) -> &AtomicI64) -> Self {
+        gauge(viewer.metrics()).fetch_add(1, Ordering::Relaxed);
+        Open {
+            viewer: viewer.clone(),
+            gauge,
+        }
+    }
+
+    pub(crate) fn viewer(&self) -> &Viewer {
+        &self.viewer
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        (self.gauge)(self.viewer.metrics()).fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The kinds of refusal the viewer counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

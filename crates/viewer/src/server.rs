@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tower_service::Service;
 
 use crate::linger::Lingering;
+use crate::metrics::Open;
 use crate::{Error, Viewer};
 
 /// How long open connections may take to finish once the server stops.
@@ -56,22 +57,6 @@ impl ConnTail {
     pub(crate) fn ends_with(&self, suffix: &[u8]) -> bool {
         let t = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         t.bytes[..t.len].ends_with(suffix)
-    }
-}
-
-/// Keeps the connection gauge right however a connection ends.
-struct Open(Viewer);
-
-impl Open {
-    fn new(viewer: &Viewer) -> Self {
-        viewer.metrics().connections.fetch_add(1, Ordering::Relaxed);
-        Open(viewer.clone())
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.metrics().connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -119,7 +104,7 @@ pub(crate) async fn serve(
         });
         let mut stop = stop_rx.clone();
         let done = done_tx.clone();
-        let open = Open::new(&viewer);
+        let open = Open::new(&viewer, |m| &m.connections);
         let header_timeout = config.header_timeout;
         tokio::spawn(async move {
             let _held = (slot, done, open);

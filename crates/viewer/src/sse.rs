@@ -13,30 +13,15 @@ use plotstream_protocol::ViewerEvent;
 
 use crate::fanout::{Received, Subscriber};
 use crate::figure::FigureEntry;
+use crate::metrics::Open;
 use crate::{Error, Viewer};
-
-/// Keeps the subscriber gauge right however the event stream ends.
-struct Subscribed(Viewer);
-
-impl Subscribed {
-    fn new(viewer: &Viewer) -> Self {
-        viewer.metrics().subscribers.fetch_add(1, Ordering::Relaxed);
-        Subscribed(viewer.clone())
-    }
-}
-
-impl Drop for Subscribed {
-    fn drop(&mut self) {
-        self.0.metrics().subscribers.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// One subscriber's state between events.
 pub(crate) struct Subscription {
     figure: Arc<FigureEntry>,
     snapshot: Option<String>,
     updates: Subscriber,
-    subscribed: Subscribed,
+    subscribed: Open,
 }
 
 impl Subscription {
@@ -46,7 +31,7 @@ impl Subscription {
             figure,
             snapshot: Some(snapshot.to_string()),
             updates,
-            subscribed: Subscribed::new(viewer),
+            subscribed: Open::new(viewer, |m| &m.subscribers),
         }
     }
 
@@ -64,7 +49,7 @@ impl Subscription {
                     "subscriber behind: sending a snapshot"
                 );
                 self.subscribed
-                    .0
+                    .viewer()
                     .metrics()
                     .resyncs
                     .fetch_add(1, Ordering::Relaxed);
