@@ -115,6 +115,19 @@ async fn reset_after(listener: &TcpListener, lines: usize) -> Received {
     got
 }
 
+/// Waits (10 s at most) for the stream's first reconnect.
+async fn reconnected(stream: &Stream) {
+    let start = Instant::now();
+    while stream.stats().reconnects == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no reconnect: {:?}",
+            stream.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn quick() -> StreamOptions {
     StreamOptions {
         reconnect_backoff: Duration::from_millis(10),
@@ -238,15 +251,7 @@ async fn a_408_mid_stream_reconnects_and_streaming_goes_on() {
     for i in 0..10 {
         stream.write(&Write::xy(i, i)).await.expect("writes");
     }
-    let start = Instant::now();
-    while stream.stats().reconnects == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no reconnect: {:?}",
-            stream.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    reconnected(&stream).await;
     for i in 10..20 {
         stream
             .write(&Write::xy(i, i))
@@ -284,15 +289,7 @@ async fn writes_on_a_connection_that_ends_unanswered_are_unconfirmed() {
     for i in 0..10 {
         stream.write(&Write::xy(i, i)).await.expect("writes");
     }
-    let start = Instant::now();
-    while stream.stats().reconnects == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no reconnect: {:?}",
-            stream.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    reconnected(&stream).await;
     for i in 10..15 {
         stream.write(&Write::xy(i, i)).await.expect("writes");
     }
