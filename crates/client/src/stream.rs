@@ -37,7 +37,7 @@ pub struct Stats {
     pub dropped: u64,
     /// Reconnects that succeeded.
     pub reconnects: u64,
-    /// Writes sent on connections that ended without the server's answer
+    /// Writes handed to connections that ended without the server's answer
     /// (dropped, reset, or answered 502 by a gateway): the server may have
     /// applied them or not, nobody can tell. They may be lost.
     pub unconfirmed: u64,

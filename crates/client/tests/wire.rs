@@ -335,7 +335,9 @@ async fn a_stream_that_gives_up_says_what_may_be_lost() {
         "{err}"
     );
     let st = stats.get();
-    assert_eq!(st.unconfirmed, 3);
+    // The three the reset connection read, and any taken for it before the
+    // client saw the reset; the rest were never sent.
+    assert!(st.unconfirmed >= 3, "{st:?}");
     assert_eq!(st.unconfirmed + st.queued, 3 + queued, "{st:?}");
     assert_eq!(st.may_be_lost(), st.writes, "nothing was confirmed: {st:?}");
 }
