@@ -38,7 +38,7 @@ async fn subscribe(addr: String) {
     let Ok(mut s) = TcpStream::connect(&addr).await else {
         return;
     };
-    if s.write_all(b"GET /plot/1/events HTTP/1.1\r\nhost: x\r\n\r\n")
+    if s.write_all(b"GET /plot/1/events HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
         .is_err()
     {

@@ -87,6 +87,32 @@ impl Field {
     }
 }
 
+/// Which [`Field`]s a write carries, and whether it carries other
+/// attributes too ([`Write::fields`]): enough to tell, without walking
+/// paths, that a write names nothing new.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    bits: u16,
+    others: bool,
+}
+
+impl Fields {
+    /// The fields as bits, bit [`Field::index`] for each.
+    pub fn bits(self) -> u16 {
+        self.bits
+    }
+
+    /// Whether the write carries attributes other than the [`Field`]s.
+    pub fn has_others(self) -> bool {
+        self.others
+    }
+
+    /// Whether `field` is among them.
+    pub fn contains(self, field: Field) -> bool {
+        self.bits & (1 << field.index()) != 0
+    }
+}
+
 /// What a write does to one attribute.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Change<'a> {
@@ -219,10 +245,7 @@ impl Write {
         field(Field::LineColor, line.map_or(&None, |l| &l.color))?;
         field(Field::LineWidth, line.map_or(&None, |l| &l.width))?;
         // The keys kept as sent are rare; only they need a path built.
-        if self.extra.is_empty()
-            && marker.is_none_or(Marker::has_no_extra)
-            && line.is_none_or(|l| l.extra.is_empty())
-        {
+        if !self.fields().has_others() {
             return Ok(());
         }
         let mut path = String::new();
@@ -241,6 +264,52 @@ impl Write {
             walk_extra(&mut path, &l.extra, &mut f)?;
         }
         Ok(())
+    }
+
+    /// Which [`Field`]s the write carries, and whether it has other
+    /// attributes: a few comparisons, no walk.
+    ///
+    /// ```
+    /// use plotstream_protocol::{Field, Write};
+    ///
+    /// let f = Write::xy(1, 2).fields();
+    /// assert!(f.contains(Field::X) && f.contains(Field::Y) && !f.contains(Field::Z));
+    /// assert!(!f.has_others());
+    /// ```
+    pub fn fields(&self) -> Fields {
+        let mut bits = 0u16;
+        let mut set = |field: Field, present: bool| {
+            if present {
+                bits |= 1 << field.index();
+            }
+        };
+        set(Field::X, self.x.is_some());
+        set(Field::Y, self.y.is_some());
+        set(Field::Z, self.z.is_some());
+        set(Field::Text, self.text.is_some());
+        set(Field::Customdata, self.customdata.is_some());
+        let marker = self.marker.as_deref();
+        let marker_line = marker.and_then(|m| m.line.as_deref());
+        let line = self.line.as_deref();
+        set(
+            Field::MarkerColor,
+            marker.is_some_and(|m| m.color.is_some()),
+        );
+        set(Field::MarkerSize, marker.is_some_and(|m| m.size.is_some()));
+        set(
+            Field::MarkerLineColor,
+            marker_line.is_some_and(|l| l.color.is_some()),
+        );
+        set(
+            Field::MarkerLineWidth,
+            marker_line.is_some_and(|l| l.width.is_some()),
+        );
+        set(Field::LineColor, line.is_some_and(|l| l.color.is_some()));
+        set(Field::LineWidth, line.is_some_and(|l| l.width.is_some()));
+        let others = !self.extra.is_empty()
+            || marker.is_some_and(|m| !m.has_no_extra())
+            || line.is_some_and(|l| !l.extra.is_empty());
+        Fields { bits, others }
     }
 
     /// Checks what input decides and nothing else bounds: every attribute

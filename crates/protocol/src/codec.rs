@@ -73,18 +73,18 @@ impl Line<'_> {
     pub fn parse_write(&self) -> Option<Result<Write, Error>> {
         match *self {
             Line::Heartbeat { .. } => None,
-            Line::Data { number, bytes } => Some(
-                Write::from_slice(bytes)
-                    .map_err(|e| Error::invalid_write(number, &e))
-                    .and_then(|w| match w.validate() {
-                        Ok(()) => Ok(w),
-                        Err(e) => Err(Error::InvalidWrite {
-                            line: number,
-                            column: 0,
-                            reason: e.to_string(),
-                        }),
-                    }),
-            ),
+            Line::Data { number, bytes } => {
+                let parsed = Write::from_slice(bytes).map_err(|e| Error::invalid_write(number, &e));
+                // Checked in place: a write is a few hundred bytes to move.
+                if let Ok(Err(e)) = parsed.as_ref().map(Write::validate) {
+                    return Some(Err(Error::InvalidWrite {
+                        line: number,
+                        column: 0,
+                        reason: e.to_string(),
+                    }));
+                }
+                Some(parsed)
+            }
         }
     }
 }

@@ -61,7 +61,7 @@ mod tape;
 mod token;
 mod write;
 
-pub use attribute::{Attribute, Change, Field, MAX_PATH_DEPTH, PathTooDeep};
+pub use attribute::{Attribute, Change, Field, Fields, MAX_PATH_DEPTH, PathTooDeep};
 pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
 pub use error::Error;
 pub use event::{FigureUpdate, TraceUpdate, ViewerEvent};

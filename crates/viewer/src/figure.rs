@@ -2,7 +2,7 @@
 //! ([`TokenEntry`]); and the [`Flusher`] that sends what figures gathered.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -317,6 +317,8 @@ pub(crate) struct TokenEntry {
     pub(crate) token: String,
     targets: RwLock<Vec<(Arc<FigureEntry>, Vec<usize>)>>,
     columns: Mutex<Columns>,
+    /// The protocol fields among the columns, readable without the lock.
+    fields_seen: AtomicU16,
     max_columns: usize,
     pub(crate) writes: AtomicU64,
     pub(crate) errors: AtomicU64,
@@ -333,6 +335,7 @@ impl TokenEntry {
             token: token.to_owned(),
             targets: RwLock::new(Vec::new()),
             columns: Mutex::new(Columns::default()),
+            fields_seen: AtomicU16::new(0),
             max_columns,
             writes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -371,6 +374,11 @@ impl TokenEntry {
     /// the write, naming the first attribute over [`Config::max_columns`](crate::Config::max_columns).
     /// A refused write adds nothing. The write must be validated.
     pub(crate) fn admit(&self, w: &Write) -> Result<(), OverColumns> {
+        // Most writes name only fields the token already streams: no lock.
+        let fields = w.fields();
+        if !fields.has_others() && fields.bits() & !self.fields_seen.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         let mut columns = lock(&self.columns);
         let mut added = Vec::new();
         let result = w.for_each_attribute(|a| {
@@ -386,7 +394,10 @@ impl TokenEntry {
             Ok(())
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.fields_seen.store(columns.fields, Ordering::Release);
+                Ok(())
+            }
             Err(refused) => {
                 for a in added {
                     columns.remove(a);

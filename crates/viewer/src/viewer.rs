@@ -289,16 +289,23 @@ impl Viewer {
 
     /// Checks one write for `entry`: its paths ([`Write::validate`]) and
     /// the token's column limit. `line` names it in the error.
-    pub(crate) fn admit(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
-        let invalid = |reason: String| Error::InvalidWrite {
+    fn check(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
+        w.validate().map_err(|e| Error::InvalidWrite {
             token: entry.token.clone(),
             source: plotstream_protocol::Error::InvalidWrite {
                 line,
                 column: 0,
-                reason,
+                reason: e.to_string(),
             },
-        };
-        w.validate().map_err(|e| invalid(e.to_string()))?;
+        })?;
+        self.admit(entry, line, w)
+    }
+
+    /// Takes a validated write (as [`Line::parse_write`] makes them) into
+    /// the token's columns, or refuses it over the column limit.
+    ///
+    /// [`Line::parse_write`]: plotstream_protocol::Line::parse_write
+    pub(crate) fn admit(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
         entry.admit(w).map_err(|over| Error::TooManyColumns {
             token: entry.token.clone(),
             line,
@@ -333,7 +340,7 @@ impl Viewer {
         let mut result = Ok(());
         let mut admitted = writes.len();
         for (i, w) in writes.iter().enumerate() {
-            if let Err(e) = self.admit(&entry, i as u64 + 1, w) {
+            if let Err(e) = self.check(&entry, i as u64 + 1, w) {
                 admitted = i;
                 result = Err(self.refuse(e));
                 break;
