@@ -18,7 +18,7 @@ pub enum TokenError {
     },
     /// A byte is not visible ASCII.
     #[error(
-        "stream token {token:?} has {byte:?} at byte {at}: a token is visible ASCII (no spaces or control characters)"
+        "{byte:?} at byte {at} is not allowed: a stream token is visible ASCII (no spaces or control characters)"
     )]
     Invalid {
         /// The token (its first 64 characters).
