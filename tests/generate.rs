@@ -108,7 +108,9 @@ fn bad_arguments_say_what_is_valid_and_exit_2() {
     let out = plotstream(&["generate", "noisy-cosine", "--token-prefix", "a b"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("token prefix \"a b\": ' ' at byte 1 is not allowed: a stream token is visible ASCII"),
+        err.contains(
+            "token prefix \"a b\": ' ' at byte 1 is not allowed: a stream token is visible ASCII"
+        ),
         "{err}"
     );
 }
