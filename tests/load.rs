@@ -41,6 +41,22 @@ async fn load(args: &[&str]) -> std::process::Output {
     .expect("runs")
 }
 
+/// `GET path` on the viewer at `addr`, as JSON.
+async fn get_json(addr: &str, path: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("asks");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("reads");
+    serde_json::from_str(answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)).expect("JSON")
+}
+
 fn read_report(path: &PathBuf) -> (Value, Report) {
     let text = std::fs::read_to_string(path).expect("the report was written");
     (
@@ -90,6 +106,35 @@ async fn two_hundred_streams_lose_nothing() {
     assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(50_000));
     assert!((r.target_rate - 10_000.0).abs() < 1e-6, "{}", r.target_rate);
     assert!(r.achieved_rate > 0.0 && r.bytes > 0);
+    // The summary's numbers agree with each other.
+    let span_rate = r.writes as f64 / r.send_span_s;
+    assert!(
+        (span_rate - r.achieved_rate).abs() < 1e-6 * r.achieved_rate,
+        "{stdout}"
+    );
+    assert!((r.bytes as f64 / r.send_span_s - r.bytes_per_s).abs() < 1e-6 * r.bytes_per_s);
+    assert!(
+        stdout.contains(&format!(
+            "writes    50000 sent over {:.2} s: {:.0}/s achieved",
+            r.send_span_s, r.achieved_rate
+        )),
+        "{stdout}"
+    );
+    let l = &r.lateness_ms;
+    assert!(
+        l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.mean > 0.0,
+        "{l:?}"
+    );
+    assert!(
+        !r.lateness_over_time.is_empty()
+            && r.lateness_over_time.iter().all(|[p50, p99]| p50 <= p99),
+        "{:?}",
+        r.lateness_over_time
+    );
+    // Its figures are gone from the viewer (--keep-figures keeps them).
+    let addr = v.url.trim_start_matches("http://").to_owned();
+    let figures = get_json(&addr, "/api/figures").await;
+    assert_eq!(figures, serde_json::json!([]), "the run cleaned up");
     for key in [
         "config",
         "target_rate",
@@ -101,6 +146,9 @@ async fn two_hundred_streams_lose_nothing() {
         "stream_errors",
         "reconnects",
         "drops",
+        "bytes_per_s",
+        "send_span_s",
+        "lateness_over_time",
         "unconfirmed",
         "unsent",
         "statuses",
@@ -307,22 +355,11 @@ async fn html_report_and_live_plot() {
     assert!(page.contains("plotly.js v3.7.0"), "plotly.js is inside");
     assert!(!page.contains("<script src="), "nothing is fetched");
     assert!(page.contains("Percentile spectrum") && page.contains("Writes per second"));
+    assert!(page.contains("Lateness each second"));
     std::fs::remove_file(html).ok();
     // The run's own figure holds a point a second for writes/s.
     let addr = v.url.trim_start_matches("http://").to_owned();
-    let mut s = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connects");
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(
-        b"GET /api/streams/selfplot-live-writes HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-    )
-    .await
-    .expect("asks");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.expect("reads");
-    let body: Value =
-        serde_json::from_str(answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)).expect("JSON");
+    let body = get_json(&addr, "/api/streams/selfplot-live-writes").await;
     let ys: Vec<u64> = body["traces"][0]["y"]
         .as_array()
         .into_iter()
@@ -334,4 +371,70 @@ async fn html_report_and_live_plot() {
         ys.iter().all(|&y| y <= 63),
         "3 streams × 20 writes/s, give or take a tick: {ys:?}"
     );
+    // The p99 lateness plotted is each second's, never stuck at 0.
+    let p99 = get_json(&addr, "/api/streams/selfplot-live-p99").await;
+    let p99s: Vec<f64> = p99["traces"][0]["y"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(
+        p99s.iter().any(|&v| v > 0.0),
+        "p99 lateness plotted: {p99s:?}"
+    );
+}
+
+/// A run that sends nothing exits 1 and says why; options out of range are
+/// refused with exit 2, naming the valid range.
+#[tokio::test]
+async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let out = load(&[
+        "--url",
+        &format!("http://{closed}"),
+        "--streams",
+        "3",
+        "--duration",
+        "1s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0 writes sent, 3 of 3 streams failed: cannot connect to"),
+        "{err}"
+    );
+    // A viewer that does not know the tokens: every stream answered 404.
+    let v = Served::start(&["--addr", "127.0.0.1:0", "--closed"]).await;
+    let out = load(&["--url", &format!("http://{}", v.addr), "--duration", "1s"]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 of 1 stream failed") && err.contains("404"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 stream of noisy-cosine"));
+    for (args, says) in [
+        (
+            &["--streams", "0"][..],
+            "must be a whole number of at least 1",
+        ),
+        (&["--duration", "0s"][..], "give a duration above zero"),
+        (
+            &["--max-error-rate", "2"][..],
+            "must be a share from 0 to 1",
+        ),
+    ] {
+        let mut all = vec!["--url", "http://127.0.0.1:9"];
+        all.extend_from_slice(args);
+        let out = load(&all).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
 }

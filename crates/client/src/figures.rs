@@ -31,25 +31,67 @@ pub async fn create_figure(
     figure: &Figure,
     opts: &StreamOptions,
 ) -> Result<CreatedFigure, Error> {
+    let body = serde_json::to_vec(figure)
+        .map_err(|source| plotstream_protocol::Error::Encode { source })?;
+    let (addr, status, text) = call(url, Method::POST, "api/figures", Some(body), opts).await?;
+    if status != 201 {
+        return Err(Error::Status {
+            addr,
+            status,
+            body: text,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| Error::Status {
+        addr,
+        status,
+        body: format!("not a created figure ({e}): {text}"),
+    })
+}
+
+/// Deletes figure `id` from the plotstream viewer at `url`; its streams and
+/// event streams end. The viewer's own API, as [`create_figure`].
+pub async fn delete_figure(url: &str, id: u64, opts: &StreamOptions) -> Result<(), Error> {
+    let (addr, status, body) = call(
+        url,
+        Method::DELETE,
+        &format!("api/figures/{id}"),
+        None,
+        opts,
+    )
+    .await?;
+    match status {
+        204 => Ok(()),
+        _ => Err(Error::Status { addr, status, body }),
+    }
+}
+
+/// One request to the viewer's API under `url`: its `host:port`, the
+/// answer's status and body.
+async fn call(
+    url: &str,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    opts: &StreamOptions,
+) -> Result<(String, u16, String), Error> {
     let target = Target::parse(url)?;
     if target.tls {
         return Err(Error::InvalidUrl {
             url: url.to_owned(),
-            reason: "creating figures is done over http on a local viewer".to_owned(),
+            reason: "the figures API is reached over http on a local viewer".to_owned(),
         });
     }
-    let body = serde_json::to_vec(figure)
-        .map_err(|source| plotstream_protocol::Error::Encode { source })?;
     let mut sender = conn::open::<Full<Bytes>>(&target, opts).await?;
-    let path = format!(
-        "{}api/figures",
-        target.path.trim_end_matches('/').to_owned() + "/"
-    );
-    let request = Request::builder()
-        .method(Method::POST)
+    let path = format!("{}/{path}", target.path.trim_end_matches('/'));
+    let mut request = Request::builder()
+        .method(method)
         .uri(path)
-        .header(HOST, &target.host_header)
-        .header(CONTENT_TYPE, "application/json")
+        .header(HOST, &target.host_header);
+    if body.is_some() {
+        request = request.header(CONTENT_TYPE, "application/json");
+    }
+    let body = body.unwrap_or_default();
+    let request = request
         .header(CONTENT_LENGTH, body.len())
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| Error::InvalidUrl {
@@ -68,17 +110,9 @@ pub async fn create_figure(
         .await
         .map_err(http)?
         .to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    if status != 201 {
-        return Err(Error::Status {
-            addr: target.addr,
-            status,
-            body: text,
-        });
-    }
-    serde_json::from_str(&text).map_err(|e| Error::Status {
-        addr: target.addr,
+    Ok((
+        target.addr.clone(),
         status,
-        body: format!("not a created figure ({e}): {text}"),
-    })
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }

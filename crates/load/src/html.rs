@@ -29,6 +29,16 @@ fn spectrum(p: &crate::Percentiles) -> Result<(Vec<f64>, Vec<f64>), Error> {
         #[allow(clippy::cast_precision_loss)]
         ys.push(v.value_iterated_to() as f64 / 1000.0);
     }
+    // The iteration ends before the last quantile: end each curve at its
+    // maximum, one value short of all of them (x = count), so that no
+    // curve stops short of its tail.
+    if !h.is_empty() {
+        #[allow(clippy::cast_precision_loss)]
+        let last = (h.len() as f64).max(xs.last().copied().unwrap_or(1.0));
+        xs.push(last);
+        #[allow(clippy::cast_precision_loss)]
+        ys.push(h.max() as f64 / 1000.0);
+    }
     Ok((xs, ys))
 }
 
@@ -65,6 +75,16 @@ pub fn render(report: &Report) -> Result<String, Error> {
         "layout": {"title": {"text": "Writes per second"}, "xaxis": {"title": {"text": "s"}},
                    "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"}}
     });
+    let over_time =
+        |i: usize| -> Vec<f64> { report.lateness_over_time.iter().map(|v| v[i]).collect() };
+    let lateness_fig = serde_json::json!({
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": seconds, "y": over_time(0)},
+            {"type": "scatter", "mode": "lines+markers", "name": "p99", "x": seconds, "y": over_time(1)}
+        ],
+        "layout": {"title": {"text": "Lateness each second"}, "xaxis": {"title": {"text": "s"}},
+                   "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}}
+    });
     let mut page = String::new();
     let _ = write!(
         page,
@@ -72,13 +92,34 @@ pub fn render(report: &Report) -> Result<String, Error> {
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
          .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
          <h1>plotstream load report</h1><pre>{summary}</pre>\
-         <div id=\"spectrum\" class=\"plot\"></div><div id=\"rate\" class=\"plot\"></div>\n<script>\
-         const spectrum = {spectrum};\nconst rate = {rate};\n\
+         <div id=\"spectrum\" class=\"plot\"></div><div id=\"rate\" class=\"plot\"></div><div id=\"lateness\" class=\"plot\"></div>\n<script>\
+         const spectrum = {spectrum};\nconst rate = {rate};\nconst lateness = {lateness};\n\
          Plotly.newPlot('spectrum', spectrum.data, spectrum.layout);\n\
+         Plotly.newPlot('lateness', lateness.data, lateness.layout);\n\
          Plotly.newPlot('rate', rate.data, rate.layout);\n</script></body></html>\n",
         summary = escape(&report.to_string()),
         spectrum = spectrum_fig,
+        lateness = lateness_fig,
         rate = rate_fig,
     );
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{histogram, record};
+
+    #[test]
+    fn a_spectrum_ends_at_the_maximum() {
+        let mut h = histogram();
+        for ms in 1..=1000u64 {
+            record(&mut h, std::time::Duration::from_millis(ms));
+        }
+        record(&mut h, std::time::Duration::from_secs(5));
+        let p = crate::Percentiles::of(&h).expect("serialises");
+        let (x, y) = spectrum(&p).expect("a spectrum");
+        assert_eq!(y.last().copied(), Some(p.max), "the tail is drawn");
+        assert!(x.windows(2).all(|w| w[0] <= w[1]), "x rises");
+    }
 }

@@ -106,6 +106,14 @@ pub enum Error {
     /// Writing the summary failed.
     #[error("cannot write the output")]
     Output(#[source] io::Error),
+    /// The run sent nothing, or every stream failed.
+    #[error("{what}: {why}")]
+    NothingSent {
+        /// What happened, in numbers.
+        what: String,
+        /// The first error a stream met.
+        why: String,
+    },
 }
 
 /// `--shard I/N`: run streams I, I+N, I+2N, …
@@ -156,6 +164,32 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is not a duration of zero or more"))
 }
 
+/// Parses a duration above zero.
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "{s:?} is zero: give a duration above zero, such as 500ms, 5s or 2m"
+        )),
+        d => Ok(d),
+    }
+}
+
+/// Parses a whole number of at least 1.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.trim().replace('_', "").parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} must be a whole number of at least 1")),
+    }
+}
+
+/// Parses a share from 0 to 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} must be a share from 0 to 1, such as 0.01")),
+    }
+}
+
 fn positive(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -172,14 +206,14 @@ pub struct Opts {
     /// The demo each stream plays (a stream sends the writes of its first trace).
     #[arg(long, value_enum, default_value = "noisy-cosine")]
     pub demo: DemoKind,
-    /// Streams in the test (all shards together).
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Streams in the test (all shards together), at least 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub streams: u64,
     /// Writes per second per stream.
     #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = positive)]
     pub rate: f64,
-    /// How long each stream writes: 500ms, 10s, 2m.
-    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    /// How long each stream writes, above zero: 500ms, 10s, 2m.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
     pub duration: Duration,
     /// Start the streams evenly over this long.
     #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
@@ -207,7 +241,7 @@ pub struct Opts {
     #[arg(long, value_name = "N")]
     pub max_loss: Option<u64>,
     /// Exit 99 if more than this share (0 to 1) of the streams fail.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = fraction)]
     pub max_error_rate: Option<f64>,
     /// Also write the report as a self-contained HTML page: the percentile
     /// spectrum and the achieved rate over time.
@@ -217,6 +251,10 @@ pub struct Opts {
     /// plotstream viewer at this URL.
     #[arg(long, value_name = "URL")]
     pub live: Option<String>,
+    /// Keep the figures --subscribe made on the viewer after the run (they
+    /// are deleted by default).
+    #[arg(long)]
+    pub keep_figures: bool,
 }
 
 impl Opts {
@@ -282,6 +320,58 @@ struct Counters {
     open: AtomicI64,
     connect_errors: AtomicU64,
     stream_errors: AtomicU64,
+}
+
+/// What all streams share: counters, and the histograms of lateness.
+#[derive(Debug)]
+struct Shared {
+    counters: Counters,
+    /// Every write's lateness.
+    lateness: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The lateness recorded since the monitor last looked.
+    window: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The first error a stream met, in words, to say why a run failed.
+    first_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            counters: Counters::default(),
+            lateness: Mutex::new(report::histogram()),
+            window: Mutex::new(report::histogram()),
+            first_error: Mutex::new(None),
+        }
+    }
+
+    /// Adds a stream's recent lateness to the run's histograms, and empties it.
+    fn add_lateness(&self, local: &mut hdrhistogram::Histogram<u64>) {
+        for h in [&self.lateness, &self.window] {
+            let _ = h
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&*local);
+        }
+        local.reset();
+    }
+
+    /// Keeps the first error met, with its causes.
+    fn note_error(&self, e: &dyn std::error::Error) {
+        let mut first = self
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            let mut text = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            *first = Some(text);
+        }
+    }
 }
 
 /// What one stream did.
@@ -361,6 +451,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let schedule_cell: Arc<OnceLock<Arc<Schedule>>> = Arc::new(OnceLock::new());
     let mut subscribers = Vec::new();
+    let mut made = Vec::new();
     if opts.subscribe {
         let addr = viewer_addr(&opts.url)?;
         let mut ready = Vec::new();
@@ -382,6 +473,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             let created =
                 plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default())
                     .await?;
+            made.push(created.id);
             let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
             ready.push(ready_rx);
             let sub = subscribe::Subscriber::new(
@@ -413,25 +505,23 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         rate: opts.rate,
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
-    let counters = Arc::new(Counters::default());
-    let lateness = Arc::new(Mutex::new(report::histogram()));
+    let shared = Arc::new(Shared::new());
 
     let mut tasks = Vec::with_capacity(here);
     for (position, &i) in positions.iter().enumerate() {
-        let schedule = Arc::clone(&schedule);
-        let counters = Arc::clone(&counters);
-        let lateness = Arc::clone(&lateness);
-        let url = opts.url.clone();
-        let tok = token(i);
-        let demo = opts
-            .demo
-            .build_with_prefix(opts.seed.wrapping_add(i), &tok)?;
-        tasks.push(tokio::spawn(async move {
-            one_stream(
-                url, tok, demo, position, per_stream, schedule, counters, lateness,
-            )
-            .await
-        }));
+        let token = token(i);
+        let task = StreamTask {
+            url: opts.url.clone(),
+            demo: opts
+                .demo
+                .build_with_prefix(opts.seed.wrapping_add(i), &token)?,
+            token,
+            position,
+            writes: per_stream,
+            schedule: Arc::clone(&schedule),
+            shared: Arc::clone(&shared),
+        };
+        tasks.push(tokio::spawn(task.run()));
     }
 
     let live = match &opts.live {
@@ -439,21 +529,33 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         None => None,
     };
     let (monitor_stop, monitor_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(monitor(
-        Arc::clone(&counters),
-        Arc::clone(&lateness),
-        here,
-        per_stream * here as u64,
-        live,
-        schedule.t0,
-        monitor_rx,
-    ));
+    let monitor = tokio::spawn(
+        Monitor {
+            shared: Arc::clone(&shared),
+            streams: here,
+            total: per_stream * here as u64,
+            live,
+            t0: schedule.t0,
+        }
+        .run(monitor_rx),
+    );
     let mut results = Vec::with_capacity(here);
     for t in tasks {
-        results.push(t.await.unwrap_or_default());
+        match t.await {
+            Ok(r) => results.push(r),
+            // A stream task that panicked failed: count it, never hide it.
+            Err(e) => {
+                shared
+                    .counters
+                    .stream_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.note_error(&e);
+            }
+        }
     }
     let _ = monitor_stop.send(true);
-    let rate_over_time = monitor.await.unwrap_or_default();
+    let (rate_over_time, lateness_over_time) = monitor.await.unwrap_or_default();
+    let counters = &shared.counters;
     let elapsed = schedule.t0.elapsed();
 
     // Give the subscribers a moment to see the last writes, then stop them.
@@ -483,6 +585,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     }
 
     let writes = counters.writes.load(Ordering::Relaxed);
+    let bytes: u64 = results.iter().map(|r| r.bytes).sum();
     // The time the writes took, and the time they should have taken: the
     // last stream starts ramp·(n−1)/n in, and each write occupies 1/R.
     #[allow(clippy::cast_precision_loss)]
@@ -499,7 +602,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             *statuses.entry(s.clone()).or_insert(0) += 1;
         }
     }
-    let lateness = lateness
+    let lateness = shared
+        .lateness
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
@@ -521,8 +625,10 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         target_rate: (per_stream * here as u64) as f64 / scheduled_span.max(1e-9),
         achieved_rate: writes as f64 / actual_span.max(1e-9),
         elapsed_s: elapsed.as_secs_f64(),
+        send_span_s: actual_span,
+        bytes_per_s: bytes as f64 / actual_span.max(1e-9),
         writes,
-        bytes: results.iter().map(|r| r.bytes).sum(),
+        bytes,
         connect_errors: counters.connect_errors.load(Ordering::Relaxed),
         stream_errors: counters.stream_errors.load(Ordering::Relaxed),
         reconnects: results.iter().map(|r| r.reconnects).sum(),
@@ -534,6 +640,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         latency_ms: latency,
         loss,
         rate_over_time,
+        lateness_over_time,
     };
     if let Some(path) = &opts.report {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
@@ -551,100 +658,137 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             reason: e.to_string(),
         })?;
     }
+    if !opts.keep_figures {
+        for id in made {
+            if let Err(e) =
+                plotstream_client::delete_figure(&opts.url, id, &StreamOptions::default()).await
+            {
+                tracing::warn!("cannot delete figure {id} after the run: {e}");
+            }
+        }
+    }
     let breaches = opts.thresholds().breaches(&report);
     write!(out, "{report}").map_err(Error::Output)?;
+    let failed = report.connect_errors + report.stream_errors;
+    if report.writes == 0 || failed >= here as u64 {
+        let why = shared
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "no error was reported".to_owned());
+        return Err(Error::NothingSent {
+            what: format!(
+                "{} writes sent, {failed} of {here} {} failed",
+                report.writes,
+                if here == 1 { "stream" } else { "streams" }
+            ),
+            why,
+        });
+    }
     for b in &breaches {
         writeln!(out, "threshold breached: {b}").map_err(Error::Output)?;
     }
     Ok(Outcome { report, breaches })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn one_stream(
+/// One stream of the run: connects at its start, sends its writes on
+/// schedule, and reports what it did.
+struct StreamTask {
     url: String,
     token: String,
-    mut demo: Box<dyn plotstream_demos::Demo>,
+    demo: Box<dyn plotstream_demos::Demo>,
+    /// Its place among this run's streams (for the schedule).
     position: usize,
+    /// How many writes it sends.
     writes: u64,
     schedule: Arc<Schedule>,
-    counters: Arc<Counters>,
-    lateness: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
-) -> StreamResult {
-    tokio::time::sleep_until(schedule.start(position)).await;
-    let stream = match Stream::connect(&url, &token, StreamOptions::default()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(token, "cannot connect: {e}");
-            counters.connect_errors.fetch_add(1, Ordering::Relaxed);
-            return StreamResult::default();
-        }
-    };
-    counters.open.fetch_add(1, Ordering::Relaxed);
-    let mut local = report::histogram();
-    let mut frame = Frame::default();
-    let mut failed = false;
-    for seq in 0..writes {
-        let due = schedule.intended(position, seq);
-        tokio::time::sleep_until(due).await;
-        // The next write of the demo's first trace, numbered.
-        let mut write = loop {
-            demo.next_frame(Clock::Simulated, &mut frame);
-            if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
-                break w.write.clone();
+    shared: Arc<Shared>,
+}
+
+impl StreamTask {
+    async fn run(mut self) -> StreamResult {
+        let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
+        tokio::time::sleep_until(schedule.start(self.position)).await;
+        let stream = match Stream::connect(&self.url, &self.token, StreamOptions::default()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(token = self.token, "cannot connect: {e}");
+                shared
+                    .counters
+                    .connect_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.note_error(&e);
+                return StreamResult::default();
             }
         };
-        write.customdata = Some(Update::append(seq));
-        if stream.write(&write).await.is_err() {
-            failed = true;
-            break;
+        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        let mut local = report::histogram();
+        let mut frame = Frame::default();
+        let mut failed = None;
+        // Lateness goes to the run's histograms once a second of schedule,
+        // so that progress and --live see it as the run goes.
+        let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
+        for seq in 0..self.writes {
+            let due = schedule.intended(self.position, seq);
+            tokio::time::sleep_until(due).await;
+            // The next write of the demo's first trace, numbered.
+            let mut write = loop {
+                self.demo.next_frame(Clock::Simulated, &mut frame);
+                if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
+                    break w.write.clone();
+                }
+            };
+            write.customdata = Some(Update::append(seq));
+            if let Err(e) = stream.write(&write).await {
+                failed = Some(e);
+                break;
+            }
+            report::record(&mut local, due.elapsed());
+            shared.counters.writes.fetch_add(1, Ordering::Relaxed);
+            let since_start = u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            shared
+                .counters
+                .last_write_nanos
+                .fetch_max(since_start, Ordering::Relaxed);
+            if due >= next_merge {
+                shared.add_lateness(&mut local);
+                next_merge = due + Duration::from_secs(1);
+            }
         }
-        report::record(&mut local, due.elapsed());
-        counters.writes.fetch_add(1, Ordering::Relaxed);
-        let since_start = u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        counters
-            .last_write_nanos
-            .fetch_max(since_start, Ordering::Relaxed);
-        if seq % 1024 == 1023 {
-            let _ = lateness
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .add(&local);
-            local.reset();
-        }
-    }
-    let _ = lateness
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .add(&local);
-    // The counts after close, whether it succeeded or not.
-    let stats = stream.stats_handle();
-    let mut result = StreamResult::default();
-    match stream.close().await {
-        Ok(summary) => {
-            result.status = Some(summary.status.to_string());
-        }
-        Err(e) => {
-            failed = true;
-            result.status = Some(match e {
-                plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
-                    plotstream_client::Error::Status { status, .. } => status.to_string(),
+        shared.add_lateness(&mut local);
+        // The counts after close, whether it succeeded or not.
+        let stats = stream.stats_handle();
+        let mut result = StreamResult::default();
+        match stream.close().await {
+            Ok(summary) => result.status = Some(summary.status.to_string()),
+            Err(e) => {
+                result.status = Some(match &e {
+                    plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
+                        plotstream_client::Error::Status { status, .. } => status.to_string(),
+                        _ => "error".to_owned(),
+                    },
                     _ => "error".to_owned(),
-                },
-                _ => "error".to_owned(),
-            });
+                });
+                failed.get_or_insert(e);
+            }
         }
+        let stats = stats.get();
+        result.bytes = stats.bytes;
+        result.reconnects = stats.reconnects;
+        result.drops = stats.dropped;
+        result.unconfirmed = stats.unconfirmed;
+        result.unsent = stats.queued;
+        if let Some(e) = failed {
+            shared
+                .counters
+                .stream_errors
+                .fetch_add(1, Ordering::Relaxed);
+            shared.note_error(&e);
+        }
+        shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+        result
     }
-    let stats = stats.get();
-    result.bytes = stats.bytes;
-    result.reconnects = stats.reconnects;
-    result.drops = stats.dropped;
-    result.unconfirmed = stats.unconfirmed;
-    result.unsent = stats.queued;
-    if failed {
-        counters.stream_errors.fetch_add(1, Ordering::Relaxed);
-    }
-    counters.open.fetch_sub(1, Ordering::Relaxed);
-    result
 }
 
 /// The run's own figures, streamed to a viewer (`--live`).
@@ -711,80 +855,106 @@ impl LiveFeed {
     }
 }
 
-/// Watches the run once a second until `stop`: keeps the writes sent in each
-/// second, shows progress on stderr (an indicatif bar on a terminal, a line
-/// every 10 s otherwise) and feeds `--live`.
-#[allow(clippy::print_stderr)]
-async fn monitor(
-    counters: Arc<Counters>,
-    lateness: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
+/// Watches the run once a second until stopped: keeps the writes sent and
+/// the lateness p50/p99 of each second, shows progress on stderr (an
+/// indicatif bar on a terminal, a line every 10 s otherwise) and feeds
+/// `--live`.
+struct Monitor {
+    shared: Arc<Shared>,
     streams: usize,
     total: u64,
     live: Option<LiveFeed>,
     t0: Instant,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Vec<u64> {
-    let bar = io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(total);
-        let style = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} writes  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar
-    });
-    let mut per_second = Vec::new();
-    let mut last = 0;
-    let mut ticker = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.wait_for(|s| *s) => break,
+}
+
+impl Monitor {
+    /// Runs until `stop`; the writes and the lateness `[p50, p99]` (ms) of
+    /// each second.
+    #[allow(clippy::print_stderr)]
+    async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> (Vec<u64>, Vec<[f64; 2]>) {
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(self.total);
+            let style = indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} writes  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        let counters = &self.shared.counters;
+        let mut per_second = Vec::new();
+        let mut lateness = Vec::new();
+        let mut last = 0;
+        let mut ticker =
+            tokio::time::interval_at(self.t0 + Duration::from_secs(1), Duration::from_secs(1));
+        loop {
+            let stopped = tokio::select! {
+                _ = ticker.tick() => false,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            let writes = counters.writes.load(Ordering::Relaxed);
+            let delta = writes - last;
+            last = writes;
+            let [p50, p99] = self.take_window();
+            if stopped {
+                // The last, partial second.
+                if delta > 0 {
+                    per_second.push(delta);
+                    lateness.push([p50, p99]);
+                }
+                break;
+            }
+            per_second.push(delta);
+            lateness.push([p50, p99]);
+            let errors = counters.connect_errors.load(Ordering::Relaxed)
+                + counters.stream_errors.load(Ordering::Relaxed);
+            let open = counters.open.load(Ordering::Relaxed);
+            let msg = format!(
+                "streams {open}/{} open  {delta}/s  errors {errors}  lateness p99 {p99:.2} ms this second",
+                self.streams
+            );
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(writes);
+                    bar.set_message(msg);
+                }
+                None if per_second.len() % 10 == 0 => {
+                    eprintln!(
+                        "{:>5} s  writes {writes}/{}  {msg}",
+                        per_second.len(),
+                        self.total
+                    );
+                }
+                None => {}
+            }
+            if let Some(live) = &self.live {
+                #[allow(clippy::cast_precision_loss)]
+                live.send(per_second.len() as f64, [delta as f64, p99, errors as f64])
+                    .await;
+            }
         }
-        let writes = counters.writes.load(Ordering::Relaxed);
-        let delta = writes - last;
-        last = writes;
-        per_second.push(delta);
-        #[allow(clippy::cast_precision_loss)]
-        let p99 = lateness
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if let Some(live) = self.live {
+            live.close().await;
+        }
+        (per_second, lateness)
+    }
+
+    /// The lateness p50 and p99 (ms) recorded since the last call.
+    fn take_window(&self) -> [f64; 2] {
+        let mut window = self
+            .shared
+            .window
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .value_at_quantile(0.99) as f64
-            / 1000.0;
-        let errors = counters.connect_errors.load(Ordering::Relaxed)
-            + counters.stream_errors.load(Ordering::Relaxed);
-        let open = counters.open.load(Ordering::Relaxed);
-        let msg = format!(
-            "streams {open}/{streams} open  {delta}/s  errors {errors}  p99 lateness {p99:.2} ms"
-        );
-        match &bar {
-            Some(bar) => {
-                bar.set_position(writes);
-                bar.set_message(msg);
-            }
-            None if per_second.len() % 10 == 0 => {
-                eprintln!("{:>5} s  writes {writes}/{total}  {msg}", per_second.len());
-            }
-            None => {}
-        }
-        if let Some(live) = &live {
-            #[allow(clippy::cast_precision_loss)]
-            live.send(per_second.len() as f64, [delta as f64, p99, errors as f64])
-                .await;
-        }
+            .unwrap_or_else(PoisonError::into_inner);
+        #[allow(clippy::cast_precision_loss)]
+        let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
+        let out = [ms(0.5), ms(0.99)];
+        window.reset();
+        out
     }
-    // The last, partial second.
-    let writes = counters.writes.load(Ordering::Relaxed);
-    if writes > last {
-        per_second.push(writes - last);
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if let Some(live) = live {
-        live.close().await;
-    }
-    per_second
 }
 
 #[cfg(test)]

@@ -32,10 +32,22 @@ pub(crate) fn record(h: &mut Histogram<u64>, d: Duration) {
 pub struct Percentiles {
     /// How many values.
     pub count: u64,
+    /// Smallest, ms.
+    #[serde(default)]
+    pub min: f64,
+    /// Mean, ms.
+    #[serde(default)]
+    pub mean: f64,
+    /// Standard deviation, ms.
+    #[serde(default)]
+    pub stddev: f64,
     /// Median, ms.
     pub p50: f64,
     /// 90th percentile, ms.
     pub p90: f64,
+    /// 95th percentile, ms.
+    #[serde(default)]
+    pub p95: f64,
     /// 99th percentile, ms.
     pub p99: f64,
     /// 99.9th percentile, ms.
@@ -56,10 +68,15 @@ impl Percentiles {
             .serialize(h, &mut bytes)
             .map_err(|e| Error::Histogram(format!("{e:?}")))?;
         #[allow(clippy::cast_precision_loss)]
+        let empty = h.is_empty();
         Ok(Percentiles {
             count: h.len(),
+            min: if empty { 0.0 } else { h.min() as f64 / 1000.0 },
+            mean: if empty { 0.0 } else { h.mean() / 1000.0 },
+            stddev: if empty { 0.0 } else { h.stdev() / 1000.0 },
             p50: ms(0.5),
             p90: ms(0.9),
+            p95: ms(0.95),
             p99: ms(0.99),
             p999: ms(0.999),
             max: h.max() as f64 / 1000.0,
@@ -163,6 +180,17 @@ pub struct Report {
     /// second by second).
     #[serde(default)]
     pub rate_over_time: Vec<u64>,
+    /// Lateness p50 and p99 (ms) of the writes recorded in each second of the
+    /// run, in order (merged shards: the larger of each).
+    #[serde(default)]
+    pub lateness_over_time: Vec<[f64; 2]>,
+    /// From the first write's intended time to the last write, plus one
+    /// write interval, s: the span `achieved_rate` is measured over.
+    #[serde(default)]
+    pub send_span_s: f64,
+    /// Bytes per second sent over that span.
+    #[serde(default)]
+    pub bytes_per_s: f64,
 }
 
 impl Report {
@@ -210,7 +238,19 @@ impl Report {
         out.statuses.clear();
         out.loss = None;
         out.rate_over_time.clear();
+        out.lateness_over_time.clear();
+        out.send_span_s = 0.0;
+        out.bytes_per_s = 0.0;
         for r in reports {
+            out.send_span_s = out.send_span_s.max(r.send_span_s);
+            out.bytes_per_s += r.bytes_per_s;
+            if out.lateness_over_time.len() < r.lateness_over_time.len() {
+                out.lateness_over_time
+                    .resize(r.lateness_over_time.len(), [0.0, 0.0]);
+            }
+            for (m, x) in out.lateness_over_time.iter_mut().zip(&r.lateness_over_time) {
+                *m = [m[0].max(x[0]), m[1].max(x[1])];
+            }
             out.config.streams_here += r.config.streams_here;
             out.target_rate += r.target_rate;
             out.achieved_rate += r.achieved_rate;
@@ -318,14 +358,24 @@ impl fmt::Display for Report {
         let c = &self.config;
         writeln!(
             f,
-            "{} streams of {} at {} writes/s each for {} s to {} (shard {})",
-            c.streams_here, c.demo, c.rate, c.duration_s, c.url, c.shard
+            "{} {} of {} at {} writes/s each for {} s to {} (shard {})",
+            c.streams_here,
+            if c.streams_here == 1 {
+                "stream"
+            } else {
+                "streams"
+            },
+            c.demo,
+            c.rate,
+            c.duration_s,
+            c.url,
+            c.shard
         )?;
         writeln!(
             f,
-            "  writes    {} in {:.2} s: {:.0}/s achieved of {:.0}/s target ({:.2}%)",
+            "  writes    {} sent over {:.2} s: {:.0}/s achieved of {:.0}/s target ({:.2}%)",
             self.writes,
-            self.elapsed_s,
+            self.send_span_s,
             self.achieved_rate,
             self.target_rate,
             if self.target_rate > 0.0 {
@@ -336,8 +386,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  bytes     {}   connect errors {}   stream errors {}   reconnects {}",
-            self.bytes, self.connect_errors, self.stream_errors, self.reconnects
+            "  bytes     {} ({:.0}/s)   connect errors {}   stream errors {}   reconnects {}",
+            self.bytes, self.bytes_per_s, self.connect_errors, self.stream_errors, self.reconnects
         )?;
         writeln!(f, "  sent      {}", self.sending_losses())?;
         let statuses: Vec<String> = self
@@ -349,8 +399,8 @@ impl fmt::Display for Report {
         let line = |f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles| {
             writeln!(
                 f,
-                "  {name:<9} p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
-                p.p50, p.p90, p.p99, p.p999, p.max
+                "  {name:<9} min {:.2}   mean {:.2} ± {:.2}   p50 {:.2}   p90 {:.2}   p95 {:.2}   p99 {:.2}   p99.9 {:.2}   max {:.2} ms",
+                p.min, p.mean, p.stddev, p.p50, p.p90, p.p95, p.p99, p.p999, p.max
             )
         };
         line(f, "lateness", &self.lateness_ms)?;
