@@ -60,11 +60,11 @@ pub enum Command {
         after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
     )]
     Serve(ServeOpts),
-    /// Load-test a stream server: many never-ending streams, open-loop, measured write by write.
+    /// Load-test a stream server (Plotly protocol, WebSocket, MQTT): many never-ending streams, open-loop, measured write by write.
     #[command(
         args_conflicts_with_subcommands = true,
         subcommand_negates_reqs = true,
-        after_help = "Examples:\n  plotstream load --url http://127.0.0.1:8080 --streams 1000 --rate 10 --duration 60s --subscribe --report run.json\n  plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json\n  plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json\n\nExit codes: 0 passed, 99 a threshold (--max-p99, --max-loss, --max-error-rate) was breached, 1 an error, 2 bad arguments."
+        after_help = LOAD_AFTER_HELP
     )]
     Load(LoadCommand),
 }
@@ -79,6 +79,29 @@ pub struct Pacing {
     #[arg(long)]
     pub max_rate: bool,
 }
+
+const LOAD_AFTER_HELP: &str = "\
+Targets (by the URL's scheme, or --target):
+  plotly  a chunked POST per stream, one JSON write per line (http://, https://)
+  ws      a WebSocket per stream, one text frame per write (ws://…/{token})
+  mqtt    an MQTT client per stream, one PUBLISH per write to --topic (mqtt://host:port)
+
+Examples:
+  # The Plotly protocol, read back from a plotstream viewer's event streams:
+  plotstream load --url http://127.0.0.1:8080 --streams 1000 --rate 10 --duration 60s --subscribe --report run.json
+  # WebSockets into Nchan, read back from its WebSocket (or EventSource: http://) subscribers:
+  plotstream load --url 'ws://127.0.0.1:8081/pub/{token}' --header 'Authorization: Bearer T' --streams 1000 --subscribe-url 'ws://127.0.0.1:8081/sub/{token}'
+  # MQTT at QoS 1 (the broker's ack latency per write), read back by MQTT subscribers:
+  plotstream load --url mqtt://127.0.0.1:1883 --qos 1 --topic 'sensors/{token}' --payload point --streams 1000 --subscribe-url mqtt://127.0.0.1:1883
+  # Shards on several machines, merged:
+  plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
+  plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json
+
+Every write carries its stream's sequence number, so with --subscribe or --subscribe-url
+loss, duplicates and end-to-end latency are measured per write, whatever the protocol.
+
+Exit codes: 0 passed, 99 a threshold (--max-p99, --max-loss, --max-error-rate) was breached,
+1 an error (also: nothing was sent, or every stream failed), 2 bad arguments.";
 
 const GENERATE_LONG_ABOUT: &str = "\
 Print a demo's writes as an NDJSON tape on stdout, as fast as it can.

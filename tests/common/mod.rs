@@ -182,3 +182,149 @@ impl Served {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
+
+/// Whether `program` is installed; without it the calling test skips,
+/// saying so, except under `CI=true`, where it fails (`.ci/run` installs
+/// every program the tests start).
+#[allow(clippy::print_stderr)] // a skipped test says why
+pub fn have(program: &str, package: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "command -v {program} || test -x /usr/sbin/{program}"
+        ))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} missing on CI: `.ci/run` must install {package}"
+        );
+        eprintln!("SKIPPED: {program} not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (free when asked; the server takes it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A server process started by a test from a config it wrote into a temp
+/// dir; killed when dropped.
+pub struct Server {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    fn dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "plotstream-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        dir
+    }
+
+    /// Waits (10 s at most) until the server accepts connections.
+    async fn wait(self) -> Server {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return self;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server on port {} did not start", self.port);
+    }
+
+    /// nginx with the Nchan module in the foreground, its pid, logs and temp
+    /// paths in a temp dir: a publisher (WebSocket or HTTP POST) at
+    /// `/pub/{id}`, subscribers (WebSocket, EventSource, …) at `/sub/{id}`
+    /// that get only messages published after they connect.
+    #[allow(clippy::print_stderr)] // a skipped test says why
+    pub async fn nchan() -> Option<Server> {
+        if !have("nginx", "nginx-light libnginx-mod-nchan") {
+            return None;
+        }
+        let module = "/usr/lib/nginx/modules/ngx_nchan_module.so";
+        if !std::path::Path::new(module).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the Nchan module is missing on CI: `.ci/run` must install libnginx-mod-nchan"
+            );
+            eprintln!(
+                "SKIPPED: the Nchan module is not installed (apt-get install libnginx-mod-nchan)"
+            );
+            return None;
+        }
+        let dir = Server::dir("nchan");
+        let port = free_port();
+        let d = dir.display();
+        let conf = format!(
+            "load_module {module};\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\nevents {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{\n    listen 127.0.0.1:{port};\n\
+             location ~ ^/pub/([^/]+)$ {{ nchan_publisher websocket http; nchan_channel_id $1; }}\n\
+             location ~ ^/sub/([^/]+)$ {{ nchan_subscriber; nchan_channel_id $1; nchan_subscriber_first_message newest; }}\n\
+             }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("writes the config");
+        let child = tokio::process::Command::new("nginx")
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-p")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx starts");
+        Some(Server { child, port, dir }.wait().await)
+    }
+
+    /// Mosquitto on a free loopback port, anonymous, without persistence.
+    pub async fn mosquitto() -> Option<Server> {
+        if !have("mosquitto", "mosquitto") {
+            return None;
+        }
+        let dir = Server::dir("mosquitto");
+        let port = free_port();
+        std::fs::write(
+            dir.join("mosquitto.conf"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"),
+        )
+        .expect("writes the config");
+        let program = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
+        let child = tokio::process::Command::new(program)
+            .arg("-c")
+            .arg(dir.join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("mosquitto starts");
+        Some(Server { child, port, dir }.wait().await)
+    }
+}

@@ -1,10 +1,19 @@
-//! Load-test Plotly-protocol stream servers with never-ending simulated
-//! streams.
+//! Load-test stream servers with never-ending simulated streams: the Plotly
+//! streaming protocol, WebSocket servers (feature `ws`) and MQTT brokers
+//! (feature `mqtt`).
 //!
 //! Request/response load tools cannot drive a request that never ends,
 //! which is what a stream server takes. `plotstream-load` opens many
 //! streams, one connection and one token (`<prefix>-<index>`) each, each fed
 //! by its own seeded demo, and measures the server write by write:
+//!
+//! - **Targets** ([`Target`]): a chunked `POST` per stream (Plotly), a
+//!   WebSocket per stream with a text frame per write, or an MQTT client
+//!   per stream publishing to a topic (`--qos` 1 and 2 give the broker's
+//!   ack latency per write). URLs and topics take `{token}`.
+//! - **Subscribers**: the viewer's event streams (`--subscribe`), or the
+//!   server's own subscribe side, one connection per stream
+//!   (`--subscribe-url`: WebSocket, EventSource, or MQTT).
 //!
 //! - **Open loop.** Write k of a stream is due at `start + k/R`; its
 //!   *lateness* is measured from that intended time, so a stalled server
@@ -61,9 +70,12 @@ use clap::Args;
 use plotstream_client::{Stream, StreamOptions};
 use plotstream_demos::{Clock, DemoKind, Frame};
 use plotstream_protocol::{Figure, StreamSpec, Trace, Update};
+use publish::{Message, Publish};
 use tokio::time::Instant;
 
+mod direct;
 mod html;
+mod publish;
 mod report;
 mod subscribe;
 
@@ -106,6 +118,9 @@ pub enum Error {
     /// Writing the summary failed.
     #[error("cannot write the output")]
     Output(#[source] io::Error),
+    /// The options do not make a run.
+    #[error("{0}")]
+    Options(String),
     /// The run sent nothing, or every stream failed.
     #[error("{what}: {why}")]
     NothingSent {
@@ -197,12 +212,101 @@ fn positive(s: &str) -> Result<f64, String> {
     }
 }
 
+/// What kind of server is load-tested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The Plotly streaming protocol: a chunked POST per stream (http://, https://).
+    Plotly,
+    /// A WebSocket per stream, a text frame per write (ws://).
+    Ws,
+    /// An MQTT client per stream, a PUBLISH per write (mqtt://).
+    Mqtt,
+}
+
+impl Target {
+    /// The target a URL's scheme names.
+    pub fn of_url(url: &str) -> Option<Target> {
+        let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "http" | "https" => Some(Target::Plotly),
+            "ws" | "wss" => Some(Target::Ws),
+            "mqtt" => Some(Target::Mqtt),
+            _ => None,
+        }
+    }
+}
+
+/// What each write carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payload {
+    /// The Plotly write the demo makes, its sequence number in `customdata`.
+    Plotly,
+    /// A flat JSON point: `{"run", "stream", "seq", "x", "y"}`; subscribers
+    /// ignore points of other runs (a server may replay old messages).
+    Point,
+}
+
+/// Parses `--header 'Name: value'`.
+fn header(s: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: give a header as 'Name: value'"))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|e| format!("{s:?}: bad header name: {e}"))?;
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|e| format!("{s:?}: bad header value: {e}"))?;
+    Ok((name, value))
+}
+
+/// The QoS of `--qos`.
+#[cfg(feature = "mqtt")]
+fn mqtt_qos(q: u8) -> rumqttc::QoS {
+    match q {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+/// Parses `--qos`: 0, 1 or 2.
+fn qos(s: &str) -> Result<u8, String> {
+    match s.trim() {
+        "0" => Ok(0),
+        "1" => Ok(1),
+        "2" => Ok(2),
+        _ => Err(format!("{s:?}: the MQTT QoS is 0, 1 or 2")),
+    }
+}
+
 /// The options of a load run (`plotstream load …`).
 #[derive(Clone, Debug, Args)]
 pub struct Opts {
-    /// The server's URL, such as http://127.0.0.1:8080.
+    /// The server: http://host:port (Plotly protocol), ws://host:port/path/{token}
+    /// (WebSocket), or mqtt://host:port (MQTT). `{token}` is each stream's token.
     #[arg(long, value_name = "URL")]
     pub url: String,
+    /// What to load-test; by default the URL's scheme says (http → plotly,
+    /// ws → ws, mqtt → mqtt).
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
+    /// What each write carries: the demo's Plotly write, or a flat point.
+    #[arg(long, value_enum, default_value = "plotly")]
+    pub payload: Payload,
+    /// An extra request header for WebSocket streams, 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = header)]
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The MQTT topic of each stream.
+    #[arg(long, value_name = "TEMPLATE", default_value = "plotstream/{token}")]
+    pub topic: String,
+    /// The MQTT QoS of each write: 0, 1 or 2 (1 and 2 give the broker's ack latency).
+    #[arg(long, value_name = "Q", default_value = "0", value_parser = qos)]
+    pub qos: u8,
+    /// Read every write back from the server's own subscribe side, one
+    /// connection per stream: a ws:// or http:// (EventSource) URL with
+    /// {token}, such as Nchan's /sub/{token}, or mqtt://host:port for the
+    /// streams' topics.
+    #[arg(long, value_name = "URL", conflicts_with = "subscribe")]
+    pub subscribe_url: Option<String>,
     /// The demo each stream plays (a stream sends the writes of its first trace).
     #[arg(long, value_enum, default_value = "noisy-cosine")]
     pub demo: DemoKind,
@@ -498,6 +602,69 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         }
     }
 
+    // This run's id, in point payloads: writes of other runs are not ours.
+    let run = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            % u128::from(u64::MAX),
+    )
+    .unwrap_or_default();
+    // Direct subscribers: one connection per stream to the server's own
+    // subscribe side, each open before the streams start.
+    let mut directs = Vec::new();
+    if let Some(sub_url) = &opts.subscribe_url {
+        let ctx = direct::Ctx {
+            schedule: Arc::clone(&schedule_cell),
+            stop: stop_rx.clone(),
+            run,
+        };
+        let mut ready = Vec::new();
+        for (position, &i) in positions.iter().enumerate() {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            ready.push(ready_rx);
+            let sub = direct::Direct::new(position);
+            let token = token(i);
+            if sub_url.starts_with("mqtt://") {
+                #[cfg(feature = "mqtt")]
+                {
+                    let (host, port) = publish::mqtt::broker(sub_url).map_err(Error::Options)?;
+                    let topic = publish::fill(&opts.topic, &token);
+                    directs.push(tokio::spawn(direct::follow_mqtt(
+                        (host, port, topic),
+                        sub,
+                        ctx.clone(),
+                        ready_tx,
+                    )));
+                }
+                #[cfg(not(feature = "mqtt"))]
+                return Err(Error::Options(
+                    "mqtt:// subscribers need plotstream-load's `mqtt` feature".into(),
+                ));
+            } else {
+                directs.push(tokio::spawn(direct::follow_url(
+                    publish::fill(sub_url, &token),
+                    sub,
+                    ctx.clone(),
+                    ready_tx,
+                )));
+            }
+        }
+        for (r, d) in ready.into_iter().zip(&mut directs) {
+            let ok = tokio::time::timeout(Duration::from_secs(30), r).await;
+            if !matches!(ok, Ok(Ok(()))) {
+                // Say why: the task's own error, if it ended with one.
+                if let (true, Ok(Err(e))) = (d.is_finished(), d.await) {
+                    return Err(e);
+                }
+                return Err(Error::Subscribe(format!(
+                    "a subscriber to {sub_url} was not ready within 30 s"
+                )));
+            }
+        }
+    }
+
     let schedule = Arc::new(Schedule {
         t0: Instant::now() + Duration::from_millis(100),
         ramp: opts.ramp_up,
@@ -506,22 +673,84 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
     let shared = Arc::new(Shared::new());
+    // The broker's acknowledgement latency (MQTT at QoS 1 and 2).
+    let acks = Arc::new(Mutex::new(report::histogram()));
 
+    let target = opts
+        .target
+        .or_else(|| Target::of_url(&opts.url))
+        .ok_or_else(|| {
+            Error::Options(format!(
+                "{:?}: give an http://, ws:// or mqtt:// URL, or name the kind with --target",
+                opts.url
+            ))
+        })?;
     let mut tasks = Vec::with_capacity(here);
-    for (position, &i) in positions.iter().enumerate() {
+    let spawn = |i: u64,
+                 position: usize|
+     -> Result<(String, Box<dyn plotstream_demos::Demo>, usize), Error> {
         let token = token(i);
-        let task = StreamTask {
-            url: opts.url.clone(),
-            demo: opts
-                .demo
-                .build_with_prefix(opts.seed.wrapping_add(i), &token)?,
-            token,
-            position,
-            writes: per_stream,
-            schedule: Arc::clone(&schedule),
-            shared: Arc::clone(&shared),
-        };
-        tasks.push(tokio::spawn(task.run()));
+        let demo = opts
+            .demo
+            .build_with_prefix(opts.seed.wrapping_add(i), &token)?;
+        Ok((token, demo, position))
+    };
+    macro_rules! start_streams {
+        ($publisher:ty, $config:expr) => {{
+            let config = Arc::new($config);
+            for (position, &i) in positions.iter().enumerate() {
+                let (token, demo, position) = spawn(i, position)?;
+                let task: StreamTask<$publisher> = StreamTask {
+                    config: Arc::clone(&config),
+                    token,
+                    demo,
+                    payload: opts.payload,
+                    run,
+                    position,
+                    writes: per_stream,
+                    schedule: Arc::clone(&schedule),
+                    shared: Arc::clone(&shared),
+                };
+                tasks.push(tokio::spawn(task.run()));
+            }
+        }};
+    }
+    match target {
+        Target::Plotly => start_streams!(
+            publish::plotly::Plotly,
+            publish::plotly::Config {
+                url: opts.url.clone()
+            }
+        ),
+        #[cfg(feature = "ws")]
+        Target::Ws => start_streams!(
+            publish::ws::Ws,
+            publish::ws::Config {
+                url: opts.url.clone(),
+                headers: opts.headers.clone()
+            }
+        ),
+        #[cfg(feature = "mqtt")]
+        Target::Mqtt => {
+            let (host, port) = publish::mqtt::broker(&opts.url).map_err(Error::Options)?;
+            start_streams!(
+                publish::mqtt::Mqtt,
+                publish::mqtt::Config {
+                    host,
+                    port,
+                    topic: opts.topic.clone(),
+                    qos: mqtt_qos(opts.qos),
+                    acks: Arc::clone(&acks),
+                }
+            );
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(Error::Options(format!(
+                "the {other:?} target needs plotstream-load's `{}` feature",
+                format!("{other:?}").to_lowercase()
+            )));
+        }
     }
 
     let live = match &opts.live {
@@ -583,6 +812,31 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         loss = Some(total);
         latency = Some(Percentiles::of(&hist)?);
     }
+    if !directs.is_empty() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = stop_tx.send(true);
+        let mut total = Loss::default();
+        let mut hist = report::histogram();
+        for d in directs {
+            let sub = d
+                .await
+                .map_err(|_| Error::Subscribe("a subscriber task failed".into()))??;
+            total.received += sub.seen.received;
+            total.duplicates += sub.seen.duplicates;
+            hist.add(&sub.latency)
+                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+        }
+        let sent = counters.writes.load(Ordering::Relaxed);
+        total.lost = sent.saturating_sub(total.received);
+        loss = Some(total);
+        latency = Some(Percentiles::of(&hist)?);
+    }
+    let acks = acks.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let ack_latency = if acks.is_empty() {
+        None
+    } else {
+        Some(Percentiles::of(&acks)?)
+    };
 
     let writes = counters.writes.load(Ordering::Relaxed);
     let bytes: u64 = results.iter().map(|r| r.bytes).sum();
@@ -620,7 +874,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             seed: opts.seed,
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
-            subscribe: opts.subscribe,
+            subscribe: opts.subscribe || opts.subscribe_url.is_some(),
         },
         target_rate: (per_stream * here as u64) as f64 / scheduled_span.max(1e-9),
         achieved_rate: writes as f64 / actual_span.max(1e-9),
@@ -641,6 +895,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         loss,
         rate_over_time,
         lateness_over_time,
+        ack_latency_ms: ack_latency,
     };
     if let Some(path) = &opts.report {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
@@ -693,11 +948,14 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
 }
 
 /// One stream of the run: connects at its start, sends its writes on
-/// schedule, and reports what it did.
-struct StreamTask {
-    url: String,
+/// schedule through its publisher, and reports what it did.
+struct StreamTask<P: Publish> {
+    config: Arc<P::Config>,
     token: String,
     demo: Box<dyn plotstream_demos::Demo>,
+    payload: Payload,
+    /// This run's id, in point payloads.
+    run: u64,
     /// Its place among this run's streams (for the schedule).
     position: usize,
     /// How many writes it sends.
@@ -706,12 +964,12 @@ struct StreamTask {
     shared: Arc<Shared>,
 }
 
-impl StreamTask {
+impl<P: Publish> StreamTask<P> {
     async fn run(mut self) -> StreamResult {
         let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
         tokio::time::sleep_until(schedule.start(self.position)).await;
-        let stream = match Stream::connect(&self.url, &self.token, StreamOptions::default()).await {
-            Ok(s) => s,
+        let mut publisher = match P::connect(&self.config, &self.token).await {
+            Ok(p) => p,
             Err(e) => {
                 tracing::warn!(token = self.token, "cannot connect: {e}");
                 shared
@@ -725,6 +983,7 @@ impl StreamTask {
         shared.counters.open.fetch_add(1, Ordering::Relaxed);
         let mut local = report::histogram();
         let mut frame = Frame::default();
+        let mut payload = Vec::new();
         let mut failed = None;
         // Lateness goes to the run's histograms once a second of schedule,
         // so that progress and --live see it as the run goes.
@@ -740,8 +999,21 @@ impl StreamTask {
                 }
             };
             write.customdata = Some(Update::append(seq));
-            if let Err(e) = stream.write(&write).await {
-                failed = Some(e);
+            payload.clear();
+            encode_payload(
+                self.payload,
+                self.run,
+                &self.token,
+                seq,
+                &write,
+                &mut payload,
+            );
+            let message = Message {
+                write: &write,
+                payload: &payload,
+            };
+            if let Err(e) = publisher.send(&message).await {
+                failed = Some(e.0);
                 break;
             }
             report::record(&mut local, due.elapsed());
@@ -757,37 +1029,48 @@ impl StreamTask {
             }
         }
         shared.add_lateness(&mut local);
-        // The counts after close, whether it succeeded or not.
-        let stats = stream.stats_handle();
-        let mut result = StreamResult::default();
-        match stream.close().await {
-            Ok(summary) => result.status = Some(summary.status.to_string()),
-            Err(e) => {
-                result.status = Some(match &e {
-                    plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
-                        plotstream_client::Error::Status { status, .. } => status.to_string(),
-                        _ => "error".to_owned(),
-                    },
-                    _ => "error".to_owned(),
-                });
-                failed.get_or_insert(e);
-            }
-        }
-        let stats = stats.get();
-        result.bytes = stats.bytes;
-        result.reconnects = stats.reconnects;
-        result.drops = stats.dropped;
-        result.unconfirmed = stats.unconfirmed;
-        result.unsent = stats.queued;
-        if let Some(e) = failed {
+        let closed = publisher.close().await;
+        if let Some(e) = failed.or(closed.error) {
             shared
                 .counters
                 .stream_errors
                 .fetch_add(1, Ordering::Relaxed);
-            shared.note_error(&e);
+            shared.note_error(&publish::PublishError(e));
         }
         shared.counters.open.fetch_sub(1, Ordering::Relaxed);
-        result
+        StreamResult {
+            bytes: closed.bytes,
+            reconnects: closed.reconnects,
+            drops: closed.drops,
+            unconfirmed: closed.unconfirmed,
+            unsent: closed.unsent,
+            status: closed.status,
+        }
+    }
+}
+
+/// Writes the payload of write `seq` of stream `token`.
+fn encode_payload(
+    payload: Payload,
+    run: u64,
+    token: &str,
+    seq: u64,
+    write: &plotstream_protocol::Write,
+    out: &mut Vec<u8>,
+) {
+    match payload {
+        Payload::Plotly => {
+            let _ = write.encode_line(out);
+            out.pop(); // the newline: each target frames writes its own way
+        }
+        Payload::Point => {
+            let scalar = |u: &Option<Update>| match u {
+                Some(Update::Append(s)) => s.to_value(),
+                _ => serde_json::Value::Null,
+            };
+            let point = serde_json::json!({"run": run, "stream": token, "seq": seq, "x": scalar(&write.x), "y": scalar(&write.y)});
+            let _ = serde_json::to_writer(&mut *out, &point);
+        }
     }
 }
 

@@ -191,6 +191,9 @@ pub struct Report {
     /// Bytes per second sent over that span.
     #[serde(default)]
     pub bytes_per_s: f64,
+    /// Write to the broker's acknowledgement (MQTT at QoS 1 and 2).
+    #[serde(default)]
+    pub ack_latency_ms: Option<Percentiles>,
 }
 
 impl Report {
@@ -204,10 +207,10 @@ impl Report {
     /// some writes went unanswered.
     fn sending_losses(&self) -> String {
         if self.may_be_lost() == 0 {
-            return "every write went out on a connection the server answered".to_owned();
+            return "every write went out on a connection that ended cleanly".to_owned();
         }
         format!(
-            "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that ended without an answer), {} never sent",
+            "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that did not end cleanly, or not acknowledged), {} never sent",
             self.may_be_lost(),
             self.drops,
             self.unconfirmed,
@@ -221,6 +224,7 @@ impl Report {
         let first = reports.first().ok_or(Error::NothingToMerge)?;
         let mut lateness = histogram();
         let mut latency: Option<Histogram<u64>> = None;
+        let mut acks: Option<Histogram<u64>> = None;
         let mut out = first.clone();
         out.config.streams_here = 0;
         out.config.shard = format!("merged from {}", reports.len());
@@ -275,11 +279,15 @@ impl Report {
             lateness
                 .add(r.lateness_ms.histogram()?)
                 .map_err(|e| Error::Histogram(format!("{e:?}")))?;
-            if let Some(l) = &r.latency_ms {
-                latency
-                    .get_or_insert_with(histogram)
-                    .add(l.histogram()?)
-                    .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            for (sum, part) in [
+                (&mut latency, &r.latency_ms),
+                (&mut acks, &r.ack_latency_ms),
+            ] {
+                if let Some(p) = part {
+                    sum.get_or_insert_with(histogram)
+                        .add(p.histogram()?)
+                        .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+                }
             }
             if let Some(l) = &r.loss {
                 let total = out.loss.get_or_insert_with(Loss::default);
@@ -291,6 +299,7 @@ impl Report {
         }
         out.lateness_ms = Percentiles::of(&lateness)?;
         out.latency_ms = latency.as_ref().map(Percentiles::of).transpose()?;
+        out.ack_latency_ms = acks.as_ref().map(Percentiles::of).transpose()?;
         Ok(out)
     }
 
@@ -404,6 +413,9 @@ impl fmt::Display for Report {
             )
         };
         line(f, "lateness", &self.lateness_ms)?;
+        if let Some(a) = &self.ack_latency_ms {
+            line(f, "ack", a)?;
+        }
         if let Some(l) = &self.latency_ms {
             line(f, "latency", l)?;
         }

@@ -31,7 +31,7 @@ pub(crate) struct Seen {
 
 impl Seen {
     /// Notes `seq` as received; true when it is new.
-    fn note(&mut self, seq: u64) -> bool {
+    pub(crate) fn note(&mut self, seq: u64) -> bool {
         if seq >= self.next {
             self.received += 1;
             self.next = seq + 1;

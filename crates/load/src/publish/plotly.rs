@@ -1,0 +1,70 @@
+//! The Plotly streaming protocol: a chunked `POST` per stream, through
+//! plotstream's client (reconnects, counted drops and unconfirmed writes).
+
+use plotstream_client::{Stream, StreamOptions};
+
+use super::{Closed, Message, Publish, PublishError, fill};
+
+/// Where the streams go.
+#[derive(Debug)]
+pub(crate) struct Config {
+    /// The URL, `{token}` filled per stream.
+    pub(crate) url: String,
+}
+
+pub(crate) struct Plotly(Stream);
+
+impl Publish for Plotly {
+    type Config = Config;
+
+    async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
+        Stream::connect(&fill(&config.url, token), token, StreamOptions::default())
+            .await
+            .map(Plotly)
+            .map_err(|e| PublishError(chain(&e)))
+    }
+
+    async fn send(&mut self, message: &Message<'_>) -> Result<(), PublishError> {
+        self.0
+            .write(message.write)
+            .await
+            .map_err(|e| PublishError(chain(&e)))
+    }
+
+    async fn close(self) -> Closed {
+        let stats = self.0.stats_handle();
+        let mut closed = Closed::default();
+        match self.0.close().await {
+            Ok(summary) => closed.status = Some(summary.status.to_string()),
+            Err(e) => {
+                closed.status = Some(match &e {
+                    plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
+                        plotstream_client::Error::Status { status, .. } => status.to_string(),
+                        _ => "error".to_owned(),
+                    },
+                    _ => "error".to_owned(),
+                });
+                closed.error = Some(chain(&e));
+            }
+        }
+        let st = stats.get();
+        closed.bytes = st.bytes;
+        closed.reconnects = st.reconnects;
+        closed.drops = st.dropped;
+        closed.unconfirmed = st.unconfirmed;
+        closed.unsent = st.queued;
+        closed
+    }
+}
+
+/// An error and its causes, in one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

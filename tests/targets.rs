@@ -1,0 +1,159 @@
+//! `plotstream load` against the stream servers people run, started here
+//! from generated configs on free loopback ports: nginx with Nchan
+//! (WebSocket publishers; WebSocket and EventSource subscribers) and
+//! Mosquitto (MQTT). Each run streams a demo for a bounded time and reads
+//! every write back: 0 lost. Without the servers the tests say so and
+//! skip, except under `CI=true`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+use plotstream::load::Report;
+
+async fn load(args: &[&str]) -> (std::process::Output, Report) {
+    let report = std::env::temp_dir().join(format!(
+        "plotstream-targets-{}-{}.json",
+        std::process::id(),
+        common::free_port()
+    ));
+    let mut all: Vec<&str> = args.to_vec();
+    let path = report.to_str().expect("utf-8").to_owned();
+    all.extend(["--report", &path]);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(common::plotstream_bin())
+            .arg("load")
+            .args(&all)
+            .output(),
+    )
+    .await
+    .expect("the load test ends")
+    .expect("runs");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|_| panic!("no report: {out:?}"));
+    std::fs::remove_file(&report).ok();
+    (out, serde_json::from_str(&text).expect("a report"))
+}
+
+fn assert_all_seen(out: &std::process::Output, r: &Report, writes: u64) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(r.writes, writes, "{stdout}");
+    let loss = r.loss.as_ref().expect("subscribed");
+    assert_eq!(
+        (loss.received, loss.lost, loss.duplicates),
+        (writes, 0, 0),
+        "{stdout}"
+    );
+    assert_eq!(
+        (r.connect_errors, r.stream_errors, r.may_be_lost()),
+        (0, 0, 0),
+        "{stdout}"
+    );
+    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(writes));
+}
+
+/// WebSocket publishers into Nchan, read back by WebSocket subscribers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_streams_into_nchan_lose_nothing() {
+    let Some(nchan) = Server::nchan().await else {
+        return;
+    };
+    let base = format!("127.0.0.1:{}", nchan.port);
+    let (out, r) = load(&[
+        "--url",
+        &format!("ws://{base}/pub/{{token}}"),
+        "--header",
+        "X-Test: yes",
+        "--streams",
+        "20",
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--subscribe-url",
+        &format!("ws://{base}/sub/{{token}}"),
+    ])
+    .await;
+    assert_all_seen(&out, &r, 800);
+    assert_eq!(
+        r.statuses.get("1000"),
+        Some(&20),
+        "a normal close each: {:?}",
+        r.statuses
+    );
+}
+
+/// The same publishers, read back as Nchan's EventSource, with flat points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nchan_eventsource_subscribers_see_every_point() {
+    let Some(nchan) = Server::nchan().await else {
+        return;
+    };
+    let base = format!("127.0.0.1:{}", nchan.port);
+    let (out, r) = load(&[
+        "--url",
+        &format!("ws://{base}/pub/{{token}}"),
+        "--payload",
+        "point",
+        "--streams",
+        "10",
+        "--rate",
+        "25",
+        "--duration",
+        "2s",
+        "--subscribe-url",
+        &format!("http://{base}/sub/{{token}}"),
+    ])
+    .await;
+    assert_all_seen(&out, &r, 500);
+}
+
+/// MQTT publishers into Mosquitto at QoS 1, read back by MQTT subscribers:
+/// every write acknowledged by the broker, with its ack latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_streams_into_mosquitto_lose_nothing() {
+    let Some(broker) = Server::mosquitto().await else {
+        return;
+    };
+    let url = format!("mqtt://127.0.0.1:{}", broker.port);
+    let (out, r) = load(&[
+        "--url",
+        &url,
+        "--qos",
+        "1",
+        "--topic",
+        "test/{token}/points",
+        "--streams",
+        "20",
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--subscribe-url",
+        &url,
+    ])
+    .await;
+    assert_all_seen(&out, &r, 800);
+    assert_eq!(
+        r.ack_latency_ms.as_ref().map(|a| a.count),
+        Some(800),
+        "every write acked"
+    );
+    assert_eq!(r.statuses.get("disconnected"), Some(&20));
+}
+
+/// A broker that is not there: exit 1, saying why.
+#[tokio::test]
+async fn an_absent_broker_is_a_clear_failure() {
+    let url = format!("mqtt://127.0.0.1:{}", common::free_port());
+    let out = tokio::process::Command::new(common::plotstream_bin())
+        .args(["load", "--url", &url, "--duration", "1s"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to mqtt://127.0.0.1:"), "{err}");
+}
