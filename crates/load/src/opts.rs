@@ -1,0 +1,259 @@
+//! [`Opts`]: a run's options and every value parser beside its flag,
+//! shared with the `plotstream load` command line.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use plotstream_demos::DemoKind;
+
+use crate::Thresholds;
+
+/// `--shard I/N`: run streams I, I+N, I+2N, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a shard: give I/N with 0 <= I < N, such as 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Parses a duration: `500ms`, `5s`, `2m`, `1h`, or plain seconds (`0.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s or 2m"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{s:?} is not a duration of zero or more"))
+}
+
+/// Parses a duration above zero.
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "{s:?} is zero: give a duration above zero, such as 500ms, 5s or 2m"
+        )),
+        d => Ok(d),
+    }
+}
+
+/// Parses a whole number of at least 1.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.trim().replace('_', "").parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} must be a whole number of at least 1")),
+    }
+}
+
+/// Parses a share from 0 to 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} must be a share from 0 to 1, such as 0.01")),
+    }
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} must be a number above 0")),
+    }
+}
+
+/// What kind of server is load-tested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The Plotly streaming protocol: a chunked POST per stream (http://, https://).
+    Plotly,
+    /// A WebSocket per stream, a text frame per write (ws://).
+    Ws,
+    /// An MQTT client per stream, a PUBLISH per write (mqtt://).
+    Mqtt,
+}
+
+impl Target {
+    /// The target a URL's scheme names.
+    pub fn of_url(url: &str) -> Option<Target> {
+        let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "http" | "https" => Some(Target::Plotly),
+            "ws" | "wss" => Some(Target::Ws),
+            "mqtt" => Some(Target::Mqtt),
+            _ => None,
+        }
+    }
+}
+
+/// What each write carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payload {
+    /// The Plotly write the demo makes, its sequence number in `customdata`.
+    Plotly,
+    /// A flat JSON point: `{"run", "stream", "seq", "x", "y"}`; subscribers
+    /// ignore points of other runs (a server may replay old messages).
+    Point,
+}
+
+/// Parses `--header 'Name: value'`.
+fn header(s: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: give a header as 'Name: value'"))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|e| format!("{s:?}: bad header name: {e}"))?;
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|e| format!("{s:?}: bad header value: {e}"))?;
+    Ok((name, value))
+}
+
+/// The QoS of `--qos`.
+#[cfg(feature = "mqtt")]
+pub(crate) fn mqtt_qos(q: u8) -> rumqttc::QoS {
+    match q {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+/// Parses `--qos`: 0, 1 or 2.
+fn qos(s: &str) -> Result<u8, String> {
+    match s.trim() {
+        "0" => Ok(0),
+        "1" => Ok(1),
+        "2" => Ok(2),
+        _ => Err(format!("{s:?}: the MQTT QoS is 0, 1 or 2")),
+    }
+}
+
+/// The options of a load run (`plotstream load …`).
+#[derive(Clone, Debug, Args)]
+pub struct Opts {
+    /// The server: http://host:port (Plotly protocol), ws://host:port/path/{token}
+    /// (WebSocket), or mqtt://host:port (MQTT). `{token}` is each stream's token.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// What to load-test; by default the URL's scheme says (http → plotly,
+    /// ws → ws, mqtt → mqtt).
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
+    /// What each write carries: the demo's Plotly write, or a flat point.
+    #[arg(long, value_enum, default_value = "plotly")]
+    pub payload: Payload,
+    /// An extra request header for WebSocket streams, 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = header)]
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The MQTT topic of each stream.
+    #[arg(long, value_name = "TEMPLATE", default_value = "plotstream/{token}")]
+    pub topic: String,
+    /// The MQTT QoS of each write: 0, 1 or 2 (1 and 2 give the broker's ack latency).
+    #[arg(long, value_name = "Q", default_value = "0", value_parser = qos)]
+    pub qos: u8,
+    /// Read every write back from the server's own subscribe side, one
+    /// connection per stream: a ws:// or http:// (EventSource) URL with
+    /// {token}, such as Nchan's /sub/{token}, or mqtt://host:port for the
+    /// streams' topics.
+    #[arg(long, value_name = "URL", conflicts_with = "subscribe")]
+    pub subscribe_url: Option<String>,
+    /// The demo each stream plays (a stream sends the writes of its first trace).
+    #[arg(long, value_enum, default_value = "noisy-cosine")]
+    pub demo: DemoKind,
+    /// Streams in the test (all shards together), at least 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    pub streams: u64,
+    /// Writes per second per stream.
+    #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = positive)]
+    pub rate: f64,
+    /// How long each stream writes, above zero: 500ms, 10s, 2m.
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
+    pub duration: Duration,
+    /// Start the streams evenly over this long.
+    #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
+    pub ramp_up: Duration,
+    /// The seed: stream i plays its demo with seed S + i.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// The tokens' prefix: stream i streams to token P-i.
+    #[arg(long, value_name = "P", default_value = "load")]
+    pub token_prefix: String,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Run streams I, I+N, I+2N, … of the test, so that N machines run it together.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: Shard,
+    /// Against a plotstream viewer: create figures for the tokens and read
+    /// their event streams, measuring end-to-end latency and loss.
+    #[arg(long)]
+    pub subscribe: bool,
+    /// Exit 99 if the p99 (end-to-end latency with --subscribe, else lateness) is over this.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub max_p99: Option<Duration>,
+    /// Exit 99 if more writes than this are lost (needs --subscribe).
+    #[arg(long, value_name = "N")]
+    pub max_loss: Option<u64>,
+    /// Exit 99 if more than this share (0 to 1) of the streams fail.
+    #[arg(long, value_name = "F", value_parser = fraction)]
+    pub max_error_rate: Option<f64>,
+    /// Also write the report as a self-contained HTML page: the percentile
+    /// spectrum and the achieved rate over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Plot the run itself live (writes/s, p99 lateness, errors) on the
+    /// plotstream viewer at this URL.
+    #[arg(long, value_name = "URL")]
+    pub live: Option<String>,
+    /// Keep the figures --subscribe made on the viewer after the run (they
+    /// are deleted by default).
+    #[arg(long)]
+    pub keep_figures: bool,
+}
+
+impl Opts {
+    /// The thresholds the options set.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            max_p99: self.max_p99,
+            max_loss: self.max_loss,
+            max_error_rate: self.max_error_rate,
+        }
+    }
+
+    /// Writes each stream sends: `rate × duration`, rounded down.
+    pub fn writes_per_stream(&self) -> u64 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = (self.rate * self.duration.as_secs_f64() + 1e-9).floor() as u64;
+        n
+    }
+}

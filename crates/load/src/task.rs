@@ -1,0 +1,213 @@
+//! One stream of a run ([`StreamTask`]) and what all streams share
+//! ([`Shared`]): counters, lateness histograms, the first error.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use plotstream_demos::{Clock, Frame};
+use plotstream_protocol::Update;
+
+use crate::publish::{self, Message, Publish};
+use crate::{Payload, Schedule, report};
+
+/// Counters all streams share, for progress and the report.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) writes: AtomicU64,
+    /// When the latest write was handed over, in ns after the schedule's start.
+    pub(crate) last_write_nanos: AtomicU64,
+    pub(crate) open: AtomicI64,
+    pub(crate) connect_errors: AtomicU64,
+    pub(crate) stream_errors: AtomicU64,
+}
+
+/// What all streams share: counters, and the histograms of lateness.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) counters: Counters,
+    /// Every write's lateness.
+    pub(crate) lateness: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The lateness recorded since the monitor last looked.
+    pub(crate) window: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The first error a stream met, in words, to say why a run failed.
+    pub(crate) first_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        Shared {
+            counters: Counters::default(),
+            lateness: Mutex::new(report::histogram()),
+            window: Mutex::new(report::histogram()),
+            first_error: Mutex::new(None),
+        }
+    }
+
+    /// Adds a stream's recent lateness to the run's histograms, and empties it.
+    pub(crate) fn add_lateness(&self, local: &mut hdrhistogram::Histogram<u64>) {
+        for h in [&self.lateness, &self.window] {
+            let _ = h
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(&*local);
+        }
+        local.reset();
+    }
+
+    /// Keeps the first error met, with its causes.
+    pub(crate) fn note_error(&self, e: &dyn std::error::Error) {
+        let mut first = self
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            let mut text = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            *first = Some(text);
+        }
+    }
+}
+
+/// What one stream did.
+#[derive(Debug, Default)]
+pub(crate) struct StreamResult {
+    pub(crate) bytes: u64,
+    pub(crate) reconnects: u64,
+    pub(crate) drops: u64,
+    pub(crate) unconfirmed: u64,
+    pub(crate) unsent: u64,
+    pub(crate) status: Option<String>,
+}
+
+/// One stream of the run: connects at its start, sends its writes on
+/// schedule through its publisher, and reports what it did.
+pub(crate) struct StreamTask<P: Publish> {
+    pub(crate) config: Arc<P::Config>,
+    pub(crate) token: String,
+    pub(crate) demo: Box<dyn plotstream_demos::Demo>,
+    pub(crate) payload: Payload,
+    /// This run's id, in point payloads.
+    pub(crate) run: u64,
+    /// Its place among this run's streams (for the schedule).
+    pub(crate) position: usize,
+    /// How many writes it sends.
+    pub(crate) writes: u64,
+    pub(crate) schedule: Arc<Schedule>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl<P: Publish> StreamTask<P> {
+    pub(crate) async fn run(mut self) -> StreamResult {
+        let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
+        tokio::time::sleep_until(schedule.start(self.position)).await;
+        let mut publisher = match P::connect(&self.config, &self.token).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(token = self.token, "cannot connect: {e}");
+                shared
+                    .counters
+                    .connect_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.note_error(&e);
+                return StreamResult::default();
+            }
+        };
+        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        let mut local = report::histogram();
+        let mut frame = Frame::default();
+        let mut payload = Vec::new();
+        let mut failed = None;
+        // Lateness goes to the run's histograms once a second of schedule,
+        // so that progress and --live see it as the run goes.
+        let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
+        for seq in 0..self.writes {
+            let due = schedule.intended(self.position, seq);
+            tokio::time::sleep_until(due).await;
+            // The next write of the demo's first trace, numbered.
+            let mut write = loop {
+                self.demo.next_frame(Clock::Simulated, &mut frame);
+                if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
+                    break w.write.clone();
+                }
+            };
+            write.customdata = Some(Update::append(seq));
+            payload.clear();
+            encode_payload(
+                self.payload,
+                self.run,
+                &self.token,
+                seq,
+                &write,
+                &mut payload,
+            );
+            let message = Message {
+                write: &write,
+                payload: &payload,
+            };
+            if let Err(e) = publisher.send(&message).await {
+                failed = Some(e.0);
+                break;
+            }
+            report::record(&mut local, due.elapsed());
+            shared.counters.writes.fetch_add(1, Ordering::Relaxed);
+            let since_start = u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            shared
+                .counters
+                .last_write_nanos
+                .fetch_max(since_start, Ordering::Relaxed);
+            if due >= next_merge {
+                shared.add_lateness(&mut local);
+                next_merge = due + Duration::from_secs(1);
+            }
+        }
+        shared.add_lateness(&mut local);
+        let closed = publisher.close().await;
+        if let Some(e) = failed.or(closed.error) {
+            shared
+                .counters
+                .stream_errors
+                .fetch_add(1, Ordering::Relaxed);
+            shared.note_error(&publish::PublishError(e));
+        }
+        shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+        StreamResult {
+            bytes: closed.bytes,
+            reconnects: closed.reconnects,
+            drops: closed.drops,
+            unconfirmed: closed.unconfirmed,
+            unsent: closed.unsent,
+            status: closed.status,
+        }
+    }
+}
+
+/// Writes the payload of write `seq` of stream `token`.
+fn encode_payload(
+    payload: Payload,
+    run: u64,
+    token: &str,
+    seq: u64,
+    write: &plotstream_protocol::Write,
+    out: &mut Vec<u8>,
+) {
+    match payload {
+        Payload::Plotly => {
+            let _ = write.encode_line(out);
+            out.pop(); // the newline: each target frames writes its own way
+        }
+        Payload::Point => {
+            let scalar = |u: &Option<Update>| match u {
+                Some(Update::Append(s)) => s.to_value(),
+                _ => serde_json::Value::Null,
+            };
+            let point = serde_json::json!({"run": run, "stream": token, "seq": seq, "x": scalar(&write.x), "y": scalar(&write.y)});
+            let _ = serde_json::to_writer(&mut *out, &point);
+        }
+    }
+}
