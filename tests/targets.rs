@@ -157,3 +157,44 @@ async fn an_absent_broker_is_a_clear_failure() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect to mqtt://127.0.0.1:"), "{err}");
 }
+
+/// Plain HTTP NDJSON streams, the token in a header the user names: into a
+/// plotstream viewer, read back from its event streams. `--method PUT`
+/// sends PUT (which the viewer refuses: 405, a clear failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_streams_with_headers_lose_nothing() {
+    let v = common::Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let url = format!("http://{}/", v.addr);
+    let (out, r) = load(&[
+        "--url",
+        &url,
+        "--target",
+        "http",
+        "--header",
+        "plotly-streamtoken: {token}",
+        "--streams",
+        "20",
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--subscribe",
+    ])
+    .await;
+    assert_all_seen(&out, &r, 800);
+    assert_eq!(r.statuses.get("200"), Some(&20));
+    let out = tokio::process::Command::new(common::plotstream_bin())
+        .args(["load", "--url", &url, "--target", "http", "--method", "PUT"])
+        .args([
+            "--header",
+            "plotly-streamtoken: {token}",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("405"), "{err}");
+}

@@ -83,6 +83,8 @@ pub struct Pacing {
 const LOAD_AFTER_HELP: &str = "\
 Targets (by the URL's scheme, or --target):
   plotly  a chunked POST per stream, one JSON write per line (http://, https://)
+  http    any NDJSON stream server: a chunked POST or PUT (--method) per stream to a URL
+          with {token}, with --header; no Plotly token header (--target http)
   ws      a WebSocket per stream, one text frame per write (ws://…/{token})
   mqtt    an MQTT client per stream, one PUBLISH per write to --topic (mqtt://host:port)
 
@@ -91,6 +93,8 @@ Examples:
   plotstream load --url http://127.0.0.1:8080 --streams 1000 --rate 10 --duration 60s --subscribe --report run.json
   # WebSockets into Nchan, read back from its WebSocket (or EventSource: http://) subscribers:
   plotstream load --url 'ws://127.0.0.1:8081/pub/{token}' --header 'Authorization: Bearer T' --streams 1000 --subscribe-url 'ws://127.0.0.1:8081/sub/{token}'
+  # Any NDJSON ingest endpoint, token in the path, auth in a header:
+  plotstream load --target http --url 'http://127.0.0.1:9000/ingest/{token}' --method PUT --header 'Authorization: Bearer T' --payload point
   # MQTT at QoS 1 (the broker's ack latency per write), read back by MQTT subscribers:
   plotstream load --url mqtt://127.0.0.1:1883 --qos 1 --topic 'sensors/{token}' --payload point --streams 1000 --subscribe-url mqtt://127.0.0.1:1883
   # Shards on several machines, merged:

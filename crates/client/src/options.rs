@@ -50,6 +50,15 @@ pub struct StreamOptions {
     /// The first back-off before reconnecting; it doubles each try, up to 8
     /// times this (1, 2, 4, 8, 8 s by default, as the Python client).
     pub reconnect_backoff: Duration,
+    /// The request's method: `POST` (the protocol's) or `PUT`, for NDJSON
+    /// stream servers that take it. Default `POST`.
+    pub method: http::Method,
+    /// Extra request headers (auth, routing), sent on every connection.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Whether the token goes in the `plotly-streamtoken` header, as the
+    /// protocol has it. Default true; a generic NDJSON server may take the
+    /// token in the URL instead.
+    pub token_header: bool,
 }
 
 impl Default for StreamOptions {
@@ -62,6 +71,9 @@ impl Default for StreamOptions {
             connect_timeout: Duration::from_secs(10),
             reconnect_tries: 5,
             reconnect_backoff: Duration::from_secs(1),
+            method: http::Method::POST,
+            headers: Vec::new(),
+            token_header: true,
         }
     }
 }
@@ -86,6 +98,9 @@ impl StreamOptions {
         }
         if self.connect_timeout.is_zero() {
             return invalid("connect_timeout must be longer than zero");
+        }
+        if self.method != http::Method::POST && self.method != http::Method::PUT {
+            return invalid("method must be POST or PUT: a stream is a request body");
         }
         Ok(())
     }

@@ -262,8 +262,8 @@ impl Stream {
             opts,
         });
         let sender = Sender {
+            request: RequestParts::new(&target, token_value, &shared.opts)?,
             shared: Arc::clone(&shared),
-            request: RequestParts::new(&target, token_value)?,
             target,
         };
         let task = tokio::spawn(sender.run(connection));
@@ -278,6 +278,23 @@ impl Stream {
     /// write instead. It fails once the stream has stopped or is closing.
     pub async fn write(&self, write: &Write) -> Result<(), Error> {
         self.enqueue(false, |buf| write.encode_line(buf)).await
+    }
+
+    /// Queues one line of JSON encoded already (without its newline), for
+    /// NDJSON servers that take other writes than Plotly's. A line with a
+    /// newline in it is refused: it would be two lines.
+    pub async fn write_json(&self, json: &[u8]) -> Result<(), Error> {
+        if json.contains(&b'\n') || json.is_empty() {
+            return Err(Error::InvalidOptions {
+                reason: "a JSON line must be non-empty and have no newline".to_owned(),
+            });
+        }
+        self.enqueue(false, |buf| {
+            buf.extend_from_slice(json);
+            buf.push(b'\n');
+            Ok(())
+        })
+        .await
     }
 
     /// Queues a heartbeat, a bare newline: it keeps an idle stream open.
@@ -392,13 +409,16 @@ impl Drop for Stream {
 /// The request line and headers, built once and cloned per connection.
 #[derive(Debug)]
 struct RequestParts {
+    method: Method,
     path: Uri,
     host: HeaderValue,
-    token: HeaderValue,
+    /// The token header, unless the options leave it out.
+    token: Option<HeaderValue>,
+    extra: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl RequestParts {
-    fn new(target: &Target, token: HeaderValue) -> Result<Self, Error> {
+    fn new(target: &Target, token: HeaderValue, opts: &StreamOptions) -> Result<Self, Error> {
         let invalid = |reason: String| Error::InvalidUrl {
             url: format!("{}{}", target.addr, target.path),
             reason,
@@ -409,17 +429,24 @@ impl RequestParts {
                 .parse()
                 .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?,
             host: HeaderValue::from_str(&target.host_header).map_err(|e| invalid(e.to_string()))?,
-            token,
+            token: opts.token_header.then_some(token),
+            method: opts.method.clone(),
+            extra: opts.headers.clone(),
         })
     }
 
     fn request(&self, body: ChannelBody) -> Request<ChannelBody> {
         let mut req = Request::new(body);
-        *req.method_mut() = Method::POST;
+        *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.path.clone();
         let headers = req.headers_mut();
         headers.insert(HOST, self.host.clone());
-        headers.insert(TOKEN_HEADER, self.token.clone());
+        for (name, value) in &self.extra {
+            headers.append(name.clone(), value.clone());
+        }
+        if let Some(token) = &self.token {
+            headers.insert(TOKEN_HEADER, token.clone());
+        }
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         req
     }

@@ -342,6 +342,50 @@ async fn a_stream_that_gives_up_says_what_may_be_lost() {
     assert_eq!(st.may_be_lost(), st.writes, "nothing was confirmed: {st:?}");
 }
 
+/// A generic NDJSON stream: PUT, extra headers, no token header, and lines
+/// of JSON encoded by the caller.
+#[tokio::test]
+async fn method_headers_and_raw_json_lines_for_other_servers() {
+    let (listener, url) = bind().await;
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accepts");
+        serve_one(socket, "200 OK", "").await
+    });
+    let opts = StreamOptions {
+        method: http::Method::PUT,
+        headers: vec![(
+            http::HeaderName::from_static("authorization"),
+            http::HeaderValue::from_static("Bearer t"),
+        )],
+        token_header: false,
+        ..quick()
+    };
+    let stream = Stream::connect(&format!("{url}/ingest/tok"), "tok", opts)
+        .await
+        .expect("connects");
+    stream.write_json(br#"{"seq":1}"#).await.expect("writes");
+    assert!(
+        stream.write_json(b"{\"a\":1}\n{}").await.is_err(),
+        "two lines in one"
+    );
+    stream.close().await.expect("closes");
+    let got = server.await.expect("server ran");
+    assert!(
+        got.head.starts_with("PUT /ingest/tok HTTP/1.1\r\n"),
+        "{}",
+        got.head
+    );
+    assert!(
+        got.head
+            .to_ascii_lowercase()
+            .contains("authorization: bearer t\r\n"),
+        "{}",
+        got.head
+    );
+    assert!(!got.head.contains("plotly-streamtoken"), "{}", got.head);
+    assert_eq!(got.lines(), [r#"{"seq":1}"#]);
+}
+
 #[tokio::test]
 async fn no_server_listening_is_a_clear_error_at_once() {
     let (listener, url) = bind().await;

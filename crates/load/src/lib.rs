@@ -368,6 +368,14 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
                 url: opts.url.clone()
             }
         ),
+        Target::Http => start_streams!(
+            publish::http::Http,
+            publish::http::Config {
+                url: opts.url.clone(),
+                method: opts.method.clone(),
+                headers: opts.headers.clone()
+            }
+        ),
         #[cfg(feature = "ws")]
         Target::Ws => start_streams!(
             publish::ws::Ws,

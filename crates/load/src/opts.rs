@@ -96,6 +96,9 @@ fn positive(s: &str) -> Result<f64, String> {
 pub enum Target {
     /// The Plotly streaming protocol: a chunked POST per stream (http://, https://).
     Plotly,
+    /// Any NDJSON stream server: a chunked POST or PUT per stream to a URL
+    /// with {token}, with --header (no Plotly token header).
+    Http,
     /// A WebSocket per stream, a text frame per write (ws://).
     Ws,
     /// An MQTT client per stream, a PUBLISH per write (mqtt://).
@@ -147,6 +150,15 @@ pub(crate) fn mqtt_qos(q: u8) -> rumqttc::QoS {
     }
 }
 
+/// Parses `--method`: POST or PUT.
+fn method(s: &str) -> Result<http::Method, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "POST" => Ok(http::Method::POST),
+        "PUT" => Ok(http::Method::PUT),
+        _ => Err(format!("{s:?}: a stream is sent with POST or PUT")),
+    }
+}
+
 /// Parses `--qos`: 0, 1 or 2.
 fn qos(s: &str) -> Result<u8, String> {
     match s.trim() {
@@ -171,9 +183,13 @@ pub struct Opts {
     /// What each write carries: the demo's Plotly write, or a flat point.
     #[arg(long, value_enum, default_value = "plotly")]
     pub payload: Payload,
-    /// An extra request header for WebSocket streams, 'Name: value' (repeatable).
+    /// An extra request header for http and ws streams, 'Name: value'
+    /// (repeatable; {token} in the value is each stream's token).
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = header)]
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The request method of --target http: POST or PUT.
+    #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = method)]
+    pub method: http::Method,
     /// The MQTT topic of each stream.
     #[arg(long, value_name = "TEMPLATE", default_value = "plotstream/{token}")]
     pub topic: String,

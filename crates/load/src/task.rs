@@ -62,14 +62,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if first.is_none() {
-            let mut text = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            *first = Some(text);
+            *first = Some(publish::plotly::chain(e));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! | target | URL | one stream is | one write is |
 //! | --- | --- | --- | --- |
 //! | `plotly` | `http(s)://host:port[/path]` | a chunked `POST` with the token header | one line |
+//! | `http` | `http(s)://host:port/path/{token}` | a chunked `POST` or `PUT` (`--method`) with `--header`s | one line |
 //! | `ws` | `ws://host:port/path/{token}` | a WebSocket | one text frame |
 //! | `mqtt` | `mqtt://host:port` | an MQTT client | one `PUBLISH` to `--topic` |
 
@@ -11,6 +12,7 @@ use std::fmt;
 
 use plotstream_protocol::Write;
 
+pub(crate) mod http;
 #[cfg(feature = "mqtt")]
 pub(crate) mod mqtt;
 pub(crate) mod plotly;

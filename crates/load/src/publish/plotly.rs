@@ -32,29 +32,34 @@ impl Publish for Plotly {
     }
 
     async fn close(self) -> Closed {
-        let stats = self.0.stats_handle();
-        let mut closed = Closed::default();
-        match self.0.close().await {
-            Ok(summary) => closed.status = Some(summary.status.to_string()),
-            Err(e) => {
-                closed.status = Some(match &e {
-                    plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
-                        plotstream_client::Error::Status { status, .. } => status.to_string(),
-                        _ => "error".to_owned(),
-                    },
-                    _ => "error".to_owned(),
-                });
-                closed.error = Some(chain(&e));
-            }
-        }
-        let st = stats.get();
-        closed.bytes = st.bytes;
-        closed.reconnects = st.reconnects;
-        closed.drops = st.dropped;
-        closed.unconfirmed = st.unconfirmed;
-        closed.unsent = st.queued;
-        closed
+        closed_stream(self.0).await
     }
+}
+
+/// Closes a client stream and tells how it ended.
+pub(crate) async fn closed_stream(stream: Stream) -> Closed {
+    let stats = stream.stats_handle();
+    let mut closed = Closed::default();
+    match stream.close().await {
+        Ok(summary) => closed.status = Some(summary.status.to_string()),
+        Err(e) => {
+            closed.status = Some(match &e {
+                plotstream_client::Error::Stopped(reason) => match reason.as_ref() {
+                    plotstream_client::Error::Status { status, .. } => status.to_string(),
+                    _ => "error".to_owned(),
+                },
+                _ => "error".to_owned(),
+            });
+            closed.error = Some(chain(&e));
+        }
+    }
+    let st = stats.get();
+    closed.bytes = st.bytes;
+    closed.reconnects = st.reconnects;
+    closed.drops = st.dropped;
+    closed.unconfirmed = st.unconfirmed;
+    closed.unsent = st.queued;
+    closed
 }
 
 /// An error and its causes, in one line.
