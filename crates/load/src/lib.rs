@@ -69,7 +69,6 @@ use plotstream_client::StreamOptions;
 use plotstream_protocol::{Figure, StreamSpec, Trace};
 use tokio::time::Instant;
 
-mod direct;
 mod html;
 mod monitor;
 mod opts;
@@ -226,10 +225,10 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             made.push(created.id);
             let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
             ready.push(ready_rx);
-            let sub = subscribe::Subscriber::new(
+            let sub = subscribe::viewer::Subscriber::new(
                 (g * PER_FIGURE..g * PER_FIGURE + group.len()).collect(),
             );
-            subscribers.push(tokio::spawn(subscribe::follow(
+            subscribers.push(tokio::spawn(subscribe::viewer::follow(
                 addr.clone(),
                 created.id,
                 sub,
@@ -261,7 +260,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     // subscribe side, each open before the streams start.
     let mut directs = Vec::new();
     if let Some(sub_url) = &opts.subscribe_url {
-        let ctx = direct::Ctx {
+        let ctx = subscribe::Ctx {
             schedule: Arc::clone(&schedule_cell),
             stop: stop_rx.clone(),
             run,
@@ -270,32 +269,31 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         for (position, &i) in positions.iter().enumerate() {
             let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
             ready.push(ready_rx);
-            let sub = direct::Direct::new(position);
+            let sub = subscribe::Direct::new(position);
             let token = token(i);
-            if sub_url.starts_with("mqtt://") {
+            let url = publish::fill(sub_url, &token);
+            let topic = publish::fill(&opts.topic, &token);
+            let ctx = ctx.clone();
+            let follow = match sub_url.split_once("://").map(|(scheme, _)| scheme) {
                 #[cfg(feature = "mqtt")]
-                {
-                    let (host, port) = publish::mqtt::broker(sub_url).map_err(Error::Options)?;
-                    let topic = publish::fill(&opts.topic, &token);
-                    directs.push(tokio::spawn(direct::follow_mqtt(
-                        (host, port, topic),
-                        sub,
-                        ctx.clone(),
-                        ready_tx,
+                Some("mqtt") => tokio::spawn(subscribe::follow::<subscribe::mqtt::Mqtt>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
+                #[cfg(feature = "ws")]
+                Some("ws" | "wss") => tokio::spawn(subscribe::follow::<subscribe::ws::Ws>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
+                Some("http") => tokio::spawn(subscribe::follow::<subscribe::sse::Sse>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
+                _ => {
+                    return Err(Error::Options(format!(
+                        "--subscribe-url {sub_url:?}: give a ws://, http:// (EventSource) or mqtt:// URL \
+                         (ws and mqtt need plotstream-load's features of those names)"
                     )));
                 }
-                #[cfg(not(feature = "mqtt"))]
-                return Err(Error::Options(
-                    "mqtt:// subscribers need plotstream-load's `mqtt` feature".into(),
-                ));
-            } else {
-                directs.push(tokio::spawn(direct::follow_url(
-                    publish::fill(sub_url, &token),
-                    sub,
-                    ctx.clone(),
-                    ready_tx,
-                )));
-            }
+            };
+            directs.push(follow);
         }
         for (r, d) in ready.into_iter().zip(&mut directs) {
             let ok = tokio::time::timeout(Duration::from_secs(30), r).await;

@@ -1,4 +1,4 @@
-//! Subscribers: read a plotstream viewer's event streams and measure, per
+//! The viewer subscriber: reads a plotstream viewer's event streams and measures, per
 //! write, the end-to-end latency and the loss.
 
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,118 @@
+//! Subscribers: what reads every write back, to measure end-to-end latency
+//! and loss per write.
+//!
+//! - [`viewer`]: a plotstream viewer's event streams (`--subscribe`), one
+//!   per figure of up to 100 streams.
+//! - Direct subscribers (`--subscribe-url`), one connection per stream to
+//!   the server's own subscribe side, all behind [`Subscribe`]: [`ws`]
+//!   (WebSocket), [`sse`] (EventSource), [`mqtt`] (a subscription of its
+//!   own). Every message names its write by sequence number (`seq` in the
+//!   point payload, `customdata` in the Plotly one).
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+
+use crate::report::{histogram, record};
+use crate::{Error, Schedule};
+
+#[cfg(feature = "mqtt")]
+pub(crate) mod mqtt;
+pub(crate) mod sse;
+pub(crate) mod viewer;
+#[cfg(feature = "ws")]
+pub(crate) mod ws;
+
+pub(crate) use viewer::Seen;
+
+/// One stream's subscription to the server under test.
+pub(crate) trait Subscribe: Sized + Send + 'static {
+    /// Subscribes; the subscription is in place when this returns.
+    fn connect(url: &str, topic: &str) -> impl Future<Output = Result<Self, Error>> + Send;
+
+    /// The next message's payload; `None` once the subscription ended.
+    fn next(&mut self) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// Ends the subscription.
+    fn close(self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// What one stream's subscriber saw.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    pub(crate) position: usize,
+    pub(crate) seen: Seen,
+    pub(crate) latency: hdrhistogram::Histogram<u64>,
+}
+
+/// What every direct subscriber shares.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) schedule: Arc<OnceLock<Arc<Schedule>>>,
+    pub(crate) stop: watch::Receiver<bool>,
+    /// This run's id: points of other runs are ignored.
+    pub(crate) run: u64,
+}
+
+impl Direct {
+    pub(crate) fn new(position: usize) -> Self {
+        Direct {
+            position,
+            seen: Seen::default(),
+            latency: histogram(),
+        }
+    }
+
+    /// One message's payload, arrived at `now`.
+    fn take(&mut self, payload: &[u8], ctx: &Ctx, now: Instant) {
+        let Ok(v) = serde_json::from_slice::<Value>(payload) else {
+            return;
+        };
+        if v.get("run").is_some_and(|r| r.as_u64() != Some(ctx.run)) {
+            return; // another run's write, replayed by the server
+        }
+        let Some(seq) = v
+            .get("seq")
+            .or_else(|| v.get("customdata"))
+            .and_then(Value::as_u64)
+        else {
+            return;
+        };
+        if let (true, Some(schedule)) = (self.seen.note(seq), ctx.schedule.get()) {
+            record(
+                &mut self.latency,
+                now.saturating_duration_since(schedule.intended(self.position, seq)),
+            );
+        }
+    }
+}
+
+/// Subscribes with `S` to `url` (and `topic`, for MQTT), says `ready`, and
+/// notes every message until the run stops or the subscription ends.
+pub(crate) async fn follow<S: Subscribe>(
+    url: String,
+    topic: String,
+    mut sub: Direct,
+    ctx: Ctx,
+    ready: oneshot::Sender<()>,
+) -> Result<Direct, Error> {
+    let mut subscription = S::connect(&url, &topic).await?;
+    let _ = ready.send(());
+    let mut stop = ctx.stop.clone();
+    loop {
+        let message = tokio::select! {
+            m = subscription.next() => m,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let Some(payload) = message else {
+            break;
+        };
+        sub.take(&payload, &ctx, Instant::now());
+    }
+    subscription.close().await;
+    Ok(sub)
+}

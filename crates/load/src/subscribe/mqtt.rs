@@ -1,0 +1,68 @@
+//! MQTT: a subscription of its own to the stream's topic (QoS 1); each
+//! `PUBLISH` it receives is one message.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+
+use super::Subscribe;
+use crate::Error;
+
+pub(crate) struct Mqtt {
+    client: AsyncClient,
+    events: EventLoop,
+}
+
+impl Subscribe for Mqtt {
+    async fn connect(url: &str, topic: &str) -> Result<Self, Error> {
+        let (host, port) = crate::publish::mqtt::broker(url).map_err(Error::Subscribe)?;
+        let id = format!("sub-{}", topic.replace('/', "-"));
+        let mut options = MqttOptions::new(id, host.as_str(), port);
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut events) = AsyncClient::new(options, 64);
+        client
+            .subscribe(topic, QoS::AtLeastOnce)
+            .await
+            .map_err(|e| Error::Subscribe(format!("MQTT subscribe {topic}: {e}")))?;
+        // In place once the broker says so.
+        let subscribed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        })
+        .await
+        .map_err(|_| {
+            Error::Subscribe(format!(
+                "no SUBACK for {topic} from mqtt://{host}:{port} within 10 s"
+            ))
+        })?;
+        subscribed.map_err(|e| {
+            Error::Subscribe(format!("cannot subscribe at mqtt://{host}:{port}: {e}"))
+        })?;
+        Ok(Mqtt { client, events })
+    }
+
+    async fn next(&mut self) -> Option<Vec<u8>> {
+        loop {
+            match self.events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => return Some(p.payload.to_vec()),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.disconnect().await;
+        // Let the event loop send the DISCONNECT.
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while self.events.poll().await.is_ok() {}
+        })
+        .await;
+    }
+}
