@@ -12,11 +12,13 @@
 set -euo pipefail
 streams=${1:-100}; rate=${2:-20}; seconds=${3:-60}
 bin=${PLOTSTREAM_BIN:-target/release/plotstream}
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+work=$(mktemp -d)
+trap 'pkill -f "$work/" 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mq=$(free_port); nx=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n' "$mq" > "$work/m.conf"
 /usr/sbin/mosquitto -c "$work/m.conf" >/dev/null 2>&1 &
+disown
 mkdir -p "$work/nx"
 cat > "$work/nx/nginx.conf" <<NGINX
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
@@ -30,6 +32,7 @@ http { access_log off; client_body_temp_path $work/nx/b; proxy_temp_path $work/n
     location ~ ^/sub/([^/]+)\$ { nchan_subscriber; nchan_channel_id \$1; nchan_subscriber_first_message newest; } } }
 NGINX
 nginx -c "$work/nx/nginx.conf" -p "$work/nx" >/dev/null 2>&1 &
+disown
 sleep 1
 writes=$((rate * seconds))   # per stream
 think=$(python3 -c "print(1/$rate)")
