@@ -439,45 +439,35 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let counters = &shared.counters;
     let elapsed = schedule.t0.elapsed();
 
-    // Give the subscribers a moment to see the last writes, then stop them.
+    // Give the subscribers a moment to see the last writes, then stop them
+    // and add up what they saw.
     let mut loss = None;
     let mut latency = None;
-    if opts.subscribe {
+    if !subscribers.is_empty() || !directs.is_empty() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let _ = stop_tx.send(true);
+        let failed = |_| Error::Subscribe("a subscriber task failed".into());
         let mut total = Loss::default();
         let mut hist = report::histogram();
-        for s in subscribers {
-            let sub = s
-                .await
-                .map_err(|_| Error::Subscribe("a subscriber task failed".into()))??;
-            for seen in &sub.seen {
-                total.received += seen.received;
-                total.duplicates += seen.duplicates;
+        let mut add = |seen: &[subscribe::Seen], latency: &hdrhistogram::Histogram<u64>| {
+            for s in seen {
+                total.received += s.received;
+                total.duplicates += s.duplicates;
             }
-            total.resyncs += sub.resyncs;
-            hist.add(&sub.latency)
-                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            hist.add(latency)
+                .map_err(|e| Error::Histogram(format!("{e:?}")))
+        };
+        let mut resyncs = 0;
+        for s in subscribers {
+            let sub = s.await.map_err(failed)??;
+            resyncs += sub.resyncs;
+            add(&sub.seen, &sub.latency)?;
         }
-        let sent = counters.writes.load(Ordering::Relaxed);
-        total.lost = sent.saturating_sub(total.received);
-        loss = Some(total);
-        latency = Some(Percentiles::of(&hist)?);
-    }
-    if !directs.is_empty() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let _ = stop_tx.send(true);
-        let mut total = Loss::default();
-        let mut hist = report::histogram();
         for d in directs {
-            let sub = d
-                .await
-                .map_err(|_| Error::Subscribe("a subscriber task failed".into()))??;
-            total.received += sub.seen.received;
-            total.duplicates += sub.seen.duplicates;
-            hist.add(&sub.latency)
-                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            let sub = d.await.map_err(failed)??;
+            add(std::slice::from_ref(&sub.seen), &sub.latency)?;
         }
+        total.resyncs = resyncs;
         let sent = counters.writes.load(Ordering::Relaxed);
         total.lost = sent.saturating_sub(total.received);
         loss = Some(total);

@@ -37,6 +37,14 @@ pub(crate) fn broker(url: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), uri.port_u16().unwrap_or(1883)))
 }
 
+/// The options of every client: client id, broker, keep-alive, 1 MiB packets.
+pub(crate) fn options(host: &str, port: u16, id: &str) -> MqttOptions {
+    let mut options = MqttOptions::new(id, host, port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    options
+}
+
 /// Connects a client with its own event loop task; `on_event` sees every
 /// event. The client is connected (CONNACK) when this returns.
 pub(crate) async fn client(
@@ -45,10 +53,8 @@ pub(crate) async fn client(
     id: &str,
     mut on_event: impl FnMut(&Event) + Send + 'static,
 ) -> Result<(AsyncClient, JoinHandle<Option<String>>), PublishError> {
-    let mut options = MqttOptions::new(id, host, port);
-    options.set_keep_alive(Duration::from_secs(30));
-    options.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut events): (AsyncClient, EventLoop) = AsyncClient::new(options, 64);
+    let (client, mut events): (AsyncClient, EventLoop) =
+        AsyncClient::new(options(host, port, id), 64);
     // Wait for the CONNACK before the stream counts as open.
     let connected = tokio::time::timeout(Duration::from_secs(10), async {
         loop {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
 use super::Subscribe;
 use crate::Error;
@@ -17,9 +17,7 @@ impl Subscribe for Mqtt {
     async fn connect(url: &str, topic: &str) -> Result<Self, Error> {
         let (host, port) = crate::publish::mqtt::broker(url).map_err(Error::Subscribe)?;
         let id = format!("sub-{}", topic.replace('/', "-"));
-        let mut options = MqttOptions::new(id, host.as_str(), port);
-        options.set_keep_alive(Duration::from_secs(30));
-        options.set_max_packet_size(1 << 20, 1 << 20);
+        let options = crate::publish::mqtt::options(&host, port, &id);
         let (client, mut events) = AsyncClient::new(options, 64);
         client
             .subscribe(topic, QoS::AtLeastOnce)
