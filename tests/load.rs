@@ -131,6 +131,12 @@ async fn two_hundred_streams_lose_nothing() {
         "{:?}",
         r.lateness_over_time
     );
+    assert!(
+        r.latency_over_time.iter().any(|[_, p99]| *p99 > 0.0)
+            && r.latency_over_time.iter().all(|[p50, p99]| p50 <= p99),
+        "end-to-end p50 and p99 each second: {:?}",
+        r.latency_over_time
+    );
     // Its figures are gone from the viewer (--keep-figures keeps them).
     let addr = v.url.trim_start_matches("http://").to_owned();
     let figures = get_json(&addr, "/api/figures").await;
@@ -149,6 +155,7 @@ async fn two_hundred_streams_lose_nothing() {
         "bytes_per_s",
         "send_span_s",
         "lateness_over_time",
+        "latency_over_time",
         "unconfirmed",
         "unsent",
         "statuses",
@@ -355,7 +362,7 @@ async fn html_report_and_live_plot() {
     assert!(page.contains("plotly.js v3.7.0"), "plotly.js is inside");
     assert!(!page.contains("<script src="), "nothing is fetched");
     assert!(page.contains("Percentile spectrum") && page.contains("Writes per second"));
-    assert!(page.contains("Lateness each second"));
+    assert!(page.contains("Lateness and end-to-end latency each second"));
     std::fs::remove_file(html).ok();
     // The run's own figure holds a point a second for writes/s.
     let addr = v.url.trim_start_matches("http://").to_owned();

@@ -52,6 +52,11 @@ fn assert_all_seen(out: &std::process::Output, r: &Report, writes: u64) {
         "{stdout}"
     );
     assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(writes));
+    assert!(
+        r.latency_over_time.iter().any(|[_, p99]| *p99 > 0.0),
+        "end-to-end latency each second: {:?}",
+        r.latency_over_time
+    );
 }
 
 /// WebSocket publishers into Nchan, read back by WebSocket subscribers.

@@ -75,14 +75,19 @@ pub fn render(report: &Report) -> Result<String, Error> {
         "layout": {"title": {"text": "Writes per second"}, "xaxis": {"title": {"text": "s"}},
                    "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"}}
     });
-    let over_time =
-        |i: usize| -> Vec<f64> { report.lateness_over_time.iter().map(|v| v[i]).collect() };
+    let column = |rows: &[[f64; 2]], i: usize| -> Vec<f64> { rows.iter().map(|v| v[i]).collect() };
+    let line = |name: &str, rows: &[[f64; 2]], i: usize| serde_json::json!({"type": "scatter", "mode": "lines+markers", "name": name, "x": seconds, "y": column(rows, i)});
+    let mut over_time = vec![
+        line("lateness p50", &report.lateness_over_time, 0),
+        line("lateness p99", &report.lateness_over_time, 1),
+    ];
+    if !report.latency_over_time.is_empty() {
+        over_time.push(line("end-to-end p50", &report.latency_over_time, 0));
+        over_time.push(line("end-to-end p99", &report.latency_over_time, 1));
+    }
     let lateness_fig = serde_json::json!({
-        "data": [
-            {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": seconds, "y": over_time(0)},
-            {"type": "scatter", "mode": "lines+markers", "name": "p99", "x": seconds, "y": over_time(1)}
-        ],
-        "layout": {"title": {"text": "Lateness each second"}, "xaxis": {"title": {"text": "s"}},
+        "data": over_time,
+        "layout": {"title": {"text": "Lateness and end-to-end latency each second"}, "xaxis": {"title": {"text": "s"}},
                    "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}}
     });
     let mut page = String::new();

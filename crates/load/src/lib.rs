@@ -199,6 +199,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     // see every write. They learn the schedule when the streams start.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let schedule_cell: Arc<OnceLock<Arc<Schedule>>> = Arc::new(OnceLock::new());
+    let shared = Arc::new(Shared::new());
     let mut subscribers = Vec::new();
     let mut made = Vec::new();
     if opts.subscribe {
@@ -227,6 +228,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             ready.push(ready_rx);
             let sub = subscribe::viewer::Subscriber::new(
                 (g * PER_FIGURE..g * PER_FIGURE + group.len()).collect(),
+                Arc::clone(&shared.latency_window),
             );
             subscribers.push(tokio::spawn(subscribe::viewer::follow(
                 addr.clone(),
@@ -264,6 +266,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             schedule: Arc::clone(&schedule_cell),
             stop: stop_rx.clone(),
             run,
+            window: Arc::clone(&shared.latency_window),
         };
         let mut ready = Vec::new();
         for (position, &i) in positions.iter().enumerate() {
@@ -316,7 +319,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         rate: opts.rate,
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
-    let shared = Arc::new(Shared::new());
     // The broker's acknowledgement latency (MQTT at QoS 1 and 2).
     let acks = Arc::new(Mutex::new(report::histogram()));
 
@@ -435,7 +437,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         }
     }
     let _ = monitor_stop.send(true);
-    let (rate_over_time, lateness_over_time) = monitor.await.unwrap_or_default();
+    let (rate_over_time, lateness_over_time, latency_over_time) = monitor.await.unwrap_or_default();
     let counters = &shared.counters;
     let elapsed = schedule.t0.elapsed();
 
@@ -537,6 +539,11 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         loss,
         rate_over_time,
         lateness_over_time,
+        latency_over_time: if opts.subscribe || opts.subscribe_url.is_some() {
+            latency_over_time
+        } else {
+            Vec::new()
+        },
         ack_latency_ms: ack_latency,
     };
     if let Some(path) = &opts.report {

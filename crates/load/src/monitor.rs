@@ -3,7 +3,7 @@
 
 use std::io::{self, IsTerminal};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use plotstream_client::{Stream, StreamOptions};
@@ -96,7 +96,7 @@ impl Monitor {
     pub(crate) async fn run(
         self,
         mut stop: tokio::sync::watch::Receiver<bool>,
-    ) -> (Vec<u64>, Vec<[f64; 2]>) {
+    ) -> (Vec<u64>, Vec<[f64; 2]>, Vec<[f64; 2]>) {
         let bar = io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(self.total);
             let style = indicatif::ProgressStyle::with_template(
@@ -109,6 +109,7 @@ impl Monitor {
         let counters = &self.shared.counters;
         let mut per_second = Vec::new();
         let mut lateness = Vec::new();
+        let mut latency = Vec::new();
         let mut last = 0;
         let mut ticker =
             tokio::time::interval_at(self.t0 + Duration::from_secs(1), Duration::from_secs(1));
@@ -120,17 +121,20 @@ impl Monitor {
             let writes = counters.writes.load(Ordering::Relaxed);
             let delta = writes - last;
             last = writes;
-            let [p50, p99] = self.take_window();
+            let [p50, p99] = take(&self.shared.window);
+            let end_to_end = take(&self.shared.latency_window);
             if stopped {
                 // The last, partial second.
                 if delta > 0 {
                     per_second.push(delta);
                     lateness.push([p50, p99]);
+                    latency.push(end_to_end);
                 }
                 break;
             }
             per_second.push(delta);
             lateness.push([p50, p99]);
+            latency.push(end_to_end);
             let errors = counters.connect_errors.load(Ordering::Relaxed)
                 + counters.stream_errors.load(Ordering::Relaxed);
             let open = counters.open.load(Ordering::Relaxed);
@@ -164,20 +168,17 @@ impl Monitor {
         if let Some(live) = self.live {
             live.close().await;
         }
-        (per_second, lateness)
+        (per_second, lateness, latency)
     }
+}
 
-    /// The lateness p50 and p99 (ms) recorded since the last call.
-    pub(crate) fn take_window(&self) -> [f64; 2] {
-        let mut window = self
-            .shared
-            .window
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        #[allow(clippy::cast_precision_loss)]
-        let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
-        let out = [ms(0.5), ms(0.99)];
-        window.reset();
-        out
-    }
+/// The p50 and p99 (ms) of what `window` recorded since the last call; it
+/// is emptied.
+fn take(window: &Mutex<hdrhistogram::Histogram<u64>>) -> [f64; 2] {
+    let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
+    #[allow(clippy::cast_precision_loss)]
+    let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
+    let out = [ms(0.5), ms(0.99)];
+    window.reset();
+    out
 }

@@ -184,6 +184,11 @@ pub struct Report {
     /// run, in order (merged shards: the larger of each).
     #[serde(default)]
     pub lateness_over_time: Vec<[f64; 2]>,
+    /// End-to-end latency p50 and p99 (ms) of the writes subscribers saw in
+    /// each second of the run (with `--subscribe` or `--subscribe-url`;
+    /// merged shards: the larger of each).
+    #[serde(default)]
+    pub latency_over_time: Vec<[f64; 2]>,
     /// From the first write's intended time to the last write, plus one
     /// write interval, s: the span `achieved_rate` is measured over.
     #[serde(default)]
@@ -243,6 +248,7 @@ impl Report {
         out.loss = None;
         out.rate_over_time.clear();
         out.lateness_over_time.clear();
+        out.latency_over_time.clear();
         out.send_span_s = 0.0;
         out.bytes_per_s = 0.0;
         for r in reports {

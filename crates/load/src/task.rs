@@ -30,6 +30,9 @@ pub(crate) struct Shared {
     pub(crate) lateness: Mutex<hdrhistogram::Histogram<u64>>,
     /// The lateness recorded since the monitor last looked.
     pub(crate) window: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The end-to-end latency subscribers recorded since the monitor last
+    /// looked.
+    pub(crate) latency_window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
     /// The first error a stream met, in words, to say why a run failed.
     pub(crate) first_error: Mutex<Option<String>>,
 }
@@ -40,6 +43,7 @@ impl Shared {
             counters: Counters::default(),
             lateness: Mutex::new(report::histogram()),
             window: Mutex::new(report::histogram()),
+            latency_window: Arc::new(Mutex::new(report::histogram())),
             first_error: Mutex::new(None),
         }
     }

@@ -9,7 +9,7 @@
 //!   own). Every message names its write by sequence number (`seq` in the
 //!   point payload, `customdata` in the Plotly one).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
@@ -56,6 +56,8 @@ pub(crate) struct Ctx {
     pub(crate) stop: watch::Receiver<bool>,
     /// This run's id: points of other runs are ignored.
     pub(crate) run: u64,
+    /// Latency since the monitor last looked (each second's p50, p99).
+    pub(crate) window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
 }
 
 impl Direct {
@@ -83,9 +85,11 @@ impl Direct {
             return;
         };
         if let (true, Some(schedule)) = (self.seen.note(seq), ctx.schedule.get()) {
+            let took = now.saturating_duration_since(schedule.intended(self.position, seq));
+            record(&mut self.latency, took);
             record(
-                &mut self.latency,
-                now.saturating_duration_since(schedule.intended(self.position, seq)),
+                &mut ctx.window.lock().unwrap_or_else(PoisonError::into_inner),
+                took,
             );
         }
     }

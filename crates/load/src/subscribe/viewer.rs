@@ -51,6 +51,8 @@ pub(crate) struct Subscriber {
     pub(crate) seen: Vec<Seen>,
     pub(crate) latency: hdrhistogram::Histogram<u64>,
     pub(crate) resyncs: u64,
+    /// Latency since the monitor last looked (each second's p50, p99).
+    window: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
 }
 
 /// Subscribes to `/plot/{figure}/events` at `addr` and follows it until
@@ -140,12 +142,16 @@ fn seqs(values: &[Value]) -> impl Iterator<Item = u64> + '_ {
 }
 
 impl Subscriber {
-    pub(crate) fn new(positions: Vec<usize>) -> Self {
+    pub(crate) fn new(
+        positions: Vec<usize>,
+        window: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+    ) -> Self {
         Subscriber {
             seen: vec![Seen::default(); positions.len()],
             positions,
             latency: histogram(),
             resyncs: 0,
+            window,
         }
     }
 
@@ -187,9 +193,14 @@ impl Subscriber {
             let appended = t.append.get("customdata").map_or(&[][..], Vec::as_slice);
             for seq in seqs(appended) {
                 if seen.note(seq) {
+                    let took = now.saturating_duration_since(schedule.intended(position, seq));
+                    record(&mut self.latency, took);
                     record(
-                        &mut self.latency,
-                        now.saturating_duration_since(schedule.intended(position, seq)),
+                        &mut self
+                            .window
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner),
+                        took,
                     );
                 }
             }
@@ -212,7 +223,7 @@ mod tests {
 
     #[test]
     fn a_resync_snapshot_counts_only_what_is_new() {
-        let mut sub = Subscriber::new(vec![0]);
+        let mut sub = Subscriber::new(vec![0], Arc::new(std::sync::Mutex::new(histogram())));
         let schedule = Schedule::for_test();
         sub.snapshot(&figure(json!({"data": [{"customdata": []}]})));
         assert_eq!(sub.resyncs, 0, "the first snapshot is empty");
