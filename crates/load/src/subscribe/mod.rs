@@ -95,6 +95,36 @@ impl Direct {
     }
 }
 
+/// Opens a long `GET path` on `addr` (`host:port`) asking for server-sent
+/// events, and hands back the body as it comes.
+pub(crate) async fn event_stream(addr: &str, path: &str) -> Result<hyper::body::Incoming, Error> {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| Error::Subscribe(format!("connect {addr}: {e}")))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .map_err(|e| Error::Subscribe(format!("handshake with {addr}: {e}")))?;
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .uri(path)
+        .header(http::header::HOST, addr)
+        .header(http::header::ACCEPT, "text/event-stream")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| Error::Subscribe(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| Error::Subscribe(format!("GET {path} on {addr}: {e}")))?;
+    if !response.status().is_success() {
+        return Err(Error::Subscribe(format!(
+            "GET {path} on {addr} answered {}",
+            response.status()
+        )));
+    }
+    Ok(response.into_body())
+}
+
 /// Subscribes with `S` to `url` (and `topic`, for MQTT), says `ready`, and
 /// notes every message until the run stops or the subscription ends.
 pub(crate) async fn follow<S: Subscribe>(

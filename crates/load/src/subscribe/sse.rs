@@ -3,8 +3,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use plotstream_protocol::{Line, LineDecoder};
 
@@ -33,32 +32,10 @@ impl Subscribe for Sse {
             uri.host().unwrap_or_default(),
             uri.port_u16().unwrap_or(80)
         );
-        let tcp = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| Error::Subscribe(format!("connect {addr}: {e}")))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                .await
-                .map_err(|e| Error::Subscribe(format!("handshake: {e}")))?;
-        tokio::spawn(connection);
-        let request = http::Request::builder()
-            .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-            .header(http::header::HOST, addr.as_str())
-            .header(http::header::ACCEPT, "text/event-stream")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| Error::Subscribe(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| Error::Subscribe(format!("GET {url}: {e}")))?;
-        if !response.status().is_success() {
-            return Err(Error::Subscribe(format!(
-                "GET {url} answered {}",
-                response.status()
-            )));
-        }
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let body = super::event_stream(&addr, path).await?;
         Ok(Sse {
-            body: response.into_body(),
+            body,
             decoder: LineDecoder::new(),
             ready: VecDeque::new(),
         })

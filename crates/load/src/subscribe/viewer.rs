@@ -3,15 +3,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
-use http::header::HOST;
-use http::{Method, Request};
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use plotstream_protocol::{Figure, FigureUpdate, Line, LineDecoder, ViewerEvent};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -65,30 +59,7 @@ pub(crate) async fn follow(
     ready: oneshot::Sender<()>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Subscriber, Error> {
-    let tcp = TcpStream::connect(&addr)
-        .await
-        .map_err(|e| Error::Subscribe(format!("connect {addr}: {e}")))?;
-    let (mut sender, connection) = http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| Error::Subscribe(format!("handshake: {e}")))?;
-    tokio::spawn(connection);
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri(format!("/plot/{figure}/events"))
-        .header(HOST, addr.as_str())
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| Error::Subscribe(e.to_string()))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| Error::Subscribe(format!("GET events: {e}")))?;
-    if !response.status().is_success() {
-        return Err(Error::Subscribe(format!(
-            "GET /plot/{figure}/events answered {}",
-            response.status()
-        )));
-    }
-    let mut body = response.into_body();
+    let mut body = super::event_stream(&addr, &format!("/plot/{figure}/events")).await?;
     let mut decoder = LineDecoder::new();
     let mut event = String::new();
     let mut ready = Some(ready);
