@@ -104,7 +104,9 @@ async fn two_hundred_streams_lose_nothing() {
     assert_eq!(r.statuses.get("200"), Some(&200));
     assert_eq!(r.lateness_ms.count, 50_000);
     assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(50_000));
-    assert!((r.target_rate - 10_000.0).abs() < 1e-6, "{}", r.target_rate);
+    // 200 × 50 writes/s; the phases spread the starts over one period
+    // (20 ms of the 5 s), so the schedule's span is up to 0.4% longer.
+    assert!((r.target_rate - 10_000.0).abs() < 50.0, "{}", r.target_rate);
     assert!(r.achieved_rate > 0.0 && r.bytes > 0);
     // The summary's numbers agree with each other.
     let span_rate = r.writes as f64 / r.send_span_s;

@@ -317,6 +317,9 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         ramp: opts.ramp_up,
         streams: here,
         rate: opts.rate,
+        // Shards draw their phases from the same seed: together they spread
+        // as one run does (shard i takes streams i, i+N, …).
+        phase_offset: (!opts.in_phase).then(|| Schedule::offset_from_seed(opts.seed)),
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
     // The broker's acknowledgement latency (MQTT at QoS 1 and 2).
@@ -485,15 +488,14 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let writes = counters.writes.load(Ordering::Relaxed);
     let bytes: u64 = results.iter().map(|r| r.bytes).sum();
     // The time the writes took, and the time they should have taken: the
-    // last stream starts ramp·(n−1)/n in, and each write occupies 1/R.
+    // last stream starts (its ramp share and its phase) after t0, and each
+    // write occupies 1/R.
     #[allow(clippy::cast_precision_loss)]
     let actual_span = Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed))
         .as_secs_f64()
         + 1.0 / opts.rate;
     #[allow(clippy::cast_precision_loss)]
-    let scheduled_span = opts.ramp_up.as_secs_f64() * (here.saturating_sub(1)) as f64
-        / here.max(1) as f64
-        + per_stream as f64 / opts.rate;
+    let scheduled_span = schedule.last_start().as_secs_f64() + per_stream as f64 / opts.rate;
     let mut statuses = BTreeMap::new();
     for r in &results {
         if let Some(s) = &r.status {
