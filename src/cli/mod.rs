@@ -97,6 +97,8 @@ Examples:
   plotstream load --target http --url 'http://127.0.0.1:9000/ingest/{token}' --method PUT --header 'Authorization: Bearer T' --payload point
   # MQTT at QoS 1 (the broker's ack latency per write), read back by MQTT subscribers:
   plotstream load --url mqtt://127.0.0.1:1883 --qos 1 --topic 'sensors/{token}' --payload point --streams 1000 --subscribe-url mqtt://127.0.0.1:1883
+  # Writes as Poisson processes (exponential gaps) instead of evenly spaced:
+  plotstream load --url http://127.0.0.1:8080 --streams 500 --rate 20 --arrivals poisson --subscribe
   # Shards on several machines, merged:
   plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
   plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json

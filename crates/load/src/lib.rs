@@ -82,6 +82,7 @@ pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
 pub use opts::{Opts, Payload, Shard, Target, parse_duration, positive_duration};
 pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
+pub use schedule::Arrivals;
 pub(crate) use schedule::Schedule;
 use task::{Shared, StreamTask};
 
@@ -320,6 +321,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         // Shards draw their phases from the same seed: together they spread
         // as one run does (shard i takes streams i, i+N, …).
         phase_offset: (!opts.in_phase).then(|| Schedule::offset_from_seed(opts.seed)),
+        arrivals: opts.arrivals,
+        seed: opts.seed,
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
     // The broker's acknowledgement latency (MQTT at QoS 1 and 2).

@@ -214,6 +214,11 @@ pub struct Opts {
     /// How long each stream writes, above zero: 500ms, 10s, 2m.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
     pub duration: Duration,
+    /// How each stream's writes are spaced: evenly (constant), or as a
+    /// Poisson process of rate R (exponential gaps, seeded by --seed).
+    /// Either way each stream sends R × duration writes.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub arrivals: crate::Arrivals,
     /// Start every stream at the same phase of its write period: N streams
     /// write together, a herd every 1/R. By default the phases are spread
     /// over the period (seeded), so that the aggregate is an even N·R a second.

@@ -123,8 +123,9 @@ impl<P: Publish> StreamTask<P> {
         // Lateness goes to the run's histograms once a second of schedule,
         // so that progress and --live see it as the run goes.
         let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
+        let mut times = schedule.times(self.position);
         for seq in 0..self.writes {
-            let due = schedule.intended(self.position, seq);
+            let due = times.at(seq);
             tokio::time::sleep_until(due).await;
             // The next write of the demo's first trace, numbered.
             let mut write = loop {

@@ -47,6 +47,8 @@ pub(crate) struct Direct {
     pub(crate) position: usize,
     pub(crate) seen: Seen,
     pub(crate) latency: hdrhistogram::Histogram<u64>,
+    /// The stream's due times, once the schedule is known.
+    times: Option<crate::schedule::Times>,
 }
 
 /// What every direct subscriber shares.
@@ -66,6 +68,7 @@ impl Direct {
             position,
             seen: Seen::default(),
             latency: histogram(),
+            times: None,
         }
     }
 
@@ -85,7 +88,11 @@ impl Direct {
             return;
         };
         if let (true, Some(schedule)) = (self.seen.note(seq), ctx.schedule.get()) {
-            let took = now.saturating_duration_since(schedule.intended(self.position, seq));
+            // New sequence numbers only go up: the times follow as a cursor.
+            let times = self
+                .times
+                .get_or_insert_with(|| schedule.times(self.position));
+            let took = now.saturating_duration_since(times.at(seq));
             record(&mut self.latency, took);
             record(
                 &mut ctx.window.lock().unwrap_or_else(PoisonError::into_inner),

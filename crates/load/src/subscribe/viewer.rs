@@ -45,6 +45,8 @@ pub(crate) struct Subscriber {
     pub(crate) seen: Vec<Seen>,
     pub(crate) latency: hdrhistogram::Histogram<u64>,
     pub(crate) resyncs: u64,
+    /// Each stream's due times, once the schedule is known.
+    times: Vec<Option<crate::schedule::Times>>,
     /// Latency since the monitor last looked (each second's p50, p99).
     window: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
 }
@@ -119,6 +121,7 @@ impl Subscriber {
     ) -> Self {
         Subscriber {
             seen: vec![Seen::default(); positions.len()],
+            times: vec![None; positions.len()],
             positions,
             latency: histogram(),
             resyncs: 0,
@@ -151,9 +154,11 @@ impl Subscriber {
 
     fn update(&mut self, update: &FigureUpdate, schedule: &Schedule, now: Instant) {
         for t in &update.traces {
-            let (Some(seen), Some(&position)) =
-                (self.seen.get_mut(t.index), self.positions.get(t.index))
-            else {
+            let (Some(seen), Some(&position), Some(times)) = (
+                self.seen.get_mut(t.index),
+                self.positions.get(t.index),
+                self.times.get_mut(t.index),
+            ) else {
                 continue;
             };
             if let Some(values) = t.overwrite.get("customdata") {
@@ -164,7 +169,11 @@ impl Subscriber {
             let appended = t.append.get("customdata").map_or(&[][..], Vec::as_slice);
             for seq in seqs(appended) {
                 if seen.note(seq) {
-                    let took = now.saturating_duration_since(schedule.intended(position, seq));
+                    // New sequence numbers only go up: the times follow as a cursor.
+                    let due = times
+                        .get_or_insert_with(|| schedule.times(position))
+                        .at(seq);
+                    let took = now.saturating_duration_since(due);
                     record(&mut self.latency, took);
                     record(
                         &mut self
