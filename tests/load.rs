@@ -139,6 +139,11 @@ async fn two_hundred_streams_lose_nothing() {
         "end-to-end p50 and p99 each second: {:?}",
         r.latency_over_time
     );
+    // The offered load: 10,000/s, even (phases spread over the period).
+    let offered = r.offered.as_ref().expect("the offered load");
+    assert!((offered.mean_rate - 10_000.0).abs() < 200.0, "{offered:?}");
+    assert!(offered.dispersion_10ms < 0.5, "even: {offered:?}");
+    assert!(stdout.contains("  offered   mean "), "{stdout}");
     // Its figures are gone from the viewer (--keep-figures keeps them).
     let addr = v.url.trim_start_matches("http://").to_owned();
     let figures = get_json(&addr, "/api/figures").await;
@@ -158,6 +163,7 @@ async fn two_hundred_streams_lose_nothing() {
         "send_span_s",
         "lateness_over_time",
         "latency_over_time",
+        "offered",
         "unconfirmed",
         "unsent",
         "statuses",
@@ -477,6 +483,9 @@ async fn poisson_arrivals_lose_nothing_and_time_every_write() {
     let loss = r.loss.as_ref().expect("subscribed");
     assert_eq!((loss.received, loss.lost, loss.duplicates), (2_000, 0, 0));
     assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(2_000));
+    // A Poisson aggregate: dispersion 1 (200 slots of 10 ms: ± 0.1).
+    let offered = r.offered.as_ref().expect("the offered load");
+    assert!((offered.dispersion_10ms - 1.0).abs() < 0.5, "{offered:?}");
     // Latency is measured from each write's own due time: a few ms on
     // loopback, not the seconds a wrong due time would give.
     assert!(

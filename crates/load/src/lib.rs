@@ -71,6 +71,7 @@ use tokio::time::Instant;
 
 mod html;
 mod monitor;
+mod offered;
 mod opts;
 mod publish;
 mod report;
@@ -80,6 +81,7 @@ mod task;
 
 pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
+pub use offered::Offered;
 pub use opts::{Opts, Payload, Shard, Target, parse_duration, positive_duration};
 pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
 pub use schedule::Arrivals;
@@ -550,6 +552,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             Vec::new()
         },
         ack_latency_ms: ack_latency,
+        offered: Some(Offered::of(&schedule, per_stream)),
     };
     if let Some(path) = &opts.report {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {

@@ -199,6 +199,10 @@ pub struct Report {
     /// Write to the broker's acknowledgement (MQTT at QoS 1 and 2).
     #[serde(default)]
     pub ack_latency_ms: Option<Percentiles>,
+    /// The load the schedule offered: rates, dispersion, Hurst estimate
+    /// (of this run; merged shards keep the first's).
+    #[serde(default)]
+    pub offered: Option<crate::Offered>,
 }
 
 impl Report {
@@ -418,6 +422,18 @@ impl fmt::Display for Report {
                 p.min, p.mean, p.stddev, p.p50, p.p90, p.p95, p.p99, p.p999, p.max
             )
         };
+        if let Some(o) = &self.offered {
+            writeln!(
+                f,
+                "  offered   mean {:.0}/s   peak {:.0}/s over 10 ms, {:.0}/s over 1 s   dispersion {:.2} (10 ms slots)   Hurst {}",
+                o.mean_rate,
+                o.peak_rate_10ms,
+                o.peak_rate_1s,
+                o.dispersion_10ms,
+                o.hurst
+                    .map_or_else(|| "n/a".to_owned(), |h| format!("{h:.2}"))
+            )?;
+        }
         line(f, "lateness", &self.lateness_ms)?;
         if let Some(a) = &self.ack_latency_ms {
             line(f, "ack", a)?;

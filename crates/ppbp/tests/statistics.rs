@@ -13,34 +13,12 @@ fn counts(params: Params, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// The aggregated-variance estimate of the Hurst exponent: the variance of
-/// block means of size m falls as m^(2H−2), so H = 1 + slope/2 of
-/// log variance against log m, fitted by least squares over 12 block sizes
-/// spaced evenly in log from `lo` to `hi` slots.
+/// The aggregated-variance estimate ([`aggregated_variance_hurst`]) over
+/// block sizes from `lo` to `hi` slots.
 fn aggregated_variance_hurst(xs: &[f64], lo: f64, hi: f64) -> f64 {
-    let points: Vec<(f64, f64)> = (0..12)
-        .map(|i| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let m = (lo * (hi / lo).powf(f64::from(i) / 11.0)).round() as usize;
-            let means: Vec<f64> = xs
-                .chunks_exact(m)
-                .map(|b| b.iter().sum::<f64>() / m as f64)
-                .collect();
-            let n = means.len() as f64;
-            let mu = means.iter().sum::<f64>() / n;
-            let var = means.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (n - 1.0);
-            ((m as f64).ln(), var.ln())
-        })
-        .collect();
-    let n = points.len() as f64;
-    let (sx, sy) = points
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-    let (sxx, sxy) = points
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x * x, b + x * y));
-    let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-    1.0 + slope / 2.0
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (lo, hi) = (lo as usize, hi as usize);
+    plotstream_ppbp::aggregated_variance_hurst(xs, lo, hi).expect("enough blocks, with variance")
 }
 
 /// Block sizes: the estimate only sees the long-range part once blocks are
