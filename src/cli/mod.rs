@@ -66,7 +66,7 @@ pub enum Command {
         subcommand_negates_reqs = true,
         after_help = LOAD_AFTER_HELP
     )]
-    Load(LoadCommand),
+    Load(Box<LoadCommand>),
 }
 
 /// How fast `stream` and `replay` send: real time, faster, or flat out.
@@ -99,6 +99,8 @@ Examples:
   plotstream load --url mqtt://127.0.0.1:1883 --qos 1 --topic 'sensors/{token}' --payload point --streams 1000 --subscribe-url mqtt://127.0.0.1:1883
   # Writes as Poisson processes (exponential gaps) instead of evenly spaced:
   plotstream load --url http://127.0.0.1:8080 --streams 500 --rate 20 --arrivals poisson --subscribe
+  # Self-similar bursts, as real traffic comes (Poisson-Pareto bursts, or Pareto ON/OFF):
+  plotstream load --url mqtt://127.0.0.1:1883 --streams 1000 --rate 10 --arrivals ppbp --hurst 0.8 --duration 10m
   # Shards on several machines, merged:
   plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
   plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json

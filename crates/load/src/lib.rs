@@ -325,6 +325,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         phase_offset: (!opts.in_phase).then(|| Schedule::offset_from_seed(opts.seed)),
         arrivals: opts.arrivals,
         seed: opts.seed,
+        hurst: opts.hurst,
     });
     let _ = schedule_cell.set(Arc::clone(&schedule));
     // The broker's acknowledgement latency (MQTT at QoS 1 and 2).

@@ -116,6 +116,7 @@ mod tests {
             phase_offset: phases.then(|| Schedule::offset_from_seed(1)),
             arrivals,
             seed: 1,
+            hurst: 0.8,
         }
     }
 

@@ -150,6 +150,16 @@ pub(crate) fn mqtt_qos(q: u8) -> rumqttc::QoS {
     }
 }
 
+/// Parses `--hurst`: above 0.5 and below 1.
+fn hurst(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(h) if h > 0.5 && h < 1.0 => Ok(h),
+        _ => Err(format!(
+            "{s:?}: the Hurst exponent is above 0.5 and below 1, such as 0.8"
+        )),
+    }
+}
+
 /// Parses `--method`: POST or PUT.
 fn method(s: &str) -> Result<http::Method, String> {
     match s.to_ascii_uppercase().as_str() {
@@ -214,11 +224,15 @@ pub struct Opts {
     /// How long each stream writes, above zero: 500ms, 10s, 2m.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
     pub duration: Duration,
-    /// How each stream's writes are spaced: evenly (constant), or as a
-    /// Poisson process of rate R (exponential gaps, seeded by --seed).
-    /// Either way each stream sends R × duration writes.
+    /// How each stream's writes are spaced: evenly (constant), a Poisson
+    /// process of rate R, Poisson–Pareto bursts (ppbp) or Pareto ON/OFF
+    /// periods (onoff), the last two self-similar with --hurst; all seeded
+    /// by --seed, all with mean rate R. Each stream sends R × duration writes.
     #[arg(long, value_enum, default_value = "constant")]
     pub arrivals: crate::Arrivals,
+    /// The Hurst exponent of ppbp and onoff arrivals, above 0.5 and below 1.
+    #[arg(long, value_name = "H", default_value_t = 0.8, value_parser = hurst)]
+    pub hurst: f64,
     /// Start every stream at the same phase of its write period: N streams
     /// write together, a herd every 1/R. By default the phases are spread
     /// over the period (seeded), so that the aggregate is an even N·R a second.

@@ -22,7 +22,19 @@ pub enum Arrivals {
     /// A Poisson process of rate R per stream (exponential gaps, seeded),
     /// so the aggregate is a Poisson process of rate N·R.
     Poisson,
+    /// A Poisson–Pareto burst process per stream: bursts arrive as a
+    /// Poisson process (one a second), last Pareto times of shape 3 − 2H
+    /// (mean 1 s) and write at R while active; the mean is R, the aggregate
+    /// self-similar with Hurst exponent H.
+    Ppbp,
+    /// ON/OFF per stream: Pareto ON and OFF periods of shape 3 − 2H (mean
+    /// 1 s each), writing at 2R while ON; the mean is R, and the sum of many
+    /// such streams is self-similar with Hurst exponent H.
+    Onoff,
 }
+
+/// The mean length of a burst (ppbp) and of an ON or OFF period (onoff), s.
+const MEAN_PERIOD: f64 = 1.0;
 
 /// When each write of each stream is due.
 #[derive(Debug)]
@@ -36,6 +48,8 @@ pub(crate) struct Schedule {
     pub(crate) arrivals: Arrivals,
     /// Seeds each stream's arrivals (stream `i` draws from `seed + i`).
     pub(crate) seed: u64,
+    /// The Hurst exponent of the ppbp and onoff arrivals, in (0.5, 1).
+    pub(crate) hurst: f64,
 }
 
 /// One stream's due times, write after write. Times are generated in order
@@ -52,10 +66,32 @@ pub(crate) struct Times {
     /// The next sequence number and its offset from `start`, s.
     next: u64,
     offset: f64,
+    /// The Pareto shape 3 − 2H of bursts and periods.
+    alpha: f64,
+    /// ppbp: the active bursts as (next write, end), earliest next first;
+    /// and when the next burst arrives.
+    bursts: std::collections::BinaryHeap<std::cmp::Reverse<(Nanos, Nanos)>>,
+    next_burst: f64,
+    /// onoff: whether the stream is ON, and when that period ends.
+    on: bool,
+    period_end: f64,
+}
+
+/// A time in ns after a stream's start, for ordering bursts.
+type Nanos = u64;
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn nanos(s: f64) -> Nanos {
+    (s * 1e9) as Nanos
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn secs(n: Nanos) -> f64 {
+    n as f64 / 1e9
 }
 
 impl Times {
-    fn new(start: Instant, rate: f64, arrivals: Arrivals, seed: u64) -> Self {
+    fn new(start: Instant, rate: f64, arrivals: Arrivals, seed: u64, hurst: f64) -> Self {
         let mut t = Times {
             start,
             rate,
@@ -64,9 +100,132 @@ impl Times {
             state: seed,
             next: 0,
             offset: 0.0,
+            alpha: 3.0 - 2.0 * hurst,
+            bursts: std::collections::BinaryHeap::new(),
+            next_burst: 0.0,
+            on: false,
+            period_end: 0.0,
         };
-        t.offset = t.gap_before_first();
+        t.begin();
         t
+    }
+
+    /// Puts the stream in its state at its start, and the first write's time
+    /// in `offset`. The bursty processes start stationary, as if they had
+    /// been running for ever: Poisson(λμ) bursts already active (ppbp), ON
+    /// with probability ½ (onoff), each with a residual life drawn from the
+    /// equilibrium distribution of the Pareto lengths.
+    fn begin(&mut self) {
+        match self.arrivals {
+            Arrivals::Constant => self.offset = 0.0,
+            Arrivals::Poisson => self.offset = self.gap(),
+            Arrivals::Ppbp => {
+                // λμ = 1 burst active on average.
+                let active = self.poisson_count(1.0);
+                // Each burst writes at a random point of its period first,
+                // so that a burst of length D gives D·R writes on average.
+                let period = 1.0 / self.rate;
+                for _ in 0..active {
+                    let end = self.residual();
+                    let first = self.uniform() * period;
+                    self.bursts
+                        .push(std::cmp::Reverse((nanos(first), nanos(end))));
+                }
+                self.next_burst = self.exponential(1.0 / MEAN_PERIOD);
+                self.offset = self.next_ppbp();
+            }
+            Arrivals::Onoff => {
+                self.on = self.uniform() < 0.5;
+                self.period_end = self.residual();
+                let first = self.uniform() / (2.0 * self.rate);
+                self.offset = self.next_onoff(None).max(first);
+            }
+        }
+    }
+
+    fn exponential(&mut self, rate: f64) -> f64 {
+        -self.uniform().ln() / rate
+    }
+
+    /// A Poisson count of mean `mean` (by inversion; small means only).
+    fn poisson_count(&mut self, mean: f64) -> u32 {
+        let u = self.uniform();
+        let (mut k, mut p) = (0u32, (-mean).exp());
+        let mut cdf = p;
+        while u > cdf && k < 1000 {
+            k += 1;
+            p *= mean / f64::from(k);
+            cdf += p;
+        }
+        k
+    }
+
+    /// A Pareto length of shape α and mean [`MEAN_PERIOD`].
+    fn pareto(&mut self) -> f64 {
+        let scale = MEAN_PERIOD * (self.alpha - 1.0) / self.alpha;
+        scale / self.uniform().powf(1.0 / self.alpha)
+    }
+
+    /// The residual life of a Pareto length seen at a random time: the
+    /// inverse of the equilibrium distribution F_e(x) = (1/μ)∫₀ˣ(1 − F).
+    fn residual(&mut self) -> f64 {
+        let (a, mu) = (self.alpha, MEAN_PERIOD);
+        let xm = mu * (a - 1.0) / a;
+        let u = self.uniform();
+        if u * mu <= xm {
+            u * mu
+        } else {
+            let inner = 1.0 - (u * mu - xm) * (a - 1.0) / xm;
+            xm / inner.max(f64::MIN_POSITIVE).powf(1.0 / (a - 1.0))
+        }
+    }
+
+    /// ppbp: the next write of any active burst, letting bursts arrive and
+    /// end on the way.
+    fn next_ppbp(&mut self) -> f64 {
+        let period = nanos(1.0 / self.rate).max(1);
+        loop {
+            let arrival = nanos(self.next_burst);
+            match self.bursts.peek() {
+                Some(&std::cmp::Reverse((at, _))) if at < arrival => {
+                    let Some(std::cmp::Reverse((at, end))) = self.bursts.pop() else {
+                        continue;
+                    };
+                    if at + period < end {
+                        self.bursts.push(std::cmp::Reverse((at + period, end)));
+                    }
+                    if at < end {
+                        return secs(at);
+                    }
+                }
+                _ => {
+                    let length = self.pareto();
+                    let first = arrival + nanos(self.uniform() / self.rate);
+                    self.bursts
+                        .push(std::cmp::Reverse((first, arrival + nanos(length))));
+                    self.next_burst += self.exponential(1.0 / MEAN_PERIOD);
+                }
+            }
+        }
+    }
+
+    /// onoff: the write after `last` (or the first one), ON at 2R.
+    fn next_onoff(&mut self, last: Option<f64>) -> f64 {
+        let gap = 1.0 / (2.0 * self.rate);
+        let mut candidate = last.map_or(0.0, |t| t + gap);
+        loop {
+            if self.on && candidate < self.period_end {
+                return candidate;
+            }
+            // The period is over: the next one starts at its end.
+            let end = self.period_end;
+            self.on = !self.on;
+            self.period_end = end + self.pareto();
+            if self.on {
+                // A random point of the first write period, as for bursts.
+                candidate = candidate.max(end + self.uniform() * gap);
+            }
+        }
     }
 
     /// A uniform number in (0, 1].
@@ -81,19 +240,19 @@ impl Times {
         u
     }
 
+    /// A Poisson stream is already running when it starts (memoryless: the
+    /// wait for its first write is one gap, as between any two).
     fn gap(&mut self) -> f64 {
-        match self.arrivals {
-            Arrivals::Constant => 1.0 / self.rate,
-            Arrivals::Poisson => -self.uniform().ln() / self.rate,
-        }
+        self.exponential(self.rate)
     }
 
-    /// A Poisson stream is already running when it starts (memoryless: the
-    /// wait for its first write is one gap); an even one writes at once.
-    fn gap_before_first(&mut self) -> f64 {
+    /// The offset of the write after the current one.
+    fn advance(&mut self) -> f64 {
         match self.arrivals {
-            Arrivals::Constant => 0.0,
-            Arrivals::Poisson => self.gap(),
+            Arrivals::Constant => self.offset + 1.0 / self.rate,
+            Arrivals::Poisson => self.offset + self.gap(),
+            Arrivals::Ppbp => self.next_ppbp(),
+            Arrivals::Onoff => self.next_onoff(Some(self.offset)),
         }
     }
 
@@ -104,10 +263,11 @@ impl Times {
             return self.start + Duration::from_secs_f64(seq as f64 / self.rate);
         }
         if seq < self.next {
-            *self = Times::new(self.start, self.rate, self.arrivals, self.seed);
+            let hurst = (3.0 - self.alpha) / 2.0;
+            *self = Times::new(self.start, self.rate, self.arrivals, self.seed, hurst);
         }
         while self.next < seq {
-            self.offset += self.gap();
+            self.offset = self.advance();
             self.next += 1;
         }
         self.start + Duration::from_secs_f64(self.offset)
@@ -126,6 +286,7 @@ impl Schedule {
             phase_offset: None,
             arrivals: Arrivals::Constant,
             seed: 0,
+            hurst: 0.8,
         }
     }
 
@@ -136,6 +297,7 @@ impl Schedule {
             self.rate,
             self.arrivals,
             self.seed.wrapping_add(position as u64),
+            self.hurst,
         )
     }
 
@@ -220,6 +382,7 @@ mod tests {
             phase_offset,
             arrivals: Arrivals::Constant,
             seed: 0,
+            hurst: 0.8,
         };
         let herd = dispersion(&make(None), 400);
         assert!(herd > 50.0, "in phase: {herd}");
@@ -240,6 +403,7 @@ mod tests {
             phase_offset: Some(Schedule::offset_from_seed(7)),
             arrivals: Arrivals::Constant,
             seed: 7,
+            hurst: 0.8,
         };
         assert!(s.last_start() < Duration::from_millis(250));
         assert_eq!(Schedule::offset_from_seed(7), Schedule::offset_from_seed(7));
@@ -264,6 +428,7 @@ mod tests {
                 phase_offset: None,
                 arrivals: Arrivals::Poisson,
                 seed: seed * 1000,
+                hurst: 0.8,
             };
             // Enough writes that every stream outlasts the 20 s counted.
             let d = dispersion(&s, 600);
@@ -284,5 +449,77 @@ mod tests {
         assert_eq!(b.at(49), in_order[49], "skipping ahead");
         assert_eq!(b.at(10), in_order[10], "going back starts over");
         assert!(in_order.windows(2).all(|w| w[0] <= w[1]), "in order");
+    }
+
+    /// Counts of the writes of `streams` streams per 100 ms slot over
+    /// `seconds`, after a warm-up of 10 s.
+    fn bursty_counts(arrivals: Arrivals, hurst: f64, seed: u64, seconds: usize) -> Vec<f64> {
+        let t0 = Instant::now();
+        let s = Schedule {
+            t0,
+            ramp: Duration::ZERO,
+            streams: 20,
+            rate: 20.0,
+            phase_offset: None,
+            arrivals,
+            seed,
+            hurst,
+        };
+        let slots = seconds * 10;
+        let mut counts = vec![0.0; slots];
+        for p in 0..s.streams {
+            let mut times = s.times(p);
+            let mut seq = 0;
+            loop {
+                let at = (times.at(seq) - t0).as_secs_f64();
+                seq += 1;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let slot = ((at - 10.0) * 10.0).floor() as isize;
+                if slot >= slots as isize {
+                    break;
+                }
+                if slot >= 0 {
+                    counts[slot as usize] += 1.0;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Bursty arrivals keep the mean rate and have the Hurst exponent asked
+    /// for. 20 streams × 20 writes/s over 5,000 s (after a 10 s warm-up;
+    /// they start stationary anyway), in 100 ms slots, averaged over 3
+    /// seeds. Blocks from 60 slots (6 s, twenty times the shortest burst or
+    /// period, x_m = μ(α−1)/α = 0.29 s at H = 0.8) to 1,000 slots (100 s,
+    /// leaving 50 blocks for the largest size's variance), as the ppbp
+    /// crate's tests reason. The mean wanders more than 1/√n because the
+    /// process is long-range dependent (its variance falls as n^(2H−2)):
+    /// 400 writes/s ± 5%. H within 0.1, as the issue asks. Seen: ppbp 0.740
+    /// (H = 0.7) and 0.837 (0.85); onoff 0.791 and 0.852. Sums of ON/OFF
+    /// sources reach their asymptotic slope slowest, so at H = 0.7 the
+    /// estimate is still 0.09 high at this length: the test holds it, with
+    /// little to spare, and says so.
+    #[test]
+    fn ppbp_and_onoff_arrivals_are_self_similar_with_the_hurst_asked() {
+        for arrivals in [Arrivals::Ppbp, Arrivals::Onoff] {
+            for hurst in [0.7, 0.85] {
+                let (mut h_sum, mut mean_sum) = (0.0, 0.0);
+                for seed in 0..3 {
+                    let counts = bursty_counts(arrivals, hurst, seed * 77, 5_000);
+                    mean_sum += counts.iter().sum::<f64>() / counts.len() as f64 * 10.0;
+                    h_sum += plotstream_ppbp::aggregated_variance_hurst(&counts, 60, 1_000)
+                        .expect("enough blocks");
+                }
+                let (h, mean) = (h_sum / 3.0, mean_sum / 3.0);
+                assert!(
+                    (mean - 400.0).abs() < 20.0,
+                    "{arrivals:?} H={hurst}: mean {mean}"
+                );
+                assert!(
+                    (h - hurst).abs() < 0.1,
+                    "{arrivals:?} H={hurst}: estimated {h}"
+                );
+            }
+        }
     }
 }
