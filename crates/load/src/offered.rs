@@ -100,8 +100,6 @@ impl Offered {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use tokio::time::Instant;
 
     use super::*;
@@ -110,13 +108,12 @@ mod tests {
     fn schedule(arrivals: Arrivals, phases: bool) -> Schedule {
         Schedule {
             t0: Instant::now(),
-            ramp: Duration::ZERO,
             streams: 100,
             rate: 20.0,
             phase_offset: phases.then(|| Schedule::offset_from_seed(1)),
             arrivals,
             seed: 1,
-            hurst: 0.8,
+            ..Schedule::for_test()
         }
     }
 

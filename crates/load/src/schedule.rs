@@ -376,13 +376,10 @@ mod tests {
         let t0 = Instant::now();
         let make = |phase_offset| Schedule {
             t0,
-            ramp: Duration::ZERO,
             streams: 100,
             rate: 20.0,
             phase_offset,
-            arrivals: Arrivals::Constant,
-            seed: 0,
-            hurst: 0.8,
+            ..Schedule::for_test()
         };
         let herd = dispersion(&make(None), 400);
         assert!(herd > 50.0, "in phase: {herd}");
@@ -397,13 +394,11 @@ mod tests {
         let t0 = Instant::now();
         let s = Schedule {
             t0,
-            ramp: Duration::ZERO,
             streams: 1000,
             rate: 4.0,
             phase_offset: Some(Schedule::offset_from_seed(7)),
-            arrivals: Arrivals::Constant,
             seed: 7,
-            hurst: 0.8,
+            ..Schedule::for_test()
         };
         assert!(s.last_start() < Duration::from_millis(250));
         assert_eq!(Schedule::offset_from_seed(7), Schedule::offset_from_seed(7));
@@ -422,13 +417,11 @@ mod tests {
         for seed in 0..5 {
             let s = Schedule {
                 t0,
-                ramp: Duration::ZERO,
                 streams: 100,
                 rate: 20.0,
-                phase_offset: None,
                 arrivals: Arrivals::Poisson,
                 seed: seed * 1000,
-                hurst: 0.8,
+                ..Schedule::for_test()
             };
             // Enough writes that every stream outlasts the 20 s counted.
             let d = dispersion(&s, 600);
@@ -457,13 +450,12 @@ mod tests {
         let t0 = Instant::now();
         let s = Schedule {
             t0,
-            ramp: Duration::ZERO,
             streams: 20,
             rate: 20.0,
-            phase_offset: None,
             arrivals,
             seed,
             hurst,
+            ..Schedule::for_test()
         };
         let slots = seconds * 10;
         let mut counts = vec![0.0; slots];
