@@ -158,6 +158,18 @@ impl Outcome {
     }
 }
 
+/// An error and its causes, in one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// `host:port` of the plotstream viewer at `url`, whose event streams the
 /// subscribers read over plain HTTP.
 fn viewer_addr(url: &str) -> Result<String, Error> {

@@ -66,7 +66,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if first.is_none() {
-            *first = Some(publish::plotly::chain(e));
+            *first = Some(crate::chain(e));
         }
     }
 }

@@ -5,8 +5,9 @@
 
 use plotstream_client::{Stream, StreamOptions};
 
-use super::plotly::{chain, closed_stream};
+use super::plotly::closed_stream;
 use super::{Closed, Message, Publish, PublishError, fill};
+use crate::chain;
 
 /// Where the streams go, how, and with which headers.
 #[derive(Debug)]

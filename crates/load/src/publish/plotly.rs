@@ -4,6 +4,7 @@
 use plotstream_client::{Stream, StreamOptions};
 
 use super::{Closed, Message, Publish, PublishError, fill};
+use crate::chain;
 
 /// Where the streams go.
 #[derive(Debug)]
@@ -60,16 +61,4 @@ pub(crate) async fn closed_stream(stream: Stream) -> Closed {
     closed.unconfirmed = st.unconfirmed;
     closed.unsent = st.queued;
     closed
-}
-
-/// An error and its causes, in one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
