@@ -305,10 +305,19 @@ enum Added {
     Other(Box<str>),
 }
 
-/// A write refused by a token's column limit: the attribute over it.
+/// Why a token refused a write.
 #[derive(Debug)]
-pub(crate) struct OverColumns {
-    pub(crate) path: String,
+pub(crate) enum Refused {
+    /// One more attribute than the column limit: its path (64 bytes at most).
+    OverColumns(String),
+    /// A path deeper than the protocol allows (only for unvalidated writes).
+    TooDeep(PathTooDeep),
+}
+
+impl From<PathTooDeep> for Refused {
+    fn from(e: PathTooDeep) -> Self {
+        Refused::TooDeep(e)
+    }
 }
 
 /// A token: the traces it feeds, its counters, and its current connection.
@@ -373,7 +382,7 @@ impl TokenEntry {
     /// Takes the write's attributes into the token's columns, or refuses
     /// the write, naming the first attribute over [`Config::max_columns`](crate::Config::max_columns).
     /// A refused write adds nothing. The write must be validated.
-    pub(crate) fn admit(&self, w: &Write) -> Result<(), OverColumns> {
+    pub(crate) fn admit(&self, w: &Write) -> Result<(), Refused> {
         // Most writes name only fields the token already streams: no lock.
         let fields = w.fields();
         if !fields.has_others() && fields.bits() & !self.fields_seen.load(Ordering::Acquire) == 0 {
@@ -386,9 +395,7 @@ impl TokenEntry {
                 return Ok(());
             }
             if columns.len() >= self.max_columns {
-                return Err(Refused::Over(OverColumns {
-                    path: a.path.chars().take(64).collect(),
-                }));
+                return Err(Refused::OverColumns(a.path.chars().take(64).collect()));
             }
             added.push(columns.insert(&a));
             Ok(())
@@ -402,10 +409,7 @@ impl TokenEntry {
                 for a in added {
                     columns.remove(a);
                 }
-                Err(match refused {
-                    Refused::Over(over) => over,
-                    Refused::Deep(deep) => OverColumns { path: deep.path },
-                })
+                Err(refused)
             }
         }
     }
@@ -430,16 +434,5 @@ impl TokenEntry {
             .iter()
             .flat_map(|(figure, indices)| figure.traces_json(indices))
             .collect()
-    }
-}
-
-enum Refused {
-    Over(OverColumns),
-    Deep(PathTooDeep),
-}
-
-impl From<PathTooDeep> for Refused {
-    fn from(e: PathTooDeep) -> Self {
-        Refused::Deep(e)
     }
 }

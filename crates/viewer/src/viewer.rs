@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use plotstream_protocol::{Figure, StreamSpec, Trace, Write, check_token};
+use plotstream_protocol::{Figure, PathTooDeep, StreamSpec, Trace, Write, check_token};
 use serde_json::{Value, json};
 
 use crate::column::TraceData;
-use crate::figure::{FigureEntry, FigureSettings, Flusher, TokenEntry};
+use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
 use crate::metrics::Metrics;
 use crate::{Config, Error, MAX_MAXPOINTS};
 
@@ -290,14 +290,7 @@ impl Viewer {
     /// Checks one write for `entry`: its paths ([`Write::validate`]) and
     /// the token's column limit. `line` names it in the error.
     fn check(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
-        w.validate().map_err(|e| Error::InvalidWrite {
-            token: entry.token.clone(),
-            source: plotstream_protocol::Error::InvalidWrite {
-                line,
-                column: 0,
-                reason: e.to_string(),
-            },
-        })?;
+        w.validate().map_err(|e| invalid_write(entry, line, &e))?;
         self.admit(entry, line, w)
     }
 
@@ -306,11 +299,14 @@ impl Viewer {
     ///
     /// [`Line::parse_write`]: plotstream_protocol::Line::parse_write
     pub(crate) fn admit(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
-        entry.admit(w).map_err(|over| Error::TooManyColumns {
-            token: entry.token.clone(),
-            line,
-            path: over.path,
-            limit: self.inner.config.max_columns,
+        entry.admit(w).map_err(|refused| match refused {
+            Refused::OverColumns(path) => Error::TooManyColumns {
+                token: entry.token.clone(),
+                line,
+                path,
+                limit: self.inner.config.max_columns,
+            },
+            Refused::TooDeep(e) => invalid_write(entry, line, &e),
         })
     }
 
@@ -450,6 +446,18 @@ async fn janitor(viewer: Weak<Inner>, ttl: Duration) {
             return;
         };
         Viewer { inner }.expire(ttl);
+    }
+}
+
+/// A write refused for its paths, naming its line.
+fn invalid_write(entry: &TokenEntry, line: u64, e: &PathTooDeep) -> Error {
+    Error::InvalidWrite {
+        token: entry.token.clone(),
+        source: plotstream_protocol::Error::InvalidWrite {
+            line,
+            column: 0,
+            reason: e.to_string(),
+        },
     }
 }
 
