@@ -494,3 +494,103 @@ async fn poisson_arrivals_lose_nothing_and_time_every_write() {
         r.latency_ms
     );
 }
+
+/// `--stages 3s:6,3s:6,3s:0` as the viewer counts it: streams open one by
+/// one (every 0.5 s, as the ramp asks for one more), six stay open for
+/// 3 s, then close one by one. `/metrics`' open streams, read every 50 ms,
+/// go through each level in turn, 0 to 6 and back, and hold 6 for 3 s
+/// (± 0.4 s: the sampling, and the time a connection takes to open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_open_and_close_streams_as_the_server_counts_them() {
+    let v = viewer().await;
+    let addr = v.url.trim_start_matches("http://").to_owned();
+    let report = scratch("stages.json");
+    let run = tokio::spawn({
+        let (url, report) = (v.url.clone(), report.clone());
+        async move {
+            load(&[
+                "--url",
+                &url,
+                "--stages",
+                "3s:6,3s:6,3s:0",
+                "--rate",
+                "20",
+                "--subscribe",
+                "--report",
+                report.to_str().expect("utf-8"),
+            ])
+            .await
+        }
+    });
+    let mut samples: Vec<(std::time::Instant, u64)> = Vec::new();
+    while !run.is_finished() {
+        if let Some(open) = common::metric(&addr, "plotstream_open_streams").await {
+            samples.push((std::time::Instant::now(), open as u64));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = run.await.expect("the run");
+    assert!(out.status.success(), "{out:?}");
+    let mut levels: Vec<u64> = samples.iter().map(|s| s.1).collect();
+    levels.dedup();
+    assert_eq!(
+        levels,
+        [0, 1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1, 0],
+        "{samples:?}"
+    );
+    let at_six: Vec<_> = samples.iter().filter(|s| s.1 == 6).collect();
+    let held = at_six[at_six.len() - 1].0 - at_six[0].0;
+    assert!(
+        (Duration::from_millis(2_600)..=Duration::from_millis(3_400)).contains(&held),
+        "six open for {held:?}"
+    );
+    let (_, r) = read_report(&report);
+    std::fs::remove_file(&report).ok();
+    assert_eq!(r.connections, 6);
+    assert_eq!(r.config.streams, 6);
+    // Each stream writes 20/s while it is open: stream i (from 0) is open
+    // from (i+1)/2 s to 6 + (5−i)/2 s, 8 − i s in all, 33 s of
+    // stream-time together: 660 writes (± one per connection edge).
+    assert!((650..=670).contains(&r.writes), "{}", r.writes);
+    let loss = r.loss.as_ref().expect("subscribed");
+    assert_eq!((loss.received, loss.lost), (r.writes, 0));
+}
+
+/// `--churn 1s`: every stream closes and reopens each second, at its own
+/// phase, and no write is lost across the reconnects. The viewer counts
+/// the streams it accepted: 4 streams over 4 s, cut once a second each,
+/// are 4 + 4 × 4 connections (give or take the cuts that fall on a
+/// stream's last write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_reconnects_every_stream_and_loses_nothing() {
+    let v = viewer().await;
+    let addr = v.url.trim_start_matches("http://").to_owned();
+    let report = scratch("churn.json");
+    let out = load(&[
+        "--url",
+        &v.url,
+        "--streams",
+        "4",
+        "--rate",
+        "25",
+        "--duration",
+        "4s",
+        "--churn",
+        "1s",
+        "--subscribe",
+        "--report",
+        report.to_str().expect("utf-8"),
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let (_, r) = read_report(&report);
+    std::fs::remove_file(&report).ok();
+    let accepted = common::metric(&addr, "plotstream_streams_total")
+        .await
+        .expect("the viewer answers") as u64;
+    assert!((16..=20).contains(&r.connections), "{}", r.connections);
+    assert_eq!(accepted, r.connections, "the viewer saw each connection");
+    assert_eq!(r.writes, 400);
+    let loss = r.loss.as_ref().expect("subscribed");
+    assert_eq!((loss.received, loss.lost, loss.duplicates), (400, 0, 0));
+}

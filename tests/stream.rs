@@ -298,22 +298,12 @@ async fn a_viewer_killed_mid_stream_leaves_unconfirmed_writes_counted() {
         .expect("stream starts");
     // Kill the viewer once it has taken some writes.
     let applied = async || {
-        let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await else {
-            return 0;
-        };
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let _ = s
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
-            .await;
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text).await;
-        text.lines()
-            .find_map(|l| l.strip_prefix("plotstream_writes_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0)
+        common::metric(&addr, "plotstream_writes_total")
+            .await
+            .unwrap_or(0.0)
     };
     let start = Instant::now();
-    while applied().await < 1000 {
+    while applied().await < 1000.0 {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "no writes arrived"

@@ -101,6 +101,12 @@ Examples:
   plotstream load --url http://127.0.0.1:8080 --streams 500 --rate 20 --arrivals poisson --subscribe
   # Self-similar bursts, as real traffic comes (Poisson-Pareto bursts, or Pareto ON/OFF):
   plotstream load --url mqtt://127.0.0.1:1883 --streams 1000 --rate 10 --arrivals ppbp --hurst 0.8 --duration 10m
+  # Ramp the open streams up to 1,000 and down again, as k6's ramping executors do:
+  plotstream load --url http://127.0.0.1:8080 --stages 30s:100,2m:1000,30s:0 --subscribe --html stages.html
+  # Ramp each stream's rate from 1 to 50 writes/s over a minute, hold it, fall back:
+  plotstream load --url http://127.0.0.1:8080 --streams 100 --rate 1 --rate-stages 1m:50,1m:50,10s:1
+  # A reconnect storm: each of 1,000 streams closes and reopens every 10 s (100 a second):
+  plotstream load --url ws://127.0.0.1:8081/pub/{token} --streams 1000 --churn 10s --duration 5m
   # Shards on several machines, merged:
   plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
   plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json

@@ -328,3 +328,19 @@ impl Server {
         Some(Server { child, port, dir }.wait().await)
     }
 }
+
+/// The value of the viewer's metric `name` (`plotstream_…`) on `/metrics`
+/// at `addr`; `None` when the viewer does not answer.
+#[allow(dead_code)]
+pub async fn metric(addr: &str, name: &str) -> Option<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.trim().parse().ok())
+}

@@ -66,14 +66,22 @@ pub fn render(report: &Report) -> Result<String, Error> {
         }
     });
     let seconds: Vec<usize> = (1..=report.rate_over_time.len()).collect();
+    let mut rate_data = vec![
+        serde_json::json!({"type": "scatter", "mode": "lines+markers", "name": "achieved", "x": seconds, "y": report.rate_over_time}),
+        serde_json::json!({"type": "scatter", "mode": "lines", "name": "target (mean)", "line": {"dash": "dot"},
+             "x": [1, report.rate_over_time.len().max(1)], "y": [report.target_rate, report.target_rate]}),
+    ];
+    if !report.open_over_time.is_empty() {
+        rate_data.push(
+            serde_json::json!({"type": "scatter", "mode": "lines", "name": "open connections",
+            "yaxis": "y2", "line": {"shape": "hv"}, "x": seconds, "y": report.open_over_time}),
+        );
+    }
     let rate_fig = serde_json::json!({
-        "data": [
-            {"type": "scatter", "mode": "lines+markers", "name": "achieved", "x": seconds, "y": report.rate_over_time},
-            {"type": "scatter", "mode": "lines", "name": "target", "line": {"dash": "dot"},
-             "x": [1, report.rate_over_time.len().max(1)], "y": [report.target_rate, report.target_rate]}
-        ],
-        "layout": {"title": {"text": "Writes per second"}, "xaxis": {"title": {"text": "s"}},
-                   "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"}}
+        "data": rate_data,
+        "layout": {"title": {"text": "Writes per second, and connections open"}, "xaxis": {"title": {"text": "s"}},
+                   "yaxis": {"title": {"text": "writes/s"}, "rangemode": "tozero"},
+                   "yaxis2": {"title": {"text": "connections"}, "overlaying": "y", "side": "right", "rangemode": "tozero"}}
     });
     let column = |rows: &[[f64; 2]], i: usize| -> Vec<f64> { rows.iter().map(|v| v[i]).collect() };
     let line = |name: &str, rows: &[[f64; 2]], i: usize| serde_json::json!({"type": "scatter", "mode": "lines+markers", "name": name, "x": seconds, "y": column(rows, i)});

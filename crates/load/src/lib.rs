@@ -76,6 +76,7 @@ mod opts;
 mod publish;
 mod report;
 mod schedule;
+mod stages;
 mod subscribe;
 mod task;
 
@@ -86,6 +87,7 @@ pub use opts::{Opts, Payload, Shard, Target, parse_duration, positive_duration};
 pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
 pub use schedule::Arrivals;
 pub(crate) use schedule::Schedule;
+pub use stages::Stages;
 use task::{Shared, StreamTask};
 
 /// The exit code of a run that breached a threshold.
@@ -200,7 +202,7 @@ fn raise_file_limit(needed: u64, out: &mut (dyn io::Write + Send)) -> Result<(),
 /// Runs the load test, printing progress and the summary to `out`, writing
 /// the JSON report to `--report`.
 pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcome, Error> {
-    let positions: Vec<u64> = (opts.shard.index..opts.streams)
+    let positions: Vec<u64> = (opts.shard.index..opts.total_streams())
         .step_by(usize::try_from(opts.shard.count).unwrap_or(usize::MAX))
         .collect();
     let here = positions.len();
@@ -327,8 +329,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         }
     }
 
-    let schedule = Arc::new(Schedule {
-        t0: Instant::now() + Duration::from_millis(100),
+    let mut schedule = Schedule {
+        t0: Instant::now(),
         ramp: opts.ramp_up,
         streams: here,
         rate: opts.rate,
@@ -338,7 +340,19 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         arrivals: opts.arrivals,
         seed: opts.seed,
         hurst: opts.hurst,
-    });
+        shard: opts.shard,
+        stages: opts.stages.clone().map(Arc::new),
+        rate_stages: opts
+            .rate_stages
+            .clone()
+            .map(|s| Arc::new(s.starting_at(opts.rate))),
+        churn: opts.churn,
+    };
+    // The load offered, from the schedule before it starts (it tells the
+    // progress bar how many writes are coming).
+    let offered = Offered::of(&schedule, per_stream);
+    schedule.t0 = Instant::now() + Duration::from_millis(100);
+    let schedule = Arc::new(schedule);
     let _ = schedule_cell.set(Arc::clone(&schedule));
     // The broker's acknowledgement latency (MQTT at QoS 1 and 2).
     let acks = Arc::new(Mutex::new(report::histogram()));
@@ -437,7 +451,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         Monitor {
             shared: Arc::clone(&shared),
             streams: here,
-            total: per_stream * here as u64,
+            total: offered.writes,
             live,
             t0: schedule.t0,
         }
@@ -458,7 +472,12 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         }
     }
     let _ = monitor_stop.send(true);
-    let (rate_over_time, lateness_over_time, latency_over_time) = monitor.await.unwrap_or_default();
+    let monitor::Seconds {
+        writes: rate_over_time,
+        lateness: lateness_over_time,
+        latency: latency_over_time,
+        open: open_over_time,
+    } = monitor.await.unwrap_or_default();
     let counters = &shared.counters;
     let elapsed = schedule.t0.elapsed();
 
@@ -507,13 +526,17 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let bytes: u64 = results.iter().map(|r| r.bytes).sum();
     // The time the writes took, and the time they should have taken: the
     // last stream starts (its ramp share and its phase) after t0, and each
-    // write occupies 1/R.
+    // write occupies 1/R; a staged run lasts its stages.
+    let last_write =
+        Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed)).as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
-    let actual_span = Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed))
-        .as_secs_f64()
-        + 1.0 / opts.rate;
-    #[allow(clippy::cast_precision_loss)]
-    let scheduled_span = schedule.last_start().as_secs_f64() + per_stream as f64 / opts.rate;
+    let (actual_span, scheduled_span) = match schedule.end() {
+        Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
+        None => (
+            last_write + 1.0 / opts.rate,
+            schedule.last_start().as_secs_f64() + per_stream as f64 / opts.rate,
+        ),
+    };
     let mut statuses = BTreeMap::new();
     for r in &results {
         if let Some(s) = &r.status {
@@ -530,17 +553,20 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         config: RunConfig {
             url: opts.url.clone(),
             demo: opts.demo.name().to_owned(),
-            streams: opts.streams,
+            streams: opts.total_streams(),
             streams_here: here as u64,
             rate: opts.rate,
-            duration_s: opts.duration.as_secs_f64(),
+            duration_s: schedule.end().unwrap_or(opts.duration).as_secs_f64(),
             ramp_up_s: opts.ramp_up.as_secs_f64(),
             seed: opts.seed,
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
             subscribe: opts.subscribe || opts.subscribe_url.is_some(),
+            stages: opts.stages.as_ref().map(ToString::to_string),
+            rate_stages: opts.rate_stages.as_ref().map(ToString::to_string),
+            churn_s: opts.churn.map(|d| d.as_secs_f64()),
         },
-        target_rate: (per_stream * here as u64) as f64 / scheduled_span.max(1e-9),
+        target_rate: offered.writes as f64 / scheduled_span.max(1e-9),
         achieved_rate: writes as f64 / actual_span.max(1e-9),
         elapsed_s: elapsed.as_secs_f64(),
         send_span_s: actual_span,
@@ -565,7 +591,9 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             Vec::new()
         },
         ack_latency_ms: ack_latency,
-        offered: Some(Offered::of(&schedule, per_stream)),
+        connections: results.iter().map(|r| r.connections).sum(),
+        open_over_time,
+        offered: Some(offered),
     };
     if let Some(path) = &opts.report {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
@@ -594,8 +622,9 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     }
     let breaches = opts.thresholds().breaches(&report);
     write!(out, "{report}").map_err(Error::Output)?;
-    let failed = report.connect_errors + report.stream_errors;
-    if report.writes == 0 || failed >= here as u64 {
+    // Streams that failed, the panicked ones (no result) among them.
+    let failed = results.iter().filter(|r| r.failed).count() + (here - results.len());
+    if report.writes == 0 || (failed >= here && here > 0) {
         let why = shared
             .first_error
             .lock()

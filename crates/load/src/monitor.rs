@@ -89,14 +89,23 @@ pub(crate) struct Monitor {
     pub(crate) t0: Instant,
 }
 
+/// What the monitor saw, second by second.
+#[derive(Debug, Default)]
+pub(crate) struct Seconds {
+    /// Writes sent.
+    pub(crate) writes: Vec<u64>,
+    /// Lateness `[p50, p99]`, ms.
+    pub(crate) lateness: Vec<[f64; 2]>,
+    /// End-to-end latency `[p50, p99]`, ms.
+    pub(crate) latency: Vec<[f64; 2]>,
+    /// Connections open at the end of the second.
+    pub(crate) open: Vec<u64>,
+}
+
 impl Monitor {
-    /// Runs until `stop`; the writes and the lateness `[p50, p99]` (ms) of
-    /// each second.
+    /// Runs until `stop`; what each second saw.
     #[allow(clippy::print_stderr)]
-    pub(crate) async fn run(
-        self,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) -> (Vec<u64>, Vec<[f64; 2]>, Vec<[f64; 2]>) {
+    pub(crate) async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Seconds {
         let bar = io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(self.total);
             let style = indicatif::ProgressStyle::with_template(
@@ -110,6 +119,7 @@ impl Monitor {
         let mut per_second = Vec::new();
         let mut lateness = Vec::new();
         let mut latency = Vec::new();
+        let mut open_seconds = Vec::new();
         let mut last = 0;
         let mut ticker =
             tokio::time::interval_at(self.t0 + Duration::from_secs(1), Duration::from_secs(1));
@@ -123,21 +133,23 @@ impl Monitor {
             last = writes;
             let [p50, p99] = take(&self.shared.window);
             let end_to_end = take(&self.shared.latency_window);
+            let open = counters.open.load(Ordering::Relaxed);
             if stopped {
                 // The last, partial second.
                 if delta > 0 {
                     per_second.push(delta);
                     lateness.push([p50, p99]);
                     latency.push(end_to_end);
+                    open_seconds.push(u64::try_from(open).unwrap_or(0));
                 }
                 break;
             }
             per_second.push(delta);
             lateness.push([p50, p99]);
             latency.push(end_to_end);
+            open_seconds.push(u64::try_from(open).unwrap_or(0));
             let errors = counters.connect_errors.load(Ordering::Relaxed)
                 + counters.stream_errors.load(Ordering::Relaxed);
-            let open = counters.open.load(Ordering::Relaxed);
             let msg = format!(
                 "streams {open}/{} open  {delta}/s  errors {errors}  lateness p99 {p99:.2} ms this second",
                 self.streams
@@ -168,7 +180,12 @@ impl Monitor {
         if let Some(live) = self.live {
             live.close().await;
         }
-        (per_second, lateness, latency)
+        Seconds {
+            writes: per_second,
+            lateness,
+            latency,
+            open: open_seconds,
+        }
     }
 }
 

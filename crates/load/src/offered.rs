@@ -12,6 +12,9 @@ const SLOT_NANOS: u128 = 10_000_000;
 /// The load the schedule offered, all streams of this run together.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Offered {
+    /// Writes the schedule asked for, all streams of this run.
+    #[serde(default)]
+    pub writes: u64,
     /// Writes per second over the schedule's span.
     pub mean_rate: f64,
     /// The highest rate over any 10 ms slot, writes/s.
@@ -30,7 +33,8 @@ pub struct Offered {
 }
 
 impl Offered {
-    /// The statistics of `schedule` with `writes` writes per stream. It
+    /// The statistics of `schedule` with at most `writes` writes per stream
+    /// (a staged schedule ends its streams itself). It
     /// goes through every due time again, which costs about what
     /// generating them cost during the run.
     ///
@@ -41,10 +45,15 @@ impl Offered {
     pub(crate) fn of(schedule: &Schedule, writes: u64) -> Offered {
         let mut counts: Vec<u32> = Vec::new();
         let (mut all_started, mut first_ended) = (0, usize::MAX);
+        let mut total = 0;
         for position in 0..schedule.streams {
             let mut times = schedule.times(position);
             for seq in 0..writes {
-                let nanos = (times.at(seq) - schedule.t0).as_nanos();
+                let Some(due) = times.at(seq) else {
+                    break;
+                };
+                total += 1;
+                let nanos = (due - schedule.t0).as_nanos();
                 let slot = usize::try_from(nanos / SLOT_NANOS).unwrap_or(usize::MAX);
                 if seq == 0 {
                     all_started = all_started.max(slot.saturating_add(1));
@@ -60,8 +69,16 @@ impl Offered {
                 }
             }
         }
-        let steady = counts.get(all_started..first_ended.min(counts.len()));
-        Offered::of_counts(steady.filter(|s| !s.is_empty()).unwrap_or(&counts))
+        // A staged run's ramps are the load offered: all of it counts.
+        let steady = if schedule.staged() {
+            None
+        } else {
+            counts.get(all_started..first_ended.min(counts.len()))
+        };
+        Offered {
+            writes: total,
+            ..Offered::of_counts(steady.filter(|s| !s.is_empty()).unwrap_or(&counts))
+        }
     }
 
     /// The statistics of writes counted per 10 ms slot.
@@ -89,6 +106,7 @@ impl Offered {
             .then(|| plotstream_ppbp::aggregated_variance_hurst(&xs, 10, counts.len() / 50))
             .flatten();
         Offered {
+            writes: 0,
             mean_rate: total / (n * 0.01),
             peak_rate_10ms: f64::from(peak_slot) * 100.0,
             peak_rate_1s: peak_second as f64,

@@ -241,6 +241,25 @@ pub struct Opts {
     /// Start the streams evenly over this long.
     #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
     pub ramp_up: Duration,
+    /// Ramp the number of open streams through stages, DURATION:STREAMS
+    /// each, from 0, opening and closing connections to match:
+    /// 30s:100,2m:1000,30s:0 opens 100 streams over 30 s, goes on to 1,000
+    /// over 2 min, then closes them all over 30 s. The run lasts as long as
+    /// the stages (instead of --streams, --duration and --ramp-up).
+    #[arg(long, value_name = "STAGES", value_parser = crate::stages::stream_stages,
+          conflicts_with_all = ["streams", "duration", "ramp_up"])]
+    pub stages: Option<crate::Stages>,
+    /// Ramp each stream's rate through stages, DURATION:RATE each, from
+    /// --rate: --rate 1 --rate-stages 1m:50,1m:50,10s:1 ramps from 1 to 50
+    /// writes/s over a minute, holds it for one, and falls back. The run
+    /// lasts as long as the stages (instead of --duration), or as --stages
+    /// if they are longer (the last rate holds).
+    #[arg(long, value_name = "STAGES", conflicts_with = "duration")]
+    pub rate_stages: Option<crate::Stages>,
+    /// Close and reopen each stream every D, the streams at spread phases
+    /// of D, so the server sees a steady storm of reconnects (N/D a second).
+    #[arg(long, value_name = "D", value_parser = positive_duration)]
+    pub churn: Option<Duration>,
     /// The seed: stream i plays its demo with seed S + i.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -290,8 +309,27 @@ impl Opts {
         }
     }
 
-    /// Writes each stream sends: `rate × duration`, rounded down.
+    /// Streams in the test (all shards together): `--streams`, or the
+    /// most `--stages` open.
+    pub fn total_streams(&self) -> u64 {
+        match &self.stages {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(s) => s.max() as u64,
+            None => self.streams,
+        }
+    }
+
+    /// Whether stages, not a count of writes, end the streams.
+    pub fn staged(&self) -> bool {
+        self.stages.is_some() || self.rate_stages.is_some()
+    }
+
+    /// Writes each stream sends: `rate × duration`, rounded down (staged
+    /// runs: as many as the stages let it).
     pub fn writes_per_stream(&self) -> u64 {
+        if self.staged() {
+            return u64::MAX;
+        }
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let n = (self.rate * self.duration.as_secs_f64() + 1e-9).floor() as u64;
         n

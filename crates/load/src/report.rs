@@ -121,6 +121,15 @@ pub struct RunConfig {
     pub shard: String,
     /// Whether subscribers measured end-to-end latency and loss.
     pub subscribe: bool,
+    /// `--stages`, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<String>,
+    /// `--rate-stages`, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_stages: Option<String>,
+    /// `--churn`, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn_s: Option<f64>,
 }
 
 /// Loss as the subscribers saw it.
@@ -153,7 +162,11 @@ pub struct Report {
     pub writes: u64,
     /// Bytes sent.
     pub bytes: u64,
-    /// Streams that could not connect.
+    /// Connections opened: one per stream, more with `--stages` and
+    /// `--churn`.
+    #[serde(default)]
+    pub connections: u64,
+    /// Connections that could not be opened.
     pub connect_errors: u64,
     /// Streams that failed later.
     pub stream_errors: u64,
@@ -189,6 +202,10 @@ pub struct Report {
     /// merged shards: the larger of each).
     #[serde(default)]
     pub latency_over_time: Vec<[f64; 2]>,
+    /// Connections open at the end of each second of the run (merged
+    /// shards: summed second by second).
+    #[serde(default)]
+    pub open_over_time: Vec<u64>,
     /// From the first write's intended time to the last write, plus one
     /// write interval, s: the span `achieved_rate` is measured over.
     #[serde(default)]
@@ -251,6 +268,8 @@ impl Report {
         out.statuses.clear();
         out.loss = None;
         out.rate_over_time.clear();
+        out.open_over_time.clear();
+        out.connections = 0;
         out.lateness_over_time.clear();
         out.latency_over_time.clear();
         out.send_span_s = 0.0;
@@ -277,12 +296,9 @@ impl Report {
             out.drops += r.drops;
             out.unconfirmed += r.unconfirmed;
             out.unsent += r.unsent;
-            if out.rate_over_time.len() < r.rate_over_time.len() {
-                out.rate_over_time.resize(r.rate_over_time.len(), 0);
-            }
-            for (sum, n) in out.rate_over_time.iter_mut().zip(&r.rate_over_time) {
-                *sum += n;
-            }
+            out.connections += r.connections;
+            add_seconds(&mut out.rate_over_time, &r.rate_over_time);
+            add_seconds(&mut out.open_over_time, &r.open_over_time);
             for (status, n) in &r.statuses {
                 *out.statuses.entry(status.clone()).or_default() += n;
             }
@@ -313,14 +329,31 @@ impl Report {
         Ok(out)
     }
 
-    /// The share of streams that failed (connect or later).
+    /// The share of connections that failed (connect or later): of the
+    /// streams, when each opens one.
     pub fn error_rate(&self) -> f64 {
         let errors = self.connect_errors + self.stream_errors;
+        // Connections tried: one per stream, more with stages and churn
+        // (reports from before `connections` was counted: the streams).
+        let tried = match self.connections + self.connect_errors {
+            0 => self.config.streams_here,
+            n => n.max(self.config.streams_here),
+        };
         #[allow(clippy::cast_precision_loss)]
-        match self.config.streams_here {
+        match tried {
             0 => 0.0,
-            n => errors as f64 / n as f64,
+            n => (errors as f64 / n as f64).min(1.0),
         }
+    }
+}
+
+/// Adds counts of each second to `sum`, second by second.
+fn add_seconds(sum: &mut Vec<u64>, counts: &[u64]) {
+    if sum.len() < counts.len() {
+        sum.resize(counts.len(), 0);
+    }
+    for (s, n) in sum.iter_mut().zip(counts) {
+        *s += n;
     }
 }
 
@@ -403,6 +436,25 @@ impl fmt::Display for Report {
                 0.0
             }
         )?;
+        let mut shape = Vec::new();
+        if let Some(s) = &c.stages {
+            shape.push(format!("streams through {s}"));
+        }
+        if let Some(s) = &c.rate_stages {
+            shape.push(format!("rate from {} through {s}", c.rate));
+        }
+        if let Some(d) = c.churn_s {
+            shape.push(format!("each stream reconnecting every {d} s"));
+        }
+        if !shape.is_empty() {
+            writeln!(
+                f,
+                "  stages    {}; {} connections opened, at most {} open in a second",
+                shape.join(", "),
+                self.connections,
+                self.open_over_time.iter().max().unwrap_or(&0)
+            )?;
+        }
         writeln!(
             f,
             "  bytes     {} ({:.0}/s)   connect errors {}   stream errors {}   reconnects {}",

@@ -6,9 +6,13 @@
 //! R writes a second arrive as an even N·R a second, not as a herd of N
 //! every 1/R (`--in-phase` keeps the herd, for those who want it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::Shard;
+use crate::stages::Stages;
 
 /// The golden ratio's fractional part: consecutive multiples of it mod 1
 /// fill the unit interval as evenly as any sequence can.
@@ -50,14 +54,27 @@ pub(crate) struct Schedule {
     pub(crate) seed: u64,
     /// The Hurst exponent of the ppbp and onoff arrivals, in (0.5, 1).
     pub(crate) hurst: f64,
+    /// This run's shard: its stream at position p is stream
+    /// `index + p × count` of the test (for phases, seeds and stages).
+    pub(crate) shard: Shard,
+    /// `--stages`: the open streams over time (from 0).
+    pub(crate) stages: Option<Arc<Stages>>,
+    /// `--rate-stages`: each stream's rate over time (from `rate`).
+    pub(crate) rate_stages: Option<Arc<Stages>>,
+    /// `--churn`: each stream closes and reopens this often.
+    pub(crate) churn: Option<Duration>,
 }
 
-/// One stream's due times, write after write. Times are generated in order
-/// (a seeded process), so a reader asks for sequence numbers that do not go
-/// down; asking for an earlier one starts the stream over.
+/// A stream's connections: each is open from its first instant to its
+/// second (`None`: until the stream's writes are done).
+pub(crate) type Epoch = (Instant, Option<Instant>);
+
+/// One stream's arrival process: the offsets of its writes from its start,
+/// write after write. They are generated in order (a seeded process), so a
+/// reader asks for sequence numbers that do not go down; asking for an
+/// earlier one starts the process over.
 #[derive(Debug, Clone)]
-pub(crate) struct Times {
-    start: Instant,
+struct Process {
     rate: f64,
     arrivals: Arrivals,
     seed: u64,
@@ -90,10 +107,9 @@ fn secs(n: Nanos) -> f64 {
     n as f64 / 1e9
 }
 
-impl Times {
-    fn new(start: Instant, rate: f64, arrivals: Arrivals, seed: u64, hurst: f64) -> Self {
-        let mut t = Times {
-            start,
+impl Process {
+    fn new(rate: f64, arrivals: Arrivals, seed: u64, hurst: f64) -> Self {
+        let mut t = Process {
             rate,
             arrivals,
             seed,
@@ -256,21 +272,92 @@ impl Times {
         }
     }
 
-    /// When write `seq` is due.
-    pub(crate) fn at(&mut self, seq: u64) -> Instant {
+    /// The offset (s) of write `seq` from the stream's start.
+    fn offset_of(&mut self, seq: u64) -> f64 {
         if self.arrivals == Arrivals::Constant {
             #[allow(clippy::cast_precision_loss)]
-            return self.start + Duration::from_secs_f64(seq as f64 / self.rate);
+            return seq as f64 / self.rate;
         }
         if seq < self.next {
             let hurst = (3.0 - self.alpha) / 2.0;
-            *self = Times::new(self.start, self.rate, self.arrivals, self.seed, hurst);
+            *self = Process::new(self.rate, self.arrivals, self.seed, hurst);
         }
         while self.next < seq {
             self.offset = self.advance();
             self.next += 1;
         }
-        self.start + Duration::from_secs_f64(self.offset)
+        self.offset
+    }
+}
+
+/// Where a staged run lets a stream write: its arrival process runs in
+/// *nominal* time (as if the rate were `--rate` throughout), which
+/// `--rate-stages` warps into wall time (write k is due when ∫ rate
+/// reaches k), and only the writes that fall while the stream is open
+/// (`--stages`) and before the run's end are sent.
+#[derive(Debug, Clone)]
+struct Window {
+    /// The stream's nominal start after the run's t0, s.
+    nominal_start: f64,
+    /// `--rate`, the rate of nominal time.
+    rate: f64,
+    warp: Option<Arc<Stages>>,
+    /// The times the stream is open, s after t0, sorted.
+    open: Arc<[(f64, f64)]>,
+}
+
+/// One stream's due times: `at(k)` is when its k-th write is due.
+#[derive(Debug, Clone)]
+pub(crate) struct Times {
+    t0: Instant,
+    start: Instant,
+    process: Process,
+    window: Option<Window>,
+    /// Staged: the raw writes of the process looked at, the writes kept,
+    /// the last kept one's time (s after t0), the open interval reached,
+    /// and whether the stream has no more writes.
+    raw: u64,
+    kept: u64,
+    last: f64,
+    interval: usize,
+    done: bool,
+}
+
+impl Times {
+    /// When write `seq` is due; `None` when a staged run has no such write.
+    pub(crate) fn at(&mut self, seq: u64) -> Option<Instant> {
+        let Some(window) = &self.window else {
+            return Some(self.start + Duration::from_secs_f64(self.process.offset_of(seq)));
+        };
+        if seq + 1 < self.kept {
+            // Asked for an earlier write: start over.
+            (self.raw, self.kept, self.interval, self.done) = (0, 0, 0, false);
+        }
+        while self.kept <= seq && !self.done {
+            let offset = self.process.offset_of(self.raw);
+            self.raw += 1;
+            let nominal = window.nominal_start + offset;
+            let wall = match &window.warp {
+                Some(stages) => stages.inverse_integral(nominal * window.rate),
+                None => Some(nominal),
+            };
+            let Some(wall) = wall else {
+                self.done = true;
+                break;
+            };
+            while window.open.get(self.interval).is_some_and(|o| o.1 <= wall) {
+                self.interval += 1;
+            }
+            match window.open.get(self.interval) {
+                None => self.done = true,
+                Some(&(from, _)) if wall >= from => {
+                    self.last = wall;
+                    self.kept += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        (self.kept > seq).then(|| self.t0 + Duration::from_secs_f64(self.last))
     }
 }
 
@@ -287,18 +374,116 @@ impl Schedule {
             arrivals: Arrivals::Constant,
             seed: 0,
             hurst: 0.8,
+            shard: Shard { index: 0, count: 1 },
+            stages: None,
+            rate_stages: None,
+            churn: None,
+        }
+    }
+
+    /// The index in the whole test (all shards) of this run's stream at
+    /// `position`.
+    pub(crate) fn index(&self, position: usize) -> u64 {
+        self.shard.index + position as u64 * self.shard.count
+    }
+
+    /// Whether the stages set when streams are open and when the run ends
+    /// (rather than a count of writes per stream).
+    pub(crate) fn staged(&self) -> bool {
+        self.stages.is_some() || self.rate_stages.is_some()
+    }
+
+    /// How long a staged run lasts after t0: the longer of its stages.
+    pub(crate) fn end(&self) -> Option<Duration> {
+        [&self.stages, &self.rate_stages]
+            .into_iter()
+            .flatten()
+            .map(|s| s.total())
+            .max()
+    }
+
+    /// When stream `position` is open, s after t0: while `--stages` asks
+    /// for more streams than its index, else from its start; until the
+    /// run's end (`None`: unstaged, open until its writes are done).
+    fn open(&self, position: usize) -> Vec<(f64, Option<f64>)> {
+        let end = self.end().map(|d| d.as_secs_f64());
+        match &self.stages {
+            #[allow(clippy::cast_precision_loss)]
+            Some(stages) => stages
+                .at_least(self.index(position) as f64 + 1.0)
+                .into_iter()
+                .map(|(a, b)| (a, Some(end.map_or(b, |e| b.min(e)))))
+                .collect(),
+            None => vec![((self.start(position) - self.t0).as_secs_f64(), end)],
         }
     }
 
     /// Stream `position`'s due times.
     pub(crate) fn times(&self, position: usize) -> Times {
-        Times::new(
-            self.start(position),
-            self.rate,
-            self.arrivals,
-            self.seed.wrapping_add(position as u64),
-            self.hurst,
-        )
+        let start = self.start(position);
+        let window = self.staged().then(|| Window {
+            nominal_start: (start - self.t0).as_secs_f64(),
+            rate: self.rate,
+            warp: self.rate_stages.clone(),
+            open: self
+                .open(position)
+                .into_iter()
+                .map(|(a, b)| (a, b.unwrap_or(f64::INFINITY)))
+                .collect(),
+        });
+        Times {
+            t0: self.t0,
+            start,
+            process: Process::new(
+                self.rate,
+                self.arrivals,
+                self.seed.wrapping_add(self.index(position)),
+                self.hurst,
+            ),
+            window,
+            raw: 0,
+            kept: 0,
+            last: 0.0,
+            interval: 0,
+            done: false,
+        }
+    }
+
+    /// Stream `position`'s connections, in order: one for each time it is
+    /// open, cut every `--churn` (at its own phase of the churn period, so
+    /// that the streams reconnect spread out, not all at once).
+    pub(crate) fn epochs(&self, position: usize) -> impl Iterator<Item = Epoch> + use<> {
+        let churn = self.churn.map(|d| {
+            let d = d.as_secs_f64();
+            #[allow(clippy::cast_precision_loss)]
+            let phase = (Schedule::offset_from_seed(self.seed.wrapping_add(1))
+                + self.index(position) as f64 * GOLDEN)
+                .fract();
+            (d, phase * d)
+        });
+        let t0 = self.t0;
+        let mut open = self.open(position).into_iter();
+        let mut current = open.next();
+        std::iter::from_fn(move || {
+            let (from, to) = current?;
+            // The next cut after `from` (more than 1 ms after: no empty
+            // connections).
+            let cut = churn.map(|(d, phase)| {
+                let k = ((from - phase + 1e-3) / d).floor() + 1.0;
+                phase + k * d
+            });
+            let until = match (cut, to) {
+                (Some(c), Some(t)) if c < t => Some(c),
+                (Some(c), None) => Some(c),
+                _ => to,
+            };
+            current = match until {
+                Some(u) if to.is_none_or(|t| u < t) => Some((u, to)),
+                _ => open.next(),
+            };
+            let at = |s: f64| t0 + Duration::from_secs_f64(s.max(0.0));
+            Some((at(from), until.map(at)))
+        })
     }
 
     /// The phase offset drawn from `seed`, in [0, 1) (splitmix64).
@@ -319,7 +504,7 @@ impl Schedule {
         let share = position as f64 / self.streams.max(1) as f64;
         let phase = match self.phase_offset {
             #[allow(clippy::cast_precision_loss)]
-            Some(u) => (u + position as f64 * GOLDEN).fract() / self.rate,
+            Some(u) => (u + self.index(position) as f64 * GOLDEN).fract() / self.rate,
             None => 0.0,
         };
         self.t0 + self.ramp.mul_f64(share) + Duration::from_secs_f64(phase)
@@ -346,7 +531,8 @@ mod tests {
         for p in 0..s.streams {
             let mut times = s.times(p);
             for seq in 0..writes {
-                let i = ((times.at(seq) - s.t0).as_nanos() / slot.as_nanos()) as usize;
+                let i =
+                    ((times.at(seq).expect("due") - s.t0).as_nanos() / slot.as_nanos()) as usize;
                 if let Some(c) = counts.get_mut(i) {
                     *c += 1;
                 }
@@ -437,10 +623,14 @@ mod tests {
             ..Schedule::for_test()
         };
         let mut a = s.times(0);
-        let in_order: Vec<Instant> = (0..50).map(|k| a.at(k)).collect();
+        let in_order: Vec<Instant> = (0..50).map(|k| a.at(k).expect("due")).collect();
         let mut b = s.times(0);
-        assert_eq!(b.at(49), in_order[49], "skipping ahead");
-        assert_eq!(b.at(10), in_order[10], "going back starts over");
+        assert_eq!(b.at(49).expect("due"), in_order[49], "skipping ahead");
+        assert_eq!(
+            b.at(10).expect("due"),
+            in_order[10],
+            "going back starts over"
+        );
         assert!(in_order.windows(2).all(|w| w[0] <= w[1]), "in order");
     }
 
@@ -463,7 +653,7 @@ mod tests {
             let mut times = s.times(p);
             let mut seq = 0;
             loop {
-                let at = (times.at(seq) - t0).as_secs_f64();
+                let at = (times.at(seq).expect("due") - t0).as_secs_f64();
                 seq += 1;
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let slot = ((at - 10.0) * 10.0).floor() as isize;
@@ -513,5 +703,134 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn staged(stages: Option<&str>, rate_stages: Option<&str>, churn: Option<f64>) -> Schedule {
+        Schedule {
+            streams: 20,
+            rate: 10.0,
+            phase_offset: Some(Schedule::offset_from_seed(5)),
+            stages: stages.map(|s| Arc::new(crate::stages::stream_stages(s).expect("stages"))),
+            rate_stages: rate_stages
+                .map(|s| Arc::new(s.parse::<Stages>().expect("stages").starting_at(10.0))),
+            churn: churn.map(Duration::from_secs_f64),
+            ..Schedule::for_test()
+        }
+    }
+
+    /// `--stages`: at each instant, the streams whose connection is open
+    /// are as many as the stages ask (rounded down), and every write falls
+    /// within its stream's connection.
+    #[test]
+    fn stages_open_as_many_streams_as_they_ask_and_write_only_then() {
+        let s = staged(Some("10s:20,10s:20,5s:5,5s:0"), None, None);
+        assert_eq!(s.end(), Some(Duration::from_secs(30)));
+        let epochs: Vec<Vec<Epoch>> = (0..20).map(|p| s.epochs(p).collect()).collect();
+        for tenth in 0..300 {
+            let t = s.t0 + Duration::from_millis(tenth * 100 + 50);
+            let open = epochs
+                .iter()
+                .filter(|e| e.iter().any(|&(a, b)| a <= t && b.is_some_and(|b| t < b)))
+                .count();
+            let want = s
+                .stages
+                .as_ref()
+                .expect("staged")
+                .value((t - s.t0).as_secs_f64());
+            assert_eq!(
+                open,
+                want.floor() as usize,
+                "at {:.2} s",
+                (t - s.t0).as_secs_f64()
+            );
+        }
+        let mut total = 0;
+        for (p, e) in epochs.iter().enumerate() {
+            let mut times = s.times(p);
+            let mut seq = 0;
+            while let Some(due) = times.at(seq) {
+                assert!(
+                    e.iter()
+                        .any(|&(a, b)| a <= due && b.is_none_or(|b| due < b)),
+                    "stream {p} write {seq}"
+                );
+                seq += 1;
+            }
+            total += seq;
+        }
+        // ∫ floor(s(t)) dt × 10 writes/s: the ramp up holds 0+1+…+19 over
+        // 10 s (95 stream-seconds), the plateau 200, the ramps down 62.5
+        // and 10: about 3,675 writes, each stream's whole periods only.
+        assert!((3_500..=3_800).contains(&total), "{total}");
+    }
+
+    /// `--rate-stages`: a stream's writes per second follow the rate as it
+    /// ramps, and add up to its integral (10 → 30 over 10 s: 200).
+    #[test]
+    fn rate_stages_warp_each_stream_s_writes() {
+        for arrivals in [Arrivals::Constant, Arrivals::Poisson] {
+            let s = Schedule {
+                streams: 1,
+                arrivals,
+                ..staged(None, Some("10s:30"), None)
+            };
+            let mut times = s.times(0);
+            let mut per_second = [0u32; 10];
+            let mut seq = 0;
+            while let Some(due) = times.at(seq) {
+                per_second[(due - s.t0).as_secs() as usize] += 1;
+                seq += 1;
+            }
+            if arrivals == Arrivals::Constant {
+                assert!((199..=201).contains(&seq), "{seq}");
+                for (i, &n) in per_second.iter().enumerate() {
+                    let want = 11.0 + 2.0 * i as f64;
+                    assert!((f64::from(n) - want).abs() <= 1.0, "second {i}: {n} writes");
+                }
+            } else {
+                // A Poisson count of mean 200: within 4 standard deviations.
+                assert!((143..=257).contains(&seq), "{seq}");
+            }
+        }
+    }
+
+    /// `--churn 2s`: each stream reconnects every 2 s, and the 20 streams
+    /// at spread phases: a tenth of them in each 0.2 s.
+    #[test]
+    fn churn_cuts_each_stream_at_its_own_phase() {
+        let s = staged(Some("20s:20,20s:20"), None, Some(2.0));
+        let mut cuts = vec![0u32; 200];
+        for p in 0..20 {
+            let epochs: Vec<Epoch> = s.epochs(p).collect();
+            for w in epochs.windows(2) {
+                let (Some(end), next) = (w[0].1, w[1].0) else {
+                    panic!("a staged connection ends");
+                };
+                if end == next {
+                    cuts[((end - s.t0).as_millis() / 200) as usize] += 1;
+                    assert!(w[0].1.expect("ends") - w[0].0 <= Duration::from_secs(2));
+                }
+            }
+        }
+        // On the plateau (20 s to 40 s), 20 reconnects every 2 s, spread
+        // as the golden-ratio phases are: 1 to 3 in each 0.2 s slot (2 on
+        // average), never a herd.
+        for (i, &c) in cuts.iter().enumerate().take(199).skip(101) {
+            assert!((1..=3).contains(&c), "slot {i}: {c}");
+        }
+        for window in cuts[100..200].chunks(10) {
+            assert_eq!(window.iter().sum::<u32>(), 20, "{cuts:?}");
+        }
+        let unstaged = Schedule {
+            churn: Some(Duration::from_secs(1)),
+            ..Schedule::for_test()
+        };
+        let first: Vec<Epoch> = unstaged.epochs(0).take(3).collect();
+        assert_eq!(
+            first.len(),
+            3,
+            "an unstaged stream churns until its writes end"
+        );
+        assert!(first.iter().all(|e| e.1.is_some()));
     }
 }

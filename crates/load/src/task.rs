@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use plotstream_demos::{Clock, Frame};
 use plotstream_protocol::Update;
+use tokio::time::Instant;
 
 use crate::publish::{self, Message, Publish};
 use crate::{Payload, Schedule, report};
@@ -74,6 +75,10 @@ impl Shared {
 /// What one stream did.
 #[derive(Debug, Default)]
 pub(crate) struct StreamResult {
+    /// Connections opened (one per epoch that connected).
+    pub(crate) connections: u64,
+    /// Whether a connection of the stream failed.
+    pub(crate) failed: bool,
     pub(crate) bytes: u64,
     pub(crate) reconnects: u64,
     pub(crate) drops: u64,
@@ -100,89 +105,136 @@ pub(crate) struct StreamTask<P: Publish> {
 }
 
 impl<P: Publish> StreamTask<P> {
+    /// Sends the stream's writes, one connection per epoch of the schedule
+    /// (one, unless `--stages` or `--churn` close and reopen it).
     pub(crate) async fn run(mut self) -> StreamResult {
         let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
-        tokio::time::sleep_until(schedule.start(self.position)).await;
-        let mut publisher = match P::connect(&self.config, &self.token).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(token = self.token, "cannot connect: {e}");
-                shared
-                    .counters
-                    .connect_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                shared.note_error(&e);
-                return StreamResult::default();
-            }
-        };
-        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        let mut result = StreamResult::default();
         let mut local = report::histogram();
         let mut frame = Frame::default();
         let mut payload = Vec::new();
-        let mut failed = None;
+        let mut times = schedule.times(self.position);
+        let mut seq = 0;
+        let mut due = times.at(0);
         // Lateness goes to the run's histograms once a second of schedule,
         // so that progress and --live see it as the run goes.
         let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
-        let mut times = schedule.times(self.position);
-        for seq in 0..self.writes {
-            let due = times.at(seq);
-            tokio::time::sleep_until(due).await;
-            // The next write of the demo's first trace, numbered.
-            let mut write = loop {
-                self.demo.next_frame(Clock::Simulated, &mut frame);
-                if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
-                    break w.write.clone();
-                }
-            };
-            write.customdata = Some(Update::append(seq));
-            payload.clear();
-            encode_payload(
-                self.payload,
-                self.run,
-                &self.token,
-                seq,
-                &write,
-                &mut payload,
-            );
-            let message = Message {
-                write: &write,
-                payload: &payload,
-            };
-            if let Err(e) = publisher.send(&message).await {
-                failed = Some(e.0);
+        for (open, close) in schedule.epochs(self.position) {
+            if seq >= self.writes || due.is_none() {
                 break;
             }
-            report::record(&mut local, due.elapsed());
-            shared.counters.writes.fetch_add(1, Ordering::Relaxed);
-            let since_start = u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            shared
-                .counters
-                .last_write_nanos
-                .fetch_max(since_start, Ordering::Relaxed);
-            if due >= next_merge {
-                shared.add_lateness(&mut local);
-                next_merge = due + Duration::from_secs(1);
+            tokio::time::sleep_until(open).await;
+            let in_epoch = |d: Instant| close.is_none_or(|c| d < c);
+            let mut publisher = match P::connect(&self.config, &self.token).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(token = self.token, "cannot connect: {e}");
+                    shared
+                        .counters
+                        .connect_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    shared.note_error(&e);
+                    result.failed = true;
+                    // This connection's writes are never sent (counted as
+                    // such); the next epoch tries again.
+                    result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch, self.writes);
+                    continue;
+                }
+            };
+            result.connections += 1;
+            shared.counters.open.fetch_add(1, Ordering::Relaxed);
+            let mut failed = None;
+            while let Some(d) = due.filter(|&d| in_epoch(d) && seq < self.writes) {
+                tokio::time::sleep_until(d).await;
+                // The next write of the demo's first trace, numbered.
+                let mut write = loop {
+                    self.demo.next_frame(Clock::Simulated, &mut frame);
+                    if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
+                        break w.write.clone();
+                    }
+                };
+                write.customdata = Some(Update::append(seq));
+                payload.clear();
+                encode_payload(
+                    self.payload,
+                    self.run,
+                    &self.token,
+                    seq,
+                    &write,
+                    &mut payload,
+                );
+                let message = Message {
+                    write: &write,
+                    payload: &payload,
+                };
+                seq += 1;
+                due = times.at(seq);
+                if let Err(e) = publisher.send(&message).await {
+                    failed = Some(e.0);
+                    break;
+                }
+                report::record(&mut local, d.elapsed());
+                shared.counters.writes.fetch_add(1, Ordering::Relaxed);
+                let since_start =
+                    u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                shared
+                    .counters
+                    .last_write_nanos
+                    .fetch_max(since_start, Ordering::Relaxed);
+                if d >= next_merge {
+                    shared.add_lateness(&mut local);
+                    next_merge = d + Duration::from_secs(1);
+                }
+            }
+            if failed.is_some() {
+                // The rest of this connection's writes are never sent.
+                result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch, self.writes);
+            } else if let Some(c) =
+                close.filter(|_| schedule.staged() || (seq < self.writes && due.is_some()))
+            {
+                // Stay open for the whole epoch, written to or not: the
+                // server sees the connections the stages ask for.
+                tokio::time::sleep_until(c).await;
+            }
+            let closed = publisher.close().await;
+            shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+            if let Some(e) = failed.or(closed.error) {
+                shared
+                    .counters
+                    .stream_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.note_error(&publish::PublishError(e));
+                result.failed = true;
+            }
+            result.bytes += closed.bytes;
+            result.reconnects += closed.reconnects;
+            result.drops += closed.drops;
+            result.unconfirmed += closed.unconfirmed;
+            result.unsent += closed.unsent;
+            if closed.status.is_some() {
+                result.status = closed.status;
             }
         }
         shared.add_lateness(&mut local);
-        let closed = publisher.close().await;
-        if let Some(e) = failed.or(closed.error) {
-            shared
-                .counters
-                .stream_errors
-                .fetch_add(1, Ordering::Relaxed);
-            shared.note_error(&publish::PublishError(e));
-        }
-        shared.counters.open.fetch_sub(1, Ordering::Relaxed);
-        StreamResult {
-            bytes: closed.bytes,
-            reconnects: closed.reconnects,
-            drops: closed.drops,
-            unconfirmed: closed.unconfirmed,
-            unsent: closed.unsent,
-            status: closed.status,
-        }
+        result
     }
+}
+
+/// Moves past the writes due in this epoch (`in_epoch`); how many.
+fn skip(
+    times: &mut crate::schedule::Times,
+    seq: &mut u64,
+    due: &mut Option<Instant>,
+    in_epoch: impl Fn(Instant) -> bool,
+    writes: u64,
+) -> u64 {
+    let mut skipped = 0;
+    while due.is_some_and(|d| in_epoch(d) && *seq < writes) {
+        skipped += 1;
+        *seq += 1;
+        *due = times.at(*seq);
+    }
+    skipped
 }
 
 /// Writes the payload of write `seq` of stream `token`.

@@ -93,6 +93,7 @@ async fn stream(
         Connected::new(entry),
         Open::new(viewer, |m| &m.open_streams),
     );
+    viewer.metrics().streams.fetch_add(1, Ordering::Relaxed);
 
     let token = &entry.token;
     let config = viewer.config();

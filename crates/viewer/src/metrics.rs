@@ -108,6 +108,7 @@ impl ErrorKind {
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     pub(crate) open_streams: AtomicI64,
+    pub(crate) streams: AtomicU64,
     pub(crate) subscribers: AtomicI64,
     pub(crate) connections: AtomicI64,
     pub(crate) connections_refused: AtomicU64,
@@ -139,6 +140,12 @@ impl Metrics {
                 "gauge",
                 "Streams connected now.",
                 gauge(&self.open_streams),
+            ),
+            (
+                "streams_total",
+                "counter",
+                "Streams accepted (reconnects count again).",
+                load(&self.streams),
             ),
             (
                 "subscribers",

@@ -92,7 +92,11 @@ impl Direct {
             let times = self
                 .times
                 .get_or_insert_with(|| schedule.times(self.position));
-            let took = now.saturating_duration_since(times.at(seq));
+            // A number the schedule never had is no write of this run.
+            let Some(due) = times.at(seq) else {
+                return;
+            };
+            let took = now.saturating_duration_since(due);
             record(&mut self.latency, took);
             record(
                 &mut ctx.window.lock().unwrap_or_else(PoisonError::into_inner),

@@ -170,9 +170,12 @@ impl Subscriber {
             for seq in seqs(appended) {
                 if seen.note(seq) {
                     // New sequence numbers only go up: the times follow as a cursor.
-                    let due = times
+                    let Some(due) = times
                         .get_or_insert_with(|| schedule.times(position))
-                        .at(seq);
+                        .at(seq)
+                    else {
+                        continue; // never scheduled: not a write of this run
+                    };
                     let took = now.saturating_duration_since(due);
                     record(&mut self.latency, took);
                     record(
