@@ -594,3 +594,204 @@ async fn churn_reconnects_every_stream_and_loses_nothing() {
     let loss = r.loss.as_ref().expect("subscribed");
     assert_eq!((loss.received, loss.lost, loss.duplicates), (400, 0, 0));
 }
+
+/// A stream server that is slow on purpose: it takes NDJSON streams
+/// (`POST /pub/{token}`) and hands each line to the token's EventSource
+/// subscribers (`GET /sub/{token}`), but applies at most `per_second`
+/// lines a second, all streams together. Beyond that it falls behind: it
+/// reads the streams no faster, so the writes wait in its socket buffers
+/// and their end-to-end latency grows without bound.
+mod slow {
+    use std::collections::HashMap;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::BodyExt;
+    use hyper::body::{Frame, Incoming};
+    use hyper::{Request, Response};
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    /// A response body fed by a channel (an event stream, or nothing).
+    struct Events(mpsc::UnboundedReceiver<Bytes>);
+
+    impl hyper::body::Body for Events {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    #[derive(Clone)]
+    struct Server {
+        /// When the next line may be applied.
+        next: Arc<Mutex<Instant>>,
+        gap: Duration,
+        subscribers: Arc<Mutex<HashMap<String, Vec<mpsc::UnboundedSender<Bytes>>>>>,
+    }
+
+    impl Server {
+        /// Waits for the next free slot: one line every `gap`, all streams.
+        async fn slot(&self) {
+            let at = {
+                let mut next = self.next.lock().expect("lock");
+                let at = (*next).max(Instant::now());
+                *next = at + self.gap;
+                at
+            };
+            tokio::time::sleep_until(at).await;
+        }
+
+        async fn handle(self, req: Request<Incoming>) -> Response<Events> {
+            let token = req
+                .uri()
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let (tx, rx) = mpsc::unbounded_channel();
+            if req.uri().path().starts_with("/sub/") {
+                let _ = tx.send(Bytes::from_static(b": subscribed\n\n"));
+                self.subscribers
+                    .lock()
+                    .expect("lock")
+                    .entry(token)
+                    .or_default()
+                    .push(tx);
+                return Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Events(rx))
+                    .expect("a response");
+            }
+            drop(tx);
+            let mut body = req.into_body();
+            let mut pending = Vec::new();
+            while let Some(Ok(frame)) = body.frame().await {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                pending.extend_from_slice(&data);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    self.slot().await;
+                    let event = Bytes::from([b"data: ", &line[..line.len() - 1], b"\n\n"].concat());
+                    if let Some(subs) = self.subscribers.lock().expect("lock").get_mut(&token) {
+                        subs.retain(|s| s.send(event.clone()).is_ok());
+                    }
+                }
+            }
+            Response::new(Events(rx))
+        }
+    }
+
+    /// Starts the server on a free loopback port; its address.
+    pub(crate) async fn start(per_second: f64) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address").to_string();
+        let server = Server {
+            next: Arc::new(Mutex::new(Instant::now())),
+            gap: Duration::from_secs_f64(1.0 / per_second),
+            subscribers: Arc::default(),
+        };
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+}
+
+/// `--find-capacity` finds, within 10%, the capacity of a server that
+/// applies at most 1,000 writes a second: below it, writes pass through
+/// in a few ms; above it, they queue and the p99 passes 50 ms within a
+/// step. The search starts at 5 streams × 50 writes/s, doubles to 2,000
+/// (failed), and bisects down to 5%.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_search_finds_a_slow_server_s_capacity() {
+    const CAPACITY: f64 = 1_000.0;
+    let addr = slow::start(CAPACITY).await;
+    let report = scratch("capacity.json");
+    let html = scratch("capacity.html");
+    let out = load(&[
+        "--target",
+        "http",
+        "--url",
+        &format!("http://{addr}/pub/{{token}}"),
+        "--payload",
+        "point",
+        "--subscribe-url",
+        &format!("http://{addr}/sub/{{token}}"),
+        "--streams",
+        "5",
+        "--rate",
+        "50",
+        "--duration",
+        "1.5s",
+        "--find-capacity",
+        "--max-p99",
+        "50ms",
+        "--report",
+        report.to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let c: plotstream::load::Capacity =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("a report")).expect("JSON");
+    let page = std::fs::read_to_string(&html).expect("a page");
+    std::fs::remove_file(&report).ok();
+    std::fs::remove_file(&html).ok();
+    let answer = c.answer.as_ref().expect("an answer");
+    assert!(
+        (answer.offered - CAPACITY).abs() <= 0.1 * CAPACITY,
+        "found {:.0} writes/s:\n{stdout}",
+        answer.offered
+    );
+    let failed = c.first_failed.as_ref().expect("a step failed");
+    assert!(failed.offered > answer.offered && !failed.held());
+    assert!(
+        failed.offered <= answer.offered * (1.0 + plotstream::load::RESOLUTION) + 1.0,
+        "{stdout}"
+    );
+    // The steps doubled, then bisected; the table and the page say so.
+    let offered: Vec<f64> = c.steps.iter().map(|s| s.offered).collect();
+    assert!((offered[0] - 250.0).abs() < 5.0, "{offered:?}");
+    let first_failure = c.steps.iter().position(|s| !s.held()).expect("a failure");
+    for k in 1..=first_failure {
+        assert!(
+            (offered[k] / offered[k - 1] - 2.0).abs() < 0.02,
+            "{offered:?}"
+        );
+    }
+    assert!(
+        stdout.contains("capacity: ") && stdout.contains("held"),
+        "{stdout}"
+    );
+    assert!(
+        page.contains("Latency against offered load"),
+        "the HTML plots latency against load"
+    );
+}

@@ -56,6 +56,10 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
                 .to_owned(),
         ));
     };
+    if let Some(knob) = opts.find_capacity {
+        let capacity = runtime()?.block_on(plotstream_load::find_capacity(knob, opts, out))?;
+        return Ok(u8::try_from(capacity.exit_code()).unwrap_or(1));
+    }
     let outcome = runtime()?.block_on(plotstream_load::run(opts, out))?;
     Ok(u8::try_from(outcome.exit_code()).unwrap_or(1))
 }

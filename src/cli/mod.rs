@@ -106,7 +106,11 @@ Examples:
   # Ramp each stream's rate from 1 to 50 writes/s over a minute, hold it, fall back:
   plotstream load --url http://127.0.0.1:8080 --streams 100 --rate 1 --rate-stages 1m:50,1m:50,10s:1
   # A reconnect storm: each of 1,000 streams closes and reopens every 10 s (100 a second):
-  plotstream load --url ws://127.0.0.1:8081/pub/{token} --streams 1000 --churn 10s --duration 5m
+  plotstream load --url 'ws://127.0.0.1:8081/pub/{token}' --streams 1000 --churn 10s --duration 5m
+  # How much does the server hold? Double the rate, then bisect, within p99 50 ms and no loss:
+  plotstream load --url http://127.0.0.1:8080 --streams 100 --rate 10 --subscribe --find-capacity --max-p99 50ms --max-loss 0 --html capacity.html
+  # The same, stepping the number of streams instead of the rate:
+  plotstream load --url mqtt://127.0.0.1:1883 --streams 100 --subscribe-url mqtt://127.0.0.1:1883 --find-capacity streams --max-p99 50ms
   # Shards on several machines, merged:
   plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
   plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json

@@ -118,6 +118,73 @@ pub fn render(report: &Report) -> Result<String, Error> {
     Ok(page)
 }
 
+/// The page of a capacity search: latency against offered load, achieved
+/// against offered, and the table.
+pub(crate) fn render_capacity(c: &crate::Capacity) -> String {
+    let mut steps: Vec<&crate::capacity::Step> = c.steps.iter().collect();
+    steps.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    let xs: Vec<f64> = steps.iter().map(|s| s.offered).collect();
+    let colors: Vec<&str> = steps
+        .iter()
+        .map(|s| if s.held() { "#2ca02c" } else { "#d62728" })
+        .collect();
+    let verdicts: Vec<String> = steps
+        .iter()
+        .map(|s| {
+            if s.held() {
+                "held".to_owned()
+            } else {
+                s.failures.join("; ")
+            }
+        })
+        .collect();
+    let mut shapes = Vec::new();
+    if let Some(a) = &c.answer {
+        shapes.push(serde_json::json!({"type": "line", "xref": "x", "yref": "paper", "x0": a.offered, "x1": a.offered,
+            "y0": 0, "y1": 1, "line": {"dash": "dot", "color": "#2ca02c"}}));
+    }
+    let latency = serde_json::json!({
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": xs, "y": steps.iter().map(|s| s.p50_ms).collect::<Vec<_>>(),
+             "text": verdicts, "marker": {"color": colors, "size": 9}},
+            {"type": "scatter", "mode": "lines+markers", "name": "p99", "x": xs, "y": steps.iter().map(|s| s.p99_ms).collect::<Vec<_>>(),
+             "text": verdicts, "marker": {"color": colors, "size": 9, "symbol": "diamond"}}
+        ],
+        "layout": {"title": {"text": format!("Latency against offered load (green: held {}; red: failed)", c.thresholds)},
+                   "xaxis": {"title": {"text": "offered writes/s"}},
+                   "yaxis": {"title": {"text": "ms"}, "type": "log"}, "shapes": shapes}
+    });
+    let achieved = serde_json::json!({
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "achieved", "x": xs,
+             "y": steps.iter().map(|s| s.achieved).collect::<Vec<_>>(), "marker": {"color": colors, "size": 9}},
+            {"type": "scatter", "mode": "lines", "name": "offered", "line": {"dash": "dot"}, "x": xs, "y": xs}
+        ],
+        "layout": {"title": {"text": "Achieved against offered"}, "xaxis": {"title": {"text": "offered writes/s"}},
+                   "yaxis": {"title": {"text": "achieved writes/s"}, "rangemode": "tozero"}}
+    });
+    let answer = match &c.answer {
+        Some(a) => format!(
+            "capacity: {:.0} writes/s ({} streams × {:.2} writes/s)",
+            a.offered, a.streams, a.rate
+        ),
+        None => "no capacity found: even the first step failed".to_owned(),
+    };
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream capacity search</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
+         .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
+         <h1>plotstream capacity search</h1><p>{answer}, holding {thresholds}</p><pre>{table}</pre>\
+         <div id=\"latency\" class=\"plot\"></div><div id=\"achieved\" class=\"plot\"></div>\n<script>\
+         const latency = {latency};\nconst achieved = {achieved};\n\
+         Plotly.newPlot('latency', latency.data, latency.layout);\n\
+         Plotly.newPlot('achieved', achieved.data, achieved.layout);\n</script></body></html>\n",
+        answer = escape(&answer),
+        thresholds = escape(&c.thresholds),
+        table = escape(&c.to_string()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,14 @@
 //! - **A [`Report`]**: a summary and JSON with the configuration, rates,
 //!   counts, percentiles and the histograms themselves (V2, base64), which
 //!   [`Report::merge`] adds up across shards (`--shard I/N`).
+//! - **Traffic shapes**: writes evenly paced at spread phases, Poisson, or
+//!   self-similar bursts ([`Arrivals`]); the open streams and the rate
+//!   ramped through [`Stages`] (`--stages 30s:100,2m:1000,30s:0`,
+//!   `--rate-stages`); every stream reconnecting at its own phase
+//!   (`--churn`). The report says what load was offered ([`Offered`]).
 //! - **[`Thresholds`]**: a run that breaches one exits 99, so CI can gate on it.
+//! - **[`find_capacity`]**: the largest load that holds the thresholds,
+//!   found by doubling, then bisecting ([`Capacity`]).
 //! - `--html FILE` writes the report as one self-contained page
 //!   ([`render_html`]); `--live URL` plots the run itself on a viewer.
 //!
@@ -69,6 +76,7 @@ use plotstream_client::StreamOptions;
 use plotstream_protocol::{Figure, StreamSpec, Trace};
 use tokio::time::Instant;
 
+mod capacity;
 mod html;
 mod monitor;
 mod offered;
@@ -80,6 +88,7 @@ mod stages;
 mod subscribe;
 mod task;
 
+pub use capacity::{Capacity, Knob, RESOLUTION, Step, find_capacity};
 pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
 pub use offered::Offered;

@@ -293,6 +293,16 @@ pub struct Opts {
     /// plotstream viewer at this URL.
     #[arg(long, value_name = "URL")]
     pub live: Option<String>,
+    /// Find the largest load the server holds within --max-p99, --max-loss
+    /// and --max-error-rate: step each stream's rate (or the number of
+    /// streams) up from --rate (--streams), doubling, until a step fails,
+    /// then bisect to within 5%. Each step runs --duration; a step also
+    /// fails when it achieves under 90% of the rate it offers. Prints a
+    /// table and the answer; --html plots latency against offered load.
+    /// Exits 0 with an answer, 1 when even the first step failed.
+    #[arg(long, value_name = "KNOB", value_enum, num_args = 0..=1, default_missing_value = "rate",
+          conflicts_with_all = ["stages", "rate_stages", "shard"])]
+    pub find_capacity: Option<crate::Knob>,
     /// Keep the figures --subscribe made on the viewer after the run (they
     /// are deleted by default).
     #[arg(long)]

@@ -1,0 +1,343 @@
+//! `--find-capacity`: how much load a server holds. Steps the offered load
+//! up (doubling the rate or the streams) until a step breaks a threshold,
+//! then bisects between the last step that held and the first that did
+//! not, down to [`RESOLUTION`]. Every step is a whole run of `--duration`.
+
+use std::io;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Opts, Report, run};
+
+/// The search stops when the step that failed is within this share above
+/// the step that held.
+pub const RESOLUTION: f64 = 0.05;
+
+/// The most steps a search runs.
+const MAX_STEPS: usize = 30;
+
+/// A step whose achieved rate falls this far short of its target did not
+/// hold the load, whatever its latency says.
+const MIN_ACHIEVED: f64 = 0.9;
+
+/// What `--find-capacity` varies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Knob {
+    /// Each stream's rate, from `--rate`.
+    Rate,
+    /// The number of streams, from `--streams`.
+    Streams,
+}
+
+/// One step of the search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Step {
+    /// Streams in the step.
+    pub streams: u64,
+    /// Writes per second per stream.
+    pub rate: f64,
+    /// Writes per second offered, all streams together.
+    pub offered: f64,
+    /// Writes per second achieved.
+    pub achieved: f64,
+    /// p50 and p99 of end-to-end latency (with subscribers), else of
+    /// lateness, ms.
+    pub p50_ms: f64,
+    /// See `p50_ms`.
+    pub p99_ms: f64,
+    /// Writes lost (with subscribers).
+    pub lost: Option<u64>,
+    /// Why the step did not hold the load (empty: it held).
+    pub failures: Vec<String>,
+    /// The step's whole report (`None` when it sent nothing).
+    pub report: Option<Report>,
+}
+
+impl Step {
+    /// Whether the step held every threshold.
+    pub fn held(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// What a search found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capacity {
+    /// What was varied.
+    pub knob: Knob,
+    /// The thresholds, in words.
+    pub thresholds: String,
+    /// Every step, in the order run.
+    pub steps: Vec<Step>,
+    /// The step with the largest load that held (`None`: not even the
+    /// first did).
+    pub answer: Option<Step>,
+    /// The step with the smallest load that failed (`None`: none failed
+    /// within the steps the search may run).
+    pub first_failed: Option<Step>,
+}
+
+impl Capacity {
+    /// 0 with an answer, 1 when not even the first step held.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.answer.is_none())
+    }
+}
+
+/// The value of the knob in `opts`.
+#[allow(clippy::cast_precision_loss)]
+fn knob_value(knob: Knob, opts: &Opts) -> f64 {
+    match knob {
+        Knob::Rate => opts.rate,
+        Knob::Streams => opts.streams as f64,
+    }
+}
+
+/// `opts` with the knob at `value`, for step `k`.
+fn step_opts(knob: Knob, opts: &Opts, value: f64, k: usize) -> Opts {
+    let mut o = opts.clone();
+    match knob {
+        Knob::Rate => o.rate = value,
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Knob::Streams => o.streams = value.round().max(1.0) as u64,
+    }
+    // Each step has tokens of its own: a late write of one step is never
+    // taken for a write of the next.
+    o.token_prefix = format!("{}-c{k}", opts.token_prefix);
+    o.find_capacity = None;
+    o.report = None;
+    o.html = None;
+    o.live = None;
+    o
+}
+
+/// Runs one step and judges it.
+async fn step(opts: &Opts) -> Result<Step, Error> {
+    #[allow(clippy::cast_precision_loss)]
+    let offered = opts.rate * opts.streams as f64;
+    let (report, mut failures) = match run(opts, &mut io::sink()).await {
+        Ok(outcome) => (Some(outcome.report), outcome.breaches),
+        // The server took nothing: the load is over what it holds.
+        Err(Error::NothingSent { what, why }) => (None, vec![format!("{what}: {why}")]),
+        Err(e) => return Err(e),
+    };
+    let Some(r) = report else {
+        return Ok(Step {
+            streams: opts.streams,
+            rate: opts.rate,
+            offered,
+            achieved: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            lost: None,
+            failures,
+            report: None,
+        });
+    };
+    if r.achieved_rate < MIN_ACHIEVED * r.target_rate {
+        failures.push(format!(
+            "{:.0} writes/s achieved, under {:.0}% of the {:.0}/s offered",
+            r.achieved_rate,
+            MIN_ACHIEVED * 100.0,
+            r.target_rate
+        ));
+    }
+    let p = r.latency_ms.as_ref().unwrap_or(&r.lateness_ms);
+    Ok(Step {
+        streams: opts.streams,
+        rate: opts.rate,
+        offered: r.target_rate,
+        achieved: r.achieved_rate,
+        p50_ms: p.p50,
+        p99_ms: p.p99,
+        lost: r.loss.as_ref().map(|l| l.lost),
+        failures,
+        report: Some(r),
+    })
+}
+
+/// The table's header.
+const HEADER: &str =
+    "step  streams     rate/s   offered/s  achieved/s    p50 ms    p99 ms    lost  verdict";
+
+fn row(k: usize, s: &Step) -> String {
+    format!(
+        "{k:>4}  {:>7}  {:>9.2}  {:>10.0}  {:>10.0}  {:>8.2}  {:>8.2}  {:>6}  {}",
+        s.streams,
+        s.rate,
+        s.offered,
+        s.achieved,
+        s.p50_ms,
+        s.p99_ms,
+        s.lost.map_or_else(|| "-".to_owned(), |l| l.to_string()),
+        if s.held() {
+            "held".to_owned()
+        } else {
+            format!("failed: {}", s.failures.join("; "))
+        }
+    )
+}
+
+/// Searches for the largest load that holds `opts`' thresholds, varying
+/// `knob`, printing a row per step to `out` as it goes and the answer at
+/// the end.
+pub async fn find_capacity(
+    knob: Knob,
+    opts: &Opts,
+    out: &mut (dyn io::Write + Send),
+) -> Result<Capacity, Error> {
+    let t = opts.thresholds();
+    if t.max_p99.is_none() && t.max_loss.is_none() && t.max_error_rate.is_none() {
+        return Err(Error::Options(
+            "--find-capacity needs a threshold to hold: give --max-p99, --max-loss or --max-error-rate"
+                .to_owned(),
+        ));
+    }
+    if t.max_loss.is_some() && !opts.subscribe && opts.subscribe_url.is_none() {
+        return Err(Error::Options(
+            "--max-loss needs subscribers to count loss: add --subscribe or --subscribe-url"
+                .to_owned(),
+        ));
+    }
+    if opts.staged() {
+        return Err(Error::Options(
+            "--find-capacity sets the load itself: leave out --stages and --rate-stages".to_owned(),
+        ));
+    }
+    let mut words = Vec::new();
+    if let Some(d) = t.max_p99 {
+        let what = if opts.subscribe || opts.subscribe_url.is_some() {
+            "end-to-end latency"
+        } else {
+            "lateness"
+        };
+        words.push(format!("p99 {what} ≤ {} ms", d.as_secs_f64() * 1000.0));
+    }
+    if let Some(n) = t.max_loss {
+        words.push(format!("≤ {n} writes lost"));
+    }
+    if let Some(e) = t.max_error_rate {
+        words.push(format!("≤ {e} of the connections failing"));
+    }
+    let mut capacity = Capacity {
+        knob,
+        thresholds: words.join(", "),
+        steps: Vec::new(),
+        answer: None,
+        first_failed: None,
+    };
+    writeln!(
+        out,
+        "finding the capacity by {}: steps of {:?} each, holding {}",
+        match knob {
+            Knob::Rate => "each stream's rate",
+            Knob::Streams => "the number of streams",
+        },
+        opts.duration,
+        capacity.thresholds
+    )
+    .map_err(Error::Output)?;
+    writeln!(out, "{HEADER}").map_err(Error::Output)?;
+    let (mut held, mut failed): (Option<f64>, Option<f64>) = (None, None);
+    let mut value = knob_value(knob, opts);
+    for k in 1..=MAX_STEPS {
+        let s = step(&step_opts(knob, opts, value, k)).await?;
+        writeln!(out, "{}", row(k, &s)).map_err(Error::Output)?;
+        let pause = if s.held() {
+            held = Some(value);
+            capacity.answer = Some(s.clone());
+            Duration::from_millis(500)
+        } else {
+            failed = Some(value);
+            capacity.first_failed = Some(s.clone());
+            // Let a server that fell behind catch up before the next step:
+            // as long as the step's p99 said it was behind (at most 30 s).
+            Duration::from_millis(500) + Duration::from_secs_f64((s.p99_ms / 1000.0).min(30.0))
+        };
+        capacity.steps.push(s);
+        value = match (held, failed) {
+            (None, Some(_)) => break, // not even the first step held
+            (Some(h), None) => h * 2.0,
+            (Some(h), Some(f)) => {
+                let mid = (h + f) / 2.0;
+                let close = match knob {
+                    Knob::Rate => f <= h * (1.0 + RESOLUTION),
+                    Knob::Streams => f - h <= 1.0 || f <= h * (1.0 + RESOLUTION),
+                };
+                if close {
+                    break;
+                }
+                if knob == Knob::Streams {
+                    mid.round()
+                } else {
+                    mid
+                }
+            }
+            (None, None) => unreachable!("a step either held or failed"),
+        };
+        tokio::time::sleep(pause).await;
+    }
+    match (&capacity.answer, &capacity.first_failed) {
+        (Some(a), f) => {
+            writeln!(
+                out,
+                "capacity: {:.0} writes/s ({} streams × {:.2} writes/s) held {}{}",
+                a.offered,
+                a.streams,
+                a.rate,
+                capacity.thresholds,
+                match f {
+                    Some(f) => format!(
+                        "; {:.0} writes/s did not ({})",
+                        f.offered,
+                        f.failures.join("; ")
+                    ),
+                    None => format!("; no step failed within {MAX_STEPS} steps"),
+                }
+            )
+            .map_err(Error::Output)?;
+        }
+        (None, _) => {
+            writeln!(
+                out,
+                "no capacity found: even the first step ({:.0} writes/s) failed; start lower with --rate or --streams",
+                capacity.steps.first().map_or(0.0, |s| s.offered)
+            )
+            .map_err(Error::Output)?;
+        }
+    }
+    if let Some(path) = &opts.report {
+        let json = serde_json::to_vec_pretty(&capacity).map_err(|e| Error::ReportFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(path, json).map_err(|e| Error::ReportFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    if let Some(path) = &opts.html {
+        std::fs::write(path, crate::html::render_capacity(&capacity)).map_err(|e| {
+            Error::ReportFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+    }
+    Ok(capacity)
+}
+
+/// The search's table, as printed.
+impl std::fmt::Display for Capacity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{HEADER}")?;
+        for (k, s) in self.steps.iter().enumerate() {
+            writeln!(f, "{}", row(k + 1, s))?;
+        }
+        Ok(())
+    }
+}
