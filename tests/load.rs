@@ -454,8 +454,9 @@ async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
     }
 }
 
-/// Poisson arrivals against a viewer, watched end to end: every write is
-/// seen once, and every one has its latency from its own (random) due time.
+/// Poisson arrivals against a viewer, watched end to end: the streams write
+/// for the duration, every write is seen once, and every one has its
+/// latency from its own (random) due time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisson_arrivals_lose_nothing_and_time_every_write() {
     let v = viewer().await;
@@ -479,10 +480,16 @@ async fn poisson_arrivals_lose_nothing_and_time_every_write() {
     assert!(out.status.success(), "{out:?}");
     let (_, r) = read_report(&report);
     std::fs::remove_file(&report).ok();
-    assert_eq!(r.writes, 2_000);
+    // Each stream sends what its Poisson process schedules in 2 s: 100 on
+    // average, 2,000 ± 45 (one standard deviation) together; ± 200 is over
+    // 4 of them.
+    assert!((1_800..=2_200).contains(&r.writes), "{}", r.writes);
     let loss = r.loss.as_ref().expect("subscribed");
-    assert_eq!((loss.received, loss.lost, loss.duplicates), (2_000, 0, 0));
-    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(2_000));
+    assert_eq!(
+        (loss.received, loss.lost, loss.duplicates),
+        (r.writes, 0, 0)
+    );
+    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(r.writes));
     // A Poisson aggregate: dispersion 1 (200 slots of 10 ms: ± 0.1).
     let offered = r.offered.as_ref().expect("the offered load");
     assert!((offered.dispersion_10ms - 1.0).abs() < 0.5, "{offered:?}");

@@ -217,7 +217,9 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let here = positions.len();
     let needed = (here as u64) * if opts.subscribe { 2 } else { 1 } + 64;
     raise_file_limit(needed, out)?;
-    let per_stream = opts.writes_per_stream();
+    // Each stream writes what its schedule asks for, within its duration or
+    // its stages.
+    let per_stream = u64::MAX;
     let token = |i: u64| format!("{}-{i}", opts.token_prefix);
     plotstream_demos::check_token_prefix(&token(0))?;
 
@@ -356,6 +358,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             .clone()
             .map(|s| Arc::new(s.starting_at(opts.rate))),
         churn: opts.churn,
+        duration: (!opts.staged()).then_some(opts.duration),
     };
     // The load offered, from the schedule before it starts (it tells the
     // progress bar how many writes are coming).
@@ -533,9 +536,9 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
 
     let writes = counters.writes.load(Ordering::Relaxed);
     let bytes: u64 = results.iter().map(|r| r.bytes).sum();
-    // The time the writes took, and the time they should have taken: the
-    // last stream starts (its ramp share and its phase) after t0, and each
-    // write occupies 1/R; a staged run lasts its stages.
+    // The time the writes took, and the time they should have taken: to
+    // the last write (due), plus the 1/R it occupies; a staged run lasts
+    // its stages.
     let last_write =
         Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed)).as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
@@ -543,7 +546,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
         None => (
             last_write + 1.0 / opts.rate,
-            schedule.last_start().as_secs_f64() + per_stream as f64 / opts.rate,
+            offered.span_s + 1.0 / opts.rate,
         ),
     };
     let mut statuses = BTreeMap::new();

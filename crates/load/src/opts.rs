@@ -221,13 +221,15 @@ pub struct Opts {
     /// Writes per second per stream.
     #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = positive)]
     pub rate: f64,
-    /// How long each stream writes, above zero: 500ms, 10s, 2m.
+    /// How long each stream writes, above zero: 500ms, 10s, 2m. Each
+    /// stream sends the writes its arrivals schedule within that time:
+    /// rate × duration of them evenly paced, about as many otherwise.
     #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
     pub duration: Duration,
     /// How each stream's writes are spaced: evenly (constant), a Poisson
     /// process of rate R, Poisson–Pareto bursts (ppbp) or Pareto ON/OFF
     /// periods (onoff), the last two self-similar with --hurst; all seeded
-    /// by --seed, all with mean rate R. Each stream sends R × duration writes.
+    /// by --seed, all with mean rate R.
     #[arg(long, value_enum, default_value = "constant")]
     pub arrivals: crate::Arrivals,
     /// The Hurst exponent of ppbp and onoff arrivals, above 0.5 and below 1.
@@ -334,12 +336,9 @@ impl Opts {
         self.stages.is_some() || self.rate_stages.is_some()
     }
 
-    /// Writes each stream sends: `rate × duration`, rounded down (staged
-    /// runs: as many as the stages let it).
+    /// The writes a stream sends on average: `rate × duration`, rounded
+    /// down (exactly that many with `--arrivals constant`).
     pub fn writes_per_stream(&self) -> u64 {
-        if self.staged() {
-            return u64::MAX;
-        }
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let n = (self.rate * self.duration.as_secs_f64() + 1e-9).floor() as u64;
         n

@@ -63,6 +63,9 @@ pub(crate) struct Schedule {
     pub(crate) rate_stages: Option<Arc<Stages>>,
     /// `--churn`: each stream closes and reopens this often.
     pub(crate) churn: Option<Duration>,
+    /// Unstaged runs: how long each stream writes, from its start (`None`:
+    /// for ever, as `at` is asked).
+    pub(crate) duration: Option<Duration>,
 }
 
 /// A stream's connections: each is open from its first instant to its
@@ -345,7 +348,13 @@ impl Times {
                 self.done = true;
                 break;
             };
-            while window.open.get(self.interval).is_some_and(|o| o.1 <= wall) {
+            // A write due at the very end of an interval is not in it (to
+            // within rounding: rate × duration writes, not one more).
+            while window
+                .open
+                .get(self.interval)
+                .is_some_and(|o| o.1 <= wall + 1e-9)
+            {
                 self.interval += 1;
             }
             match window.open.get(self.interval) {
@@ -378,6 +387,7 @@ impl Schedule {
             stages: None,
             rate_stages: None,
             churn: None,
+            duration: None,
         }
     }
 
@@ -404,9 +414,10 @@ impl Schedule {
 
     /// When stream `position` is open, s after t0: while `--stages` asks
     /// for more streams than its index, else from its start; until the
-    /// run's end (`None`: unstaged, open until its writes are done).
-    fn open(&self, position: usize) -> Vec<(f64, Option<f64>)> {
+    /// run's end, or for its duration (`None`: for ever).
+    pub(crate) fn open(&self, position: usize) -> Vec<(f64, Option<f64>)> {
         let end = self.end().map(|d| d.as_secs_f64());
+        let start = (self.start(position) - self.t0).as_secs_f64();
         match &self.stages {
             #[allow(clippy::cast_precision_loss)]
             Some(stages) => stages
@@ -414,14 +425,17 @@ impl Schedule {
                 .into_iter()
                 .map(|(a, b)| (a, Some(end.map_or(b, |e| b.min(e)))))
                 .collect(),
-            None => vec![((self.start(position) - self.t0).as_secs_f64(), end)],
+            None => vec![(
+                start,
+                end.or_else(|| self.duration.map(|d| start + d.as_secs_f64())),
+            )],
         }
     }
 
     /// Stream `position`'s due times.
     pub(crate) fn times(&self, position: usize) -> Times {
         let start = self.start(position);
-        let window = self.staged().then(|| Window {
+        let window = (self.staged() || self.duration.is_some()).then(|| Window {
             nominal_start: (start - self.t0).as_secs_f64(),
             rate: self.rate,
             warp: self.rate_stages.clone(),
@@ -509,14 +523,6 @@ impl Schedule {
         };
         self.t0 + self.ramp.mul_f64(share) + Duration::from_secs_f64(phase)
     }
-
-    /// How long after `t0` the last stream starts.
-    pub(crate) fn last_start(&self) -> Duration {
-        (0..self.streams)
-            .map(|p| self.start(p) - self.t0)
-            .max()
-            .unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
@@ -586,7 +592,8 @@ mod tests {
             seed: 7,
             ..Schedule::for_test()
         };
-        assert!(s.last_start() < Duration::from_millis(250));
+        let last_start = (0..s.streams).map(|p| s.start(p) - t0).max();
+        assert!(last_start < Some(Duration::from_millis(250)));
         assert_eq!(Schedule::offset_from_seed(7), Schedule::offset_from_seed(7));
         assert_ne!(Schedule::offset_from_seed(7), Schedule::offset_from_seed(8));
     }
