@@ -102,7 +102,7 @@ pub fn render(report: &Report) -> Result<String, Error> {
     let _ = write!(
         page,
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream load report</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}\
          .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
          <h1>plotstream load report</h1><pre>{summary}</pre>\
          <div id=\"spectrum\" class=\"plot\"></div><div id=\"rate\" class=\"plot\"></div><div id=\"lateness\" class=\"plot\"></div>\n<script>\
@@ -172,7 +172,7 @@ pub(crate) fn render_capacity(c: &crate::Capacity) -> String {
     };
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream capacity search</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}\
          .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
          <h1>plotstream capacity search</h1><p>{answer}, holding {thresholds}</p><pre>{table}</pre>\
          <div id=\"latency\" class=\"plot\"></div><div id=\"achieved\" class=\"plot\"></div>\n<script>\

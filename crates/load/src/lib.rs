@@ -574,6 +574,13 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
             subscribe: opts.subscribe || opts.subscribe_url.is_some(),
+            arrivals: Some(match opts.arrivals {
+                Arrivals::Constant if opts.in_phase => "constant, in phase".to_owned(),
+                Arrivals::Constant => "constant".to_owned(),
+                Arrivals::Poisson => "poisson".to_owned(),
+                Arrivals::Ppbp => format!("ppbp (H {})", opts.hurst),
+                Arrivals::Onoff => format!("onoff (H {})", opts.hurst),
+            }),
             stages: opts.stages.as_ref().map(ToString::to_string),
             rate_stages: opts.rate_stages.as_ref().map(ToString::to_string),
             churn_s: opts.churn.map(|d| d.as_secs_f64()),

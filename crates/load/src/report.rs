@@ -121,6 +121,9 @@ pub struct RunConfig {
     pub shard: String,
     /// Whether subscribers measured end-to-end latency and loss.
     pub subscribe: bool,
+    /// `--arrivals`, and the Hurst exponent of ppbp and onoff: `ppbp (H 0.8)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<String>,
     /// `--stages`, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<String>,
@@ -410,7 +413,7 @@ impl fmt::Display for Report {
         let c = &self.config;
         writeln!(
             f,
-            "{} {} of {} at {} writes/s each for {} s to {} (shard {})",
+            "{} {} of {} at {} writes/s each{} for {} s to {} (shard {})",
             c.streams_here,
             if c.streams_here == 1 {
                 "stream"
@@ -419,6 +422,9 @@ impl fmt::Display for Report {
             },
             c.demo,
             c.rate,
+            c.arrivals
+                .as_ref()
+                .map_or_else(String::new, |a| format!(", {a} arrivals")),
             c.duration_s,
             c.url,
             c.shard
