@@ -99,6 +99,8 @@ Examples:
   plotstream load --url mqtt://127.0.0.1:1883 --qos 1 --topic 'sensors/{token}' --payload point --streams 1000 --subscribe-url mqtt://127.0.0.1:1883
   # Writes as Poisson processes (exponential gaps) instead of evenly spaced:
   plotstream load --url http://127.0.0.1:8080 --streams 500 --rate 20 --arrivals poisson --subscribe
+  # The thundering herd on purpose: every stream writes at the same instant of its period:
+  plotstream load --url http://127.0.0.1:8080 --streams 100 --rate 20 --in-phase
   # Self-similar bursts, as real traffic comes (Poisson-Pareto bursts, or Pareto ON/OFF):
   plotstream load --url mqtt://127.0.0.1:1883 --streams 1000 --rate 10 --arrivals ppbp --hurst 0.8 --duration 10m
   # Ramp the open streams up to 1,000 and down again, as k6's ramping executors do:

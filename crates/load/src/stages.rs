@@ -98,6 +98,11 @@ pub(crate) fn stream_stages(s: &str) -> Result<Stages, String> {
             bad.target
         ));
     }
+    if stages.max() < 1.0 {
+        return Err(format!(
+            "{s:?}: the stages never open a stream; give a stage with a target of 1 or more"
+        ));
+    }
     Ok(stages)
 }
 
@@ -233,6 +238,7 @@ mod tests {
         assert!(stream_stages("1s:2.5").is_err());
         assert!(stream_stages("1s:1e9").is_err());
         assert!(stream_stages("1s:2,1s:0").is_ok());
+        assert!(stream_stages("1s:0").is_err(), "no stream at all");
     }
 
     #[test]
@@ -290,5 +296,44 @@ mod tests {
             }
         }
         assert_eq!(s.inverse_integral(0.0), Some(0.0));
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, parsing answers (a value or a reason) and
+        /// never panics.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,40}") {
+            let _ = text.parse::<Stages>();
+            let _ = stream_stages(&text);
+        }
+
+        /// Stages written out parse back: they last their durations, reach
+        /// each target at the end of its stage, and the intervals at or
+        /// above a level hold exactly the times whose value is.
+        #[test]
+        fn written_stages_parse_back(
+            stages in proptest::collection::vec((1u32..100, 0u32..50), 1..8),
+            level in 1u32..50,
+        ) {
+            let text: Vec<String> = stages.iter().map(|(d, t)| format!("{d}s:{t}")).collect();
+            let parsed: Stages = text.join(",").parse().expect("valid stages");
+            let total: u32 = stages.iter().map(|s| s.0).sum();
+            proptest::prop_assert_eq!(parsed.total(), Duration::from_secs(u64::from(total)));
+            let mut at = 0;
+            for &(d, t) in &stages {
+                at += d;
+                proptest::prop_assert!((parsed.value(f64::from(at) - 1e-9) - f64::from(t)).abs() < 1e-6);
+            }
+            let open = parsed.at_least(f64::from(level));
+            for tenth in 0..total * 10 {
+                let t = f64::from(tenth) / 10.0 + 0.05;
+                let inside = open.iter().any(|&(a, b)| a <= t && t < b);
+                let value = parsed.value(t);
+                // Away from the crossings, where rounding decides.
+                if (value - f64::from(level)).abs() > 1e-6 {
+                    proptest::prop_assert_eq!(inside, value >= f64::from(level), "t {} value {}", t, value);
+                }
+            }
+        }
     }
 }
