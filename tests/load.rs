@@ -88,7 +88,8 @@ async fn two_hundred_streams_lose_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        stdout.contains("200 streams of noisy-cosine at 50 writes/s each for 5 s"),
+        stdout
+            .contains("200 streams of noisy-cosine at 50 writes/s each, constant arrivals for 5 s"),
         "{stdout}"
     );
     let (json, r) = read_report(&report);
