@@ -41,22 +41,6 @@ async fn load(args: &[&str]) -> std::process::Output {
     .expect("runs")
 }
 
-/// `GET path` on the viewer at `addr`, as JSON.
-async fn get_json(addr: &str, path: &str) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .expect("asks");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.expect("reads");
-    serde_json::from_str(answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)).expect("JSON")
-}
-
 fn read_report(path: &PathBuf) -> (Value, Report) {
     let text = std::fs::read_to_string(path).expect("the report was written");
     (
@@ -147,7 +131,7 @@ async fn two_hundred_streams_lose_nothing() {
     assert!(stdout.contains("  offered   mean "), "{stdout}");
     // Its figures are gone from the viewer (--keep-figures keeps them).
     let addr = v.url.trim_start_matches("http://").to_owned();
-    let figures = get_json(&addr, "/api/figures").await;
+    let figures = common::get_json(&addr, "/api/figures").await;
     assert_eq!(figures, serde_json::json!([]), "the run cleaned up");
     for key in [
         "config",
@@ -375,7 +359,7 @@ async fn html_report_and_live_plot() {
     std::fs::remove_file(html).ok();
     // The run's own figure holds a point a second for writes/s.
     let addr = v.url.trim_start_matches("http://").to_owned();
-    let body = get_json(&addr, "/api/streams/selfplot-live-writes").await;
+    let body = common::get_json(&addr, "/api/streams/selfplot-live-writes").await;
     let ys: Vec<u64> = body["traces"][0]["y"]
         .as_array()
         .into_iter()
@@ -388,7 +372,7 @@ async fn html_report_and_live_plot() {
         "3 streams × 20 writes/s, give or take a tick: {ys:?}"
     );
     // The p99 lateness plotted is each second's, never stuck at 0.
-    let p99 = get_json(&addr, "/api/streams/selfplot-live-p99").await;
+    let p99 = common::get_json(&addr, "/api/streams/selfplot-live-p99").await;
     let p99s: Vec<f64> = p99["traces"][0]["y"]
         .as_array()
         .into_iter()

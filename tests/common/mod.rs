@@ -344,3 +344,38 @@ pub async fn metric(addr: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|n| n.trim().parse().ok())
 }
+
+/// `GET path` on the viewer at `addr`, as JSON.
+#[allow(dead_code)]
+pub async fn get_json(addr: &str, path: &str) -> serde_json::Value {
+    let (_, body) = get(addr, path).await;
+    serde_json::from_str(&body).expect("JSON")
+}
+
+/// `GET path` on the server at `addr`: the status and the body.
+#[allow(dead_code)]
+pub async fn get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("asks");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        answer
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned(),
+    )
+}

@@ -76,10 +76,11 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 mod api;
+mod chart_studio;
 mod column;
 mod config;
 mod error;
@@ -127,6 +128,14 @@ pub fn app(viewer: Viewer) -> Router {
         )
         .route("/api/streams/{token}", get(api::get_stream))
         .route("/metrics", get(api::metrics))
+        // Chart Studio's API, for Plotly's Python client (`py.plot`).
+        .route("/v2/files/lookup", get(chart_studio::lookup))
+        .route("/v2/plots", post(chart_studio::create_plot))
+        .route("/v2/plots/{fid}", put(chart_studio::update_plot))
+        .route("/v2/grids", post(chart_studio::create_grid))
+        .route("/v2/grids/{fid}", delete(chart_studio::delete_grid))
+        .route("/{owner}/{file}", get(chart_studio::owner_page))
+        .route("/{owner}/{file}/", get(chart_studio::owner_page))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             viewer.clone(),

@@ -62,19 +62,37 @@ pub(crate) async fn plot(
     State(viewer): State<Viewer>,
     Path(id): Path<u64>,
 ) -> Result<Html<String>, Error> {
+    Ok(Html(plot_page(&viewer, id, false)?))
+}
+
+/// The bare page of figure `id` for an iframe (`/~{owner}/{id}.embed`):
+/// the plot filling the frame, its status kept out of sight.
+pub(crate) fn embed(viewer: &Viewer, id: u64) -> Result<Html<String>, Error> {
+    Ok(Html(plot_page(viewer, id, true)?))
+}
+
+fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
     let f = viewer.figure(id)?;
-    Ok(Html(format!(
+    let (plot_height, status) = if embed {
+        ("100%", "display:none")
+    } else {
+        (
+            "calc(100% - 2em)",
+            "height:2em;line-height:2em;padding:0 1em;font:12px monospace;color:#555",
+        )
+    };
+    Ok(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title} · plotstream</title>\
          <meta name=\"viewport\" content=\"width=device-width\">\
          <style>html,body{{margin:0;height:100%;font-family:system-ui,sans-serif}}\
-         #plot{{width:100%;height:calc(100% - 2em)}}\
-         #status{{height:2em;line-height:2em;padding:0 1em;font:12px monospace;color:#555}}</style>\
+         #plot{{width:100%;height:{plot_height}}}\
+         #status{{{status}}}</style>\
          <script src=\"/static/plotly.min.js\"></script></head>\
          <body><div id=\"plot\"></div>\
          <div id=\"status\" data-state=\"connecting\" data-points=\"0\" data-updates=\"0\">connecting…</div>\
          <script src=\"/static/plot.js\" data-figure=\"{id}\"></script></body></html>\n",
         title = escape(&f.title),
-    )))
+    ))
 }
 
 /// `GET /static/plotly.min.js`.

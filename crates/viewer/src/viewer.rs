@@ -28,6 +28,8 @@ struct Inner {
     flusher: Arc<Flusher>,
     /// Whether the flusher and the janitor run.
     tasks: AtomicBool,
+    /// Chart Studio's names and grids.
+    files: crate::chart_studio::Files,
 }
 
 impl Drop for Inner {
@@ -74,6 +76,7 @@ impl Viewer {
                 metrics: Metrics::default(),
                 flusher: Arc::new(Flusher::default()),
                 tasks: AtomicBool::new(false),
+                files: crate::chart_studio::Files::default(),
             }),
         })
     }
@@ -121,29 +124,29 @@ impl Viewer {
     /// [`Config::max_traces`], a `maxpoints` outside 1 to 1,000,000, and a
     /// token that breaks the token rule ([`check_token`]).
     pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
-        self.insert_figure(figure, false)
+        self.insert_figure(figure, false, None)
             .map_err(|e| self.refuse(e))
     }
 
-    fn insert_figure(&self, figure: Figure, auto: bool) -> Result<u64, Error> {
+    /// Makes figure `id` again from `figure`, keeping its id (and so its
+    /// page's URL): its subscribers' event streams end (a page reconnects
+    /// and gets the new figure), and its tokens feed the new one.
+    pub fn replace_figure(&self, id: u64, figure: Figure) -> Result<(), Error> {
+        check_figure(&figure, &self.inner.config).map_err(|e| self.refuse(e))?;
+        self.remove_figure(id)?;
+        self.insert_figure(figure, false, Some(id))
+            .map(|_| ())
+            .map_err(|e| self.refuse(e))
+    }
+
+    /// Chart Studio's names and grids.
+    pub(crate) fn files(&self) -> &crate::chart_studio::Files {
+        &self.inner.files
+    }
+
+    fn insert_figure(&self, figure: Figure, auto: bool, id: Option<u64>) -> Result<u64, Error> {
         let config = &self.inner.config;
-        if figure.data.len() > config.max_traces {
-            return Err(Error::InvalidFigure {
-                reason: format!(
-                    "{} traces, over the limit of {} (--max-traces)",
-                    figure.data.len(),
-                    config.max_traces
-                ),
-            });
-        }
-        let mut traces = Vec::with_capacity(figure.data.len());
-        for (i, trace) in figure.data.iter().enumerate() {
-            let maxpoints = match &trace.stream {
-                Some(spec) => check_stream(i, spec)?,
-                None => 0,
-            };
-            traces.push(TraceData::new(maxpoints));
-        }
+        let traces = check_figure(&figure, config)?;
         // Group the traces by token.
         let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
         for (i, trace) in figure.data.iter().enumerate() {
@@ -176,7 +179,7 @@ impl Viewer {
                     limit: config.max_figures,
                 });
             }
-            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            let id = id.unwrap_or_else(|| self.inner.next_id.fetch_add(1, Ordering::Relaxed));
             let title = title_of(&figure).unwrap_or_else(|| format!("figure {id}"));
             let entry = Arc::new(FigureEntry::new(id, title, auto, figure, traces, &settings));
             figures.insert(id, Arc::clone(&entry));
@@ -261,7 +264,7 @@ impl Viewer {
         if let Some(t) = known() {
             return Ok(t);
         }
-        self.insert_figure(default_figure(token), true)?;
+        self.insert_figure(default_figure(token), true, None)?;
         known().ok_or_else(|| Error::UnknownToken {
             token: token.to_owned(),
         })
@@ -459,6 +462,28 @@ fn invalid_write(entry: &TokenEntry, line: u64, e: &PathTooDeep) -> Error {
             reason: e.to_string(),
         },
     }
+}
+
+/// The limits a figure must keep; its traces' columns, empty.
+fn check_figure(figure: &Figure, config: &Config) -> Result<Vec<TraceData>, Error> {
+    if figure.data.len() > config.max_traces {
+        return Err(Error::InvalidFigure {
+            reason: format!(
+                "{} traces, over the limit of {} (--max-traces)",
+                figure.data.len(),
+                config.max_traces
+            ),
+        });
+    }
+    let mut traces = Vec::with_capacity(figure.data.len());
+    for (i, trace) in figure.data.iter().enumerate() {
+        let maxpoints = match &trace.stream {
+            Some(spec) => check_stream(i, spec)?,
+            None => 0,
+        };
+        traces.push(TraceData::new(maxpoints));
+    }
+    Ok(traces)
 }
 
 fn check_stream(index: usize, spec: &StreamSpec) -> Result<u64, Error> {
