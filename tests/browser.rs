@@ -198,14 +198,15 @@ fn have_browser() -> bool {
     false
 }
 
+/// One browser at a time: two headless Chromiums side by side on two cores
+/// lose their sessions.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Streams `demo` at ten times real time into a viewer started here, waits
 /// until `token` has had more than `enough` writes, opens the plot in
 /// Chromium, and checks that the page is live and that plotly.js holds
 /// `points` x values per trace; saves a screenshot as `shot`.
 async fn live_page(demo: Box<dyn Demo>, token: &str, enough: u64, points: Value, shot: &str) {
-    // One browser at a time: two headless Chromiums side by side on two
-    // cores lose their sessions.
-    static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = ONE_BROWSER.lock().await;
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -361,4 +362,77 @@ async fn the_live_page_draws_the_ppbp() {
         )
         .await;
     }
+}
+
+/// A figure made as chart_studio's `py.plot` makes it (`POST /v2/plots`),
+/// streamed to, then opened at the embed URL `tls.embed` puts in its
+/// iframe: the bare page draws the last maxpoints points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embed_page_draws_a_chart_studio_plot() {
+    if !have_browser() {
+        return;
+    }
+    let _turn = ONE_BROWSER.lock().await;
+    let viewer = plotstream::viewer::Viewer::new(plotstream::viewer::Config::default())
+        .expect("a valid config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("an address").to_string();
+    tokio::spawn(plotstream::viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+    let plot = json!({
+        "figure": {
+            "data": [{"type": "scatter", "x": [], "y": [], "mode": "lines+markers",
+                      "stream": {"token": "embed-token", "maxpoints": 80}}],
+            "layout": {"title": {"text": "Time Series"}}
+        },
+        "filename": "python-streaming",
+        "world_readable": true
+    });
+    let created = http(&addr, "POST", "/v2/plots", Some(&plot))
+        .await
+        .expect("the viewer answers");
+    let web_url = created["file"]["web_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no web_url: {created}"))
+        .to_owned();
+    let writes: Vec<plotstream::protocol::Write> = (0..200)
+        .map(|i| plotstream::protocol::Write::xy(i, i * i))
+        .collect();
+    viewer.apply("embed-token", &writes).expect("applied");
+
+    let browser = Browser::start().await;
+    browser
+        .open(&format!("{}.embed", web_url.trim_end_matches('/')))
+        .await;
+    let status = "const s = document.getElementById('status'); return s ? Object.assign({}, s.dataset) : null;";
+    let start = Instant::now();
+    loop {
+        let s = browser.eval(status).await;
+        if s["state"] == "live" && s["points"] == "80" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the embed page never drew 80 points: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drawn = browser
+        .eval("const d = document.getElementById('plot').data[0]; return [d.x[0], d.x.length, d.mode];")
+        .await;
+    assert_eq!(
+        drawn,
+        json!([120, 80, "lines+markers"]),
+        "the last 80 points, drawn"
+    );
+    let title = browser
+        .eval("return document.getElementById('plot').layout.title.text;")
+        .await;
+    assert_eq!(title, "Time Series");
+    browser.quit().await;
 }
