@@ -310,24 +310,9 @@ pub async fn find_capacity(
             .map_err(Error::Output)?;
         }
     }
-    if let Some(path) = &opts.report {
-        let json = serde_json::to_vec_pretty(&capacity).map_err(|e| Error::ReportFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(path, json).map_err(|e| Error::ReportFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    }
-    if let Some(path) = &opts.html {
-        std::fs::write(path, crate::html::render_capacity(&capacity)).map_err(|e| {
-            Error::ReportFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-    }
+    crate::write_outputs(opts, &capacity, || {
+        Ok(crate::html::render_capacity(&capacity))
+    })?;
     Ok(capacity)
 }
 

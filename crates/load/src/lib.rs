@@ -181,6 +181,30 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Writes `value` as JSON to `--report` and the page `html` makes to
+/// `--html`, when asked for.
+pub(crate) fn write_outputs(
+    opts: &Opts,
+    value: &impl serde::Serialize,
+    html: impl FnOnce() -> Result<String, Error>,
+) -> Result<(), Error> {
+    let failed = |path: &PathBuf| {
+        let path = path.clone();
+        move |e: &dyn std::fmt::Display| Error::ReportFile {
+            path,
+            reason: e.to_string(),
+        }
+    };
+    if let Some(path) = &opts.report {
+        let json = serde_json::to_vec_pretty(value).map_err(|e| failed(path)(&e))?;
+        std::fs::write(path, json).map_err(|e| failed(path)(&e))?;
+    }
+    if let Some(path) = &opts.html {
+        std::fs::write(path, html()?).map_err(|e| failed(path)(&e))?;
+    }
+    Ok(())
+}
+
 /// `host:port` of the plotstream viewer at `url`, whose event streams the
 /// subscribers read over plain HTTP.
 fn viewer_addr(url: &str) -> Result<String, Error> {
@@ -614,22 +638,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         open_over_time,
         offered: Some(offered),
     };
-    if let Some(path) = &opts.report {
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::ReportFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(path, json).map_err(|e| Error::ReportFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    }
-    if let Some(path) = &opts.html {
-        std::fs::write(path, html::render(&report)?).map_err(|e| Error::ReportFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    }
+    write_outputs(opts, &report, || html::render(&report))?;
     if !opts.keep_figures {
         for id in made {
             if let Err(e) =
