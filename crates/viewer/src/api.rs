@@ -17,20 +17,36 @@ pub(crate) async fn create_figure(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
-    let limit = viewer.config().max_figure_bytes;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::FigureTooLarge { limit })?;
-    let figure: Figure = serde_json::from_slice(&body).map_err(|e| Error::InvalidFigure {
-        reason: format!("not a Plotly figure: {e}"),
-    })?;
+    let body = figure_body(&viewer, body).await?;
+    let figure: Figure = serde_json::from_slice(&body).map_err(|e| not_a_figure(&e))?;
     let id = viewer.add_figure(figure)?;
+    let url = format!("{}/plot/{id}", origin(&headers));
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response())
+}
+
+/// A body that carries a figure: at most
+/// [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413 over it).
+pub(crate) async fn figure_body(viewer: &Viewer, body: Body) -> Result<bytes::Bytes, Error> {
+    let limit = viewer.config().max_figure_bytes;
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::FigureTooLarge { limit })
+}
+
+/// JSON that does not make a figure, said as a 400.
+pub(crate) fn not_a_figure(e: &serde_json::Error) -> Error {
+    Error::InvalidFigure {
+        reason: format!("not a Plotly figure: {e}"),
+    }
+}
+
+/// `http://host` of the request, for the URLs the API answers with.
+pub(crate) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let url = format!("http://{host}/plot/{id}");
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response())
+    format!("http://{host}")
 }
 
 /// `GET /api/figures`: every figure's id, title, page and points held.

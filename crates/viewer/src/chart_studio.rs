@@ -26,6 +26,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::api::{figure_body, not_a_figure, origin};
 use crate::{Error, Viewer};
 
 /// The most plot names held, and the longest name kept.
@@ -58,6 +59,12 @@ struct FilesInner {
     next_grid: u64,
 }
 
+impl Files {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FilesInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The owner named by the request's basic credentials (`plotstream` if
 /// none), kept to letters, digits, `-`, `_` and `.`.
 fn owner(headers: &HeaderMap) -> String {
@@ -80,15 +87,6 @@ fn owner(headers: &HeaderMap) -> String {
     } else {
         clean
     }
-}
-
-/// `http://host` of the request.
-fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
 }
 
 /// The number of a file id `owner:N`.
@@ -125,10 +123,7 @@ fn file_json(owner: &str, base: &str, id: u64, filetype: &str, name: Option<&str
 
 /// Reads a JSON object body of at most the figure limit.
 async fn body_object(viewer: &Viewer, body: axum::body::Body) -> Result<Map<String, Value>, Error> {
-    let limit = viewer.config().max_figure_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::FigureTooLarge { limit })?;
+    let bytes = figure_body(viewer, body).await?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(Error::InvalidFigure {
@@ -150,7 +145,7 @@ pub(crate) async fn lookup(
 ) -> Result<Json<Value>, Error> {
     let path = q.path.trim_end_matches('/');
     let files = viewer.files().lock();
-    let (owner, base) = (owner(&headers), base(&headers));
+    let (owner, base) = (owner(&headers), origin(&headers));
     if let Some(&id) = files.plots.get(path)
         && viewer.figure(id).is_ok()
     {
@@ -162,12 +157,6 @@ pub(crate) async fn lookup(
     Err(Error::NotFound {
         path: format!("file {}", path.chars().take(100).collect::<String>()),
     })
-}
-
-impl Files {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FilesInner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// Puts the grid columns a figure names (`xsrc: "owner:grid:uid"`) back
@@ -213,18 +202,25 @@ fn resolve_sources(value: &mut Value, files: &FilesInner, depth: usize) {
     }
 }
 
-/// The figure of a plot body, its grid references resolved.
-fn figure_of(
-    body: &mut Map<String, Value>,
-    files: &FilesInner,
-) -> Result<plotstream_protocol::Figure, Error> {
+/// A plot body's name and figure, its grid references resolved.
+async fn plot_body(
+    viewer: &Viewer,
+    body: axum::body::Body,
+) -> Result<(Option<String>, plotstream_protocol::Figure), Error> {
+    let mut body = body_object(viewer, body).await?;
+    let name = full_name(&body);
     let mut figure = body.remove("figure").ok_or_else(|| Error::InvalidFigure {
         reason: "the plot has no \"figure\"".to_owned(),
     })?;
-    resolve_sources(&mut figure, files, 0);
-    serde_json::from_value(figure).map_err(|e| Error::InvalidFigure {
-        reason: format!("not a Plotly figure: {e}"),
-    })
+    resolve_sources(&mut figure, &viewer.files().lock(), 0);
+    let figure = serde_json::from_value(figure).map_err(|e| not_a_figure(&e))?;
+    Ok((name, figure))
+}
+
+/// The answer about plot `id`: `{"file": …}`.
+fn plot_file(headers: &HeaderMap, id: u64, name: Option<&str>) -> Json<Value> {
+    let file = file_json(&owner(headers), &origin(headers), id, "plot", name);
+    Json(json!({ "file": file }))
 }
 
 /// `POST /v2/plots`: 201 with the file.
@@ -233,9 +229,7 @@ pub(crate) async fn create_plot(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, Error> {
-    let mut body = body_object(&viewer, body).await?;
-    let name = full_name(&body);
-    let figure = figure_of(&mut body, &viewer.files().lock())?;
+    let (name, figure) = plot_body(&viewer, body).await?;
     let id = viewer.add_figure(figure)?;
     if let Some(name) = name.as_ref().filter(|n| n.len() <= MAX_NAME_LEN) {
         let mut files = viewer.files().lock();
@@ -243,14 +237,11 @@ pub(crate) async fn create_plot(
             files.plots.insert(name.clone(), id);
         }
     }
-    let file = file_json(
-        &owner(&headers),
-        &base(&headers),
-        id,
-        "plot",
-        name.as_deref(),
-    );
-    Ok((StatusCode::CREATED, Json(json!({"file": file}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        plot_file(&headers, id, name.as_deref()),
+    )
+        .into_response())
 }
 
 /// `PUT /v2/plots/{fid}`: the figure made again under its id.
@@ -261,18 +252,9 @@ pub(crate) async fn update_plot(
     body: axum::body::Body,
 ) -> Result<Json<Value>, Error> {
     let id = local_id(&fid)?;
-    let mut body = body_object(&viewer, body).await?;
-    let name = full_name(&body);
-    let figure = figure_of(&mut body, &viewer.files().lock())?;
+    let (name, figure) = plot_body(&viewer, body).await?;
     viewer.replace_figure(id, figure)?;
-    let file = file_json(
-        &owner(&headers),
-        &base(&headers),
-        id,
-        "plot",
-        name.as_deref(),
-    );
-    Ok(Json(json!({"file": file})))
+    Ok(plot_file(&headers, id, name.as_deref()))
 }
 
 /// `POST /v2/grids`: 201 with the file and its columns' uids.
@@ -316,7 +298,7 @@ pub(crate) async fn create_grid(
     }
     let mut file = file_json(
         &owner(&headers),
-        &base(&headers),
+        &origin(&headers),
         id,
         "grid",
         name.as_deref(),

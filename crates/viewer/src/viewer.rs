@@ -132,8 +132,6 @@ impl Viewer {
     /// page's URL): its subscribers' event streams end (a page reconnects
     /// and gets the new figure), and its tokens feed the new one.
     pub fn replace_figure(&self, id: u64, figure: Figure) -> Result<(), Error> {
-        check_figure(&figure, &self.inner.config).map_err(|e| self.refuse(e))?;
-        self.remove_figure(id)?;
         self.insert_figure(figure, false, Some(id))
             .map(|_| ())
             .map_err(|e| self.refuse(e))
@@ -144,9 +142,19 @@ impl Viewer {
         &self.inner.files
     }
 
-    fn insert_figure(&self, figure: Figure, auto: bool, id: Option<u64>) -> Result<u64, Error> {
+    /// Checks `figure` and adds it, as figure `replacing` (which goes, once
+    /// the new one is found valid) or under a new id.
+    fn insert_figure(
+        &self,
+        figure: Figure,
+        auto: bool,
+        replacing: Option<u64>,
+    ) -> Result<u64, Error> {
         let config = &self.inner.config;
         let traces = check_figure(&figure, config)?;
+        if let Some(id) = replacing {
+            self.remove_figure(id)?;
+        }
         // Group the traces by token.
         let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
         for (i, trace) in figure.data.iter().enumerate() {
@@ -179,7 +187,8 @@ impl Viewer {
                     limit: config.max_figures,
                 });
             }
-            let id = id.unwrap_or_else(|| self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+            let id =
+                replacing.unwrap_or_else(|| self.inner.next_id.fetch_add(1, Ordering::Relaxed));
             let title = title_of(&figure).unwrap_or_else(|| format!("figure {id}"));
             let entry = Arc::new(FigureEntry::new(id, title, auto, figure, traces, &settings));
             figures.insert(id, Arc::clone(&entry));
