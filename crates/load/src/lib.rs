@@ -241,9 +241,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let here = positions.len();
     let needed = (here as u64) * if opts.subscribe { 2 } else { 1 } + 64;
     raise_file_limit(needed, out)?;
-    // Each stream writes what its schedule asks for, within its duration or
-    // its stages.
-    let per_stream = u64::MAX;
     let token = |i: u64| format!("{}-{i}", opts.token_prefix);
     plotstream_demos::check_token_prefix(&token(0))?;
 
@@ -382,11 +379,11 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             .clone()
             .map(|s| Arc::new(s.starting_at(opts.rate))),
         churn: opts.churn,
-        duration: (!opts.staged()).then_some(opts.duration),
+        duration: opts.duration,
     };
     // The load offered, from the schedule before it starts (it tells the
     // progress bar how many writes are coming).
-    let offered = Offered::of(&schedule, per_stream);
+    let offered = Offered::of(&schedule);
     schedule.t0 = Instant::now() + Duration::from_millis(100);
     let schedule = Arc::new(schedule);
     let _ = schedule_cell.set(Arc::clone(&schedule));
@@ -403,20 +400,19 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             ))
         })?;
     let mut tasks = Vec::with_capacity(here);
-    let spawn = |i: u64,
-                 position: usize|
-     -> Result<(String, Box<dyn plotstream_demos::Demo>, usize), Error> {
+    // Stream i plays its demo seeded with seed + i, on token prefix-i.
+    let demo_of = |i: u64| -> Result<(String, Box<dyn plotstream_demos::Demo>), Error> {
         let token = token(i);
         let demo = opts
             .demo
             .build_with_prefix(opts.seed.wrapping_add(i), &token)?;
-        Ok((token, demo, position))
+        Ok((token, demo))
     };
     macro_rules! start_streams {
         ($publisher:ty, $config:expr) => {{
             let config = Arc::new($config);
             for (position, &i) in positions.iter().enumerate() {
-                let (token, demo, position) = spawn(i, position)?;
+                let (token, demo) = demo_of(i)?;
                 let task: StreamTask<$publisher> = StreamTask {
                     config: Arc::clone(&config),
                     token,
@@ -424,7 +420,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
                     payload: opts.payload,
                     run,
                     position,
-                    writes: per_stream,
                     schedule: Arc::clone(&schedule),
                     shared: Arc::clone(&shared),
                 };
@@ -565,7 +560,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     // its stages.
     let last_write =
         Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed)).as_secs_f64();
-    #[allow(clippy::cast_precision_loss)]
     let (actual_span, scheduled_span) = match schedule.end() {
         Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
         None => (

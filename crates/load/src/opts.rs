@@ -331,16 +331,8 @@ impl Opts {
         }
     }
 
-    /// Whether stages, not a count of writes, end the streams.
+    /// Whether stages, not `--duration`, set how long the run lasts.
     pub fn staged(&self) -> bool {
         self.stages.is_some() || self.rate_stages.is_some()
-    }
-
-    /// The writes a stream sends on average: `rate × duration`, rounded
-    /// down (exactly that many with `--arrivals constant`).
-    pub fn writes_per_stream(&self) -> u64 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = (self.rate * self.duration.as_secs_f64() + 1e-9).floor() as u64;
-        n
     }
 }

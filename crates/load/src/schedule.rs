@@ -63,14 +63,12 @@ pub(crate) struct Schedule {
     pub(crate) rate_stages: Option<Arc<Stages>>,
     /// `--churn`: each stream closes and reopens this often.
     pub(crate) churn: Option<Duration>,
-    /// Unstaged runs: how long each stream writes, from its start (`None`:
-    /// for ever, as `at` is asked).
-    pub(crate) duration: Option<Duration>,
+    /// Unstaged runs: how long each stream writes, from its start.
+    pub(crate) duration: Duration,
 }
 
-/// A stream's connections: each is open from its first instant to its
-/// second (`None`: until the stream's writes are done).
-pub(crate) type Epoch = (Instant, Option<Instant>);
+/// One of a stream's connections: open from the first instant to the second.
+pub(crate) type Epoch = (Instant, Instant);
 
 /// One stream's arrival process: the offsets of its writes from its start,
 /// write after write. They are generated in order (a seeded process), so a
@@ -293,11 +291,11 @@ impl Process {
     }
 }
 
-/// Where a staged run lets a stream write: its arrival process runs in
-/// *nominal* time (as if the rate were `--rate` throughout), which
-/// `--rate-stages` warps into wall time (write k is due when ∫ rate
-/// reaches k), and only the writes that fall while the stream is open
-/// (`--stages`) and before the run's end are sent.
+/// When a stream may write: its arrival process runs in *nominal* time (as
+/// if the rate were `--rate` throughout), which `--rate-stages` warps into
+/// wall time (write k is due when ∫ rate reaches k), and only the writes
+/// that fall while the stream is open (its duration, or `--stages`, and
+/// before the run's end) are sent.
 #[derive(Debug, Clone)]
 struct Window {
     /// The stream's nominal start after the run's t0, s.
@@ -313,10 +311,9 @@ struct Window {
 #[derive(Debug, Clone)]
 pub(crate) struct Times {
     t0: Instant,
-    start: Instant,
     process: Process,
-    window: Option<Window>,
-    /// Staged: the raw writes of the process looked at, the writes kept,
+    window: Window,
+    /// The raw writes of the process looked at, the writes kept,
     /// the last kept one's time (s after t0), the open interval reached,
     /// and whether the stream has no more writes.
     raw: u64,
@@ -327,11 +324,9 @@ pub(crate) struct Times {
 }
 
 impl Times {
-    /// When write `seq` is due; `None` when a staged run has no such write.
+    /// When write `seq` is due; `None` when the stream has no such write.
     pub(crate) fn at(&mut self, seq: u64) -> Option<Instant> {
-        let Some(window) = &self.window else {
-            return Some(self.start + Duration::from_secs_f64(self.process.offset_of(seq)));
-        };
+        let window = &self.window;
         if seq + 1 < self.kept {
             // Asked for an earlier write: start over.
             (self.raw, self.kept, self.interval, self.done) = (0, 0, 0, false);
@@ -387,7 +382,7 @@ impl Schedule {
             stages: None,
             rate_stages: None,
             churn: None,
-            duration: None,
+            duration: Duration::from_secs(86_400),
         }
     }
 
@@ -398,7 +393,7 @@ impl Schedule {
     }
 
     /// Whether the stages set when streams are open and when the run ends
-    /// (rather than a count of writes per stream).
+    /// (rather than each stream's duration).
     pub(crate) fn staged(&self) -> bool {
         self.stages.is_some() || self.rate_stages.is_some()
     }
@@ -414,40 +409,33 @@ impl Schedule {
 
     /// When stream `position` is open, s after t0: while `--stages` asks
     /// for more streams than its index, else from its start; until the
-    /// run's end, or for its duration (`None`: for ever).
-    pub(crate) fn open(&self, position: usize) -> Vec<(f64, Option<f64>)> {
+    /// run's end, or for its duration.
+    pub(crate) fn open(&self, position: usize) -> Vec<(f64, f64)> {
         let end = self.end().map(|d| d.as_secs_f64());
-        let start = (self.start(position) - self.t0).as_secs_f64();
         match &self.stages {
             #[allow(clippy::cast_precision_loss)]
             Some(stages) => stages
                 .at_least(self.index(position) as f64 + 1.0)
                 .into_iter()
-                .map(|(a, b)| (a, Some(end.map_or(b, |e| b.min(e)))))
+                .map(|(a, b)| (a, end.map_or(b, |e| b.min(e))))
                 .collect(),
-            None => vec![(
-                start,
-                end.or_else(|| self.duration.map(|d| start + d.as_secs_f64())),
-            )],
+            None => {
+                let start = (self.start(position) - self.t0).as_secs_f64();
+                vec![(start, end.unwrap_or(start + self.duration.as_secs_f64()))]
+            }
         }
     }
 
     /// Stream `position`'s due times.
     pub(crate) fn times(&self, position: usize) -> Times {
-        let start = self.start(position);
-        let window = (self.staged() || self.duration.is_some()).then(|| Window {
-            nominal_start: (start - self.t0).as_secs_f64(),
+        let window = Window {
+            nominal_start: (self.start(position) - self.t0).as_secs_f64(),
             rate: self.rate,
             warp: self.rate_stages.clone(),
-            open: self
-                .open(position)
-                .into_iter()
-                .map(|(a, b)| (a, b.unwrap_or(f64::INFINITY)))
-                .collect(),
-        });
+            open: self.open(position).into(),
+        };
         Times {
             t0: self.t0,
-            start,
             process: Process::new(
                 self.rate,
                 self.arrivals,
@@ -486,17 +474,14 @@ impl Schedule {
                 let k = ((from - phase + 1e-3) / d).floor() + 1.0;
                 phase + k * d
             });
-            let until = match (cut, to) {
-                (Some(c), Some(t)) if c < t => Some(c),
-                (Some(c), None) => Some(c),
-                _ => to,
-            };
-            current = match until {
-                Some(u) if to.is_none_or(|t| u < t) => Some((u, to)),
-                _ => open.next(),
+            let until = cut.filter(|&c| c < to).unwrap_or(to);
+            current = if until < to {
+                Some((until, to))
+            } else {
+                open.next()
             };
             let at = |s: f64| t0 + Duration::from_secs_f64(s.max(0.0));
-            Some((at(from), until.map(at)))
+            Some((at(from), at(until)))
         })
     }
 
@@ -737,7 +722,7 @@ mod tests {
             let t = s.t0 + Duration::from_millis(tenth * 100 + 50);
             let open = epochs
                 .iter()
-                .filter(|e| e.iter().any(|&(a, b)| a <= t && b.is_some_and(|b| t < b)))
+                .filter(|e| e.iter().any(|&(a, b)| a <= t && t < b))
                 .count();
             let want = s
                 .stages
@@ -757,8 +742,7 @@ mod tests {
             let mut seq = 0;
             while let Some(due) = times.at(seq) {
                 assert!(
-                    e.iter()
-                        .any(|&(a, b)| a <= due && b.is_none_or(|b| due < b)),
+                    e.iter().any(|&(a, b)| a <= due && due < b),
                     "stream {p} write {seq}"
                 );
                 seq += 1;
@@ -810,12 +794,10 @@ mod tests {
         for p in 0..20 {
             let epochs: Vec<Epoch> = s.epochs(p).collect();
             for w in epochs.windows(2) {
-                let (Some(end), next) = (w[0].1, w[1].0) else {
-                    panic!("a staged connection ends");
-                };
+                let (end, next) = (w[0].1, w[1].0);
                 if end == next {
                     cuts[((end - s.t0).as_millis() / 200) as usize] += 1;
-                    assert!(w[0].1.expect("ends") - w[0].0 <= Duration::from_secs(2));
+                    assert!(w[0].1 - w[0].0 <= Duration::from_secs(2));
                 }
             }
         }
@@ -838,6 +820,6 @@ mod tests {
             3,
             "an unstaged stream churns until its writes end"
         );
-        assert!(first.iter().all(|e| e.1.is_some()));
+        assert!(first.iter().all(|e| e.1 > e.0), "each connection ends");
     }
 }

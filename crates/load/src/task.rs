@@ -98,8 +98,6 @@ pub(crate) struct StreamTask<P: Publish> {
     pub(crate) run: u64,
     /// Its place among this run's streams (for the schedule).
     pub(crate) position: usize,
-    /// How many writes it sends.
-    pub(crate) writes: u64,
     pub(crate) schedule: Arc<Schedule>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -120,11 +118,11 @@ impl<P: Publish> StreamTask<P> {
         // so that progress and --live see it as the run goes.
         let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
         for (open, close) in schedule.epochs(self.position) {
-            if seq >= self.writes || due.is_none() {
+            if due.is_none() {
                 break;
             }
             tokio::time::sleep_until(open).await;
-            let in_epoch = |d: Instant| close.is_none_or(|c| d < c);
+            let in_epoch = |d: Instant| d < close;
             let mut publisher = match P::connect(&self.config, &self.token).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -137,14 +135,14 @@ impl<P: Publish> StreamTask<P> {
                     result.failed = true;
                     // This connection's writes are never sent (counted as
                     // such); the next epoch tries again.
-                    result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch, self.writes);
+                    result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch);
                     continue;
                 }
             };
             result.connections += 1;
             shared.counters.open.fetch_add(1, Ordering::Relaxed);
             let mut failed = None;
-            while let Some(d) = due.filter(|&d| in_epoch(d) && seq < self.writes) {
+            while let Some(d) = due.filter(|&d| in_epoch(d)) {
                 tokio::time::sleep_until(d).await;
                 // The next write of the demo's first trace, numbered.
                 let mut write = loop {
@@ -188,13 +186,12 @@ impl<P: Publish> StreamTask<P> {
             }
             if failed.is_some() {
                 // The rest of this connection's writes are never sent.
-                result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch, self.writes);
-            } else if let Some(c) =
-                close.filter(|_| schedule.staged() || (seq < self.writes && due.is_some()))
-            {
+                result.unsent += skip(&mut times, &mut seq, &mut due, in_epoch);
+            } else if schedule.staged() || due.is_some() {
                 // Stay open for the whole epoch, written to or not: the
-                // server sees the connections the stages ask for.
-                tokio::time::sleep_until(c).await;
+                // server sees the connections the stages ask for (an
+                // unstaged stream closes after its last write).
+                tokio::time::sleep_until(close).await;
             }
             let closed = publisher.close().await;
             shared.counters.open.fetch_sub(1, Ordering::Relaxed);
@@ -226,10 +223,9 @@ fn skip(
     seq: &mut u64,
     due: &mut Option<Instant>,
     in_epoch: impl Fn(Instant) -> bool,
-    writes: u64,
 ) -> u64 {
     let mut skipped = 0;
-    while due.is_some_and(|d| in_epoch(d) && *seq < writes) {
+    while due.is_some_and(&in_epoch) {
         skipped += 1;
         *seq += 1;
         *due = times.at(*seq);
