@@ -88,12 +88,14 @@ impl Capacity {
     }
 }
 
-/// The value of the knob in `opts`.
-#[allow(clippy::cast_precision_loss)]
-fn knob_value(knob: Knob, opts: &Opts) -> f64 {
-    match knob {
-        Knob::Rate => opts.rate,
-        Knob::Streams => opts.streams as f64,
+impl Knob {
+    /// The knob's value for `streams` streams at `rate` writes/s each.
+    #[allow(clippy::cast_precision_loss)]
+    fn value(self, streams: u64, rate: f64) -> f64 {
+        match self {
+            Knob::Rate => rate,
+            Knob::Streams => streams as f64,
+        }
     }
 }
 
@@ -197,7 +199,7 @@ pub async fn find_capacity(
                 .to_owned(),
         ));
     }
-    if t.max_loss.is_some() && !opts.subscribe && opts.subscribe_url.is_none() {
+    if t.max_loss.is_some() && !opts.subscribed() {
         return Err(Error::Options(
             "--max-loss needs subscribers to count loss: add --subscribe or --subscribe-url"
                 .to_owned(),
@@ -208,24 +210,9 @@ pub async fn find_capacity(
             "--find-capacity sets the load itself: leave out --stages and --rate-stages".to_owned(),
         ));
     }
-    let mut words = Vec::new();
-    if let Some(d) = t.max_p99 {
-        let what = if opts.subscribe || opts.subscribe_url.is_some() {
-            "end-to-end latency"
-        } else {
-            "lateness"
-        };
-        words.push(format!("p99 {what} ≤ {} ms", d.as_secs_f64() * 1000.0));
-    }
-    if let Some(n) = t.max_loss {
-        words.push(format!("≤ {n} writes lost"));
-    }
-    if let Some(e) = t.max_error_rate {
-        words.push(format!("≤ {e} of the connections failing"));
-    }
     let mut capacity = Capacity {
         knob,
-        thresholds: words.join(", "),
+        thresholds: t.describe(opts.subscribed()),
         steps: Vec::new(),
         answer: None,
         first_failed: None,
@@ -242,24 +229,24 @@ pub async fn find_capacity(
     )
     .map_err(Error::Output)?;
     writeln!(out, "{HEADER}").map_err(Error::Output)?;
-    let (mut held, mut failed): (Option<f64>, Option<f64>) = (None, None);
-    let mut value = knob_value(knob, opts);
+    // The step that held with the most load, and the one that failed with
+    // the least, are the bounds the search narrows.
+    let of = |s: &Option<Step>| s.as_ref().map(|s| knob.value(s.streams, s.rate));
+    let mut value = knob.value(opts.streams, opts.rate);
     for k in 1..=MAX_STEPS {
         let s = step(&step_opts(knob, opts, value, k)).await?;
         writeln!(out, "{}", row(k, &s)).map_err(Error::Output)?;
         let pause = if s.held() {
-            held = Some(value);
             capacity.answer = Some(s.clone());
             Duration::from_millis(500)
         } else {
-            failed = Some(value);
             capacity.first_failed = Some(s.clone());
             // Let a server that fell behind catch up before the next step:
             // as long as the step's p99 said it was behind (at most 30 s).
             Duration::from_millis(500) + Duration::from_secs_f64((s.p99_ms / 1000.0).min(30.0))
         };
         capacity.steps.push(s);
-        value = match (held, failed) {
+        value = match (of(&capacity.answer), of(&capacity.first_failed)) {
             (None, Some(_)) => break, // not even the first step held
             (Some(h), None) => h * 2.0,
             (Some(h), Some(f)) => {

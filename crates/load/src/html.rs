@@ -98,24 +98,15 @@ pub fn render(report: &Report) -> Result<String, Error> {
         "layout": {"title": {"text": "Lateness and end-to-end latency each second"}, "xaxis": {"title": {"text": "s"}},
                    "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}}
     });
-    let mut page = String::new();
-    let _ = write!(
-        page,
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream load report</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}\
-         .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
-         <h1>plotstream load report</h1><pre>{summary}</pre>\
-         <div id=\"spectrum\" class=\"plot\"></div><div id=\"rate\" class=\"plot\"></div><div id=\"lateness\" class=\"plot\"></div>\n<script>\
-         const spectrum = {spectrum};\nconst rate = {rate};\nconst lateness = {lateness};\n\
-         Plotly.newPlot('spectrum', spectrum.data, spectrum.layout);\n\
-         Plotly.newPlot('lateness', lateness.data, lateness.layout);\n\
-         Plotly.newPlot('rate', rate.data, rate.layout);\n</script></body></html>\n",
-        summary = escape(&report.to_string()),
-        spectrum = spectrum_fig,
-        lateness = lateness_fig,
-        rate = rate_fig,
-    );
-    Ok(page)
+    Ok(page(
+        "plotstream load report",
+        &format!("<pre>{}</pre>", escape(&report.to_string())),
+        &[
+            ("spectrum", &spectrum_fig),
+            ("rate", &rate_fig),
+            ("lateness", &lateness_fig),
+        ],
+    ))
 }
 
 /// The page of a capacity search: latency against offered load, achieved
@@ -170,18 +161,37 @@ pub(crate) fn render_capacity(c: &crate::Capacity) -> String {
         ),
         None => "no capacity found: even the first step failed".to_owned(),
     };
+    page(
+        "plotstream capacity search",
+        &format!(
+            "<p>{}, holding {}</p><pre>{}</pre>",
+            escape(&answer),
+            escape(&c.thresholds),
+            escape(&c.to_string())
+        ),
+        &[("latency", &latency), ("achieved", &achieved)],
+    )
+}
+
+/// One self-contained page: `title`, the `intro` HTML, then each figure,
+/// drawn by the plotly.js inside it.
+fn page(title: &str, intro: &str, figures: &[(&str, &serde_json::Value)]) -> String {
+    let mut divs = String::new();
+    let mut scripts = String::new();
+    for (id, figure) in figures {
+        let _ = write!(divs, "<div id=\"{id}\" class=\"plot\"></div>");
+        let _ = writeln!(
+            scripts,
+            "Plotly.newPlot('{id}', {data}, {layout});",
+            data = figure["data"],
+            layout = figure["layout"]
+        );
+    }
     format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream capacity search</title>\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}\
          .plot{{width:100%;height:420px}}</style>\n<script>{PLOTLY_JS}</script></head>\n<body>\
-         <h1>plotstream capacity search</h1><p>{answer}, holding {thresholds}</p><pre>{table}</pre>\
-         <div id=\"latency\" class=\"plot\"></div><div id=\"achieved\" class=\"plot\"></div>\n<script>\
-         const latency = {latency};\nconst achieved = {achieved};\n\
-         Plotly.newPlot('latency', latency.data, latency.layout);\n\
-         Plotly.newPlot('achieved', achieved.data, achieved.layout);\n</script></body></html>\n",
-        answer = escape(&answer),
-        thresholds = escape(&c.thresholds),
-        table = escape(&c.to_string()),
+         <h1>{title}</h1>{intro}{divs}\n<script>\n{scripts}</script></body></html>\n"
     )
 }
 

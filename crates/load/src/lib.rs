@@ -591,7 +591,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             seed: opts.seed,
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
-            subscribe: opts.subscribe || opts.subscribe_url.is_some(),
+            subscribe: opts.subscribed(),
             arrivals: Some(match opts.arrivals {
                 Arrivals::Constant if opts.in_phase => "constant, in phase".to_owned(),
                 Arrivals::Constant => "constant".to_owned(),
@@ -622,7 +622,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         loss,
         rate_over_time,
         lateness_over_time,
-        latency_over_time: if opts.subscribe || opts.subscribe_url.is_some() {
+        latency_over_time: if opts.subscribed() {
             latency_over_time
         } else {
             Vec::new()

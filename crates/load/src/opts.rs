@@ -331,6 +331,12 @@ impl Opts {
         }
     }
 
+    /// Whether subscribers read the writes back (`--subscribe` or
+    /// `--subscribe-url`): end-to-end latency and loss are measured.
+    pub fn subscribed(&self) -> bool {
+        self.subscribe || self.subscribe_url.is_some()
+    }
+
     /// Whether stages, not `--duration`, set how long the run lasts.
     pub fn staged(&self) -> bool {
         self.stages.is_some() || self.rate_stages.is_some()

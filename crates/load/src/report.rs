@@ -372,6 +372,28 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// The thresholds in words, such as `p99 end-to-end latency ≤ 50 ms,
+    /// ≤ 0 writes lost`; `subscribed`: the p99 is of end-to-end latency,
+    /// else of lateness (as [`Thresholds::breaches`] judges it).
+    pub fn describe(&self, subscribed: bool) -> String {
+        let mut words = Vec::new();
+        if let Some(d) = self.max_p99 {
+            let what = if subscribed {
+                "end-to-end latency"
+            } else {
+                "lateness"
+            };
+            words.push(format!("p99 {what} ≤ {} ms", d.as_secs_f64() * 1000.0));
+        }
+        if let Some(n) = self.max_loss {
+            words.push(format!("≤ {n} writes lost"));
+        }
+        if let Some(e) = self.max_error_rate {
+            words.push(format!("≤ {e} of the connections failing"));
+        }
+        words.join(", ")
+    }
+
     /// The thresholds `report` breaches, each said in a sentence.
     pub fn breaches(&self, report: &Report) -> Vec<String> {
         let mut out = Vec::new();
