@@ -226,6 +226,25 @@ async fn four_shards_merge_into_one_test() {
     assert_eq!(loss.lost, 0);
     assert_eq!(merged.statuses.get("200"), Some(&40));
     assert_eq!(merged.lateness_ms.count, merged.writes);
+    // Each second's p50 and p99 are the larger of the shards', for
+    // lateness and end-to-end latency alike.
+    let lateness: fn(&Report) -> &Vec<[f64; 2]> = |r| &r.lateness_over_time;
+    let latency: fn(&Report) -> &Vec<[f64; 2]> = |r| &r.latency_over_time;
+    for of in [lateness, latency] {
+        let merged_seconds = of(&merged);
+        let longest = shards.iter().map(|s| of(s).len()).max().unwrap_or(0);
+        assert!(longest > 0, "the shards measured each second");
+        assert_eq!(merged_seconds.len(), longest);
+        for (i, m) in merged_seconds.iter().enumerate() {
+            for q in 0..2 {
+                let max = shards
+                    .iter()
+                    .filter_map(|s| of(s).get(i).map(|v| v[q]))
+                    .fold(0.0, f64::max);
+                assert_eq!(m[q], max, "second {i}");
+            }
+        }
+    }
 
     // Every recorded lateness, from each shard's histogram, sorted.
     let mut all: Vec<u64> = Vec::new();

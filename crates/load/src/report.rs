@@ -280,13 +280,8 @@ impl Report {
         for r in reports {
             out.send_span_s = out.send_span_s.max(r.send_span_s);
             out.bytes_per_s += r.bytes_per_s;
-            if out.lateness_over_time.len() < r.lateness_over_time.len() {
-                out.lateness_over_time
-                    .resize(r.lateness_over_time.len(), [0.0, 0.0]);
-            }
-            for (m, x) in out.lateness_over_time.iter_mut().zip(&r.lateness_over_time) {
-                *m = [m[0].max(x[0]), m[1].max(x[1])];
-            }
+            max_seconds(&mut out.lateness_over_time, &r.lateness_over_time);
+            max_seconds(&mut out.latency_over_time, &r.latency_over_time);
             out.config.streams_here += r.config.streams_here;
             out.target_rate += r.target_rate;
             out.achieved_rate += r.achieved_rate;
@@ -357,6 +352,16 @@ fn add_seconds(sum: &mut Vec<u64>, counts: &[u64]) {
     }
     for (s, n) in sum.iter_mut().zip(counts) {
         *s += n;
+    }
+}
+
+/// Keeps in `max` the larger p50 and p99 of each second.
+fn max_seconds(max: &mut Vec<[f64; 2]>, seconds: &[[f64; 2]]) {
+    if max.len() < seconds.len() {
+        max.resize(seconds.len(), [0.0, 0.0]);
+    }
+    for (m, x) in max.iter_mut().zip(seconds) {
+        *m = [m[0].max(x[0]), m[1].max(x[1])];
     }
 }
 
