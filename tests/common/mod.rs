@@ -333,13 +333,7 @@ impl Server {
 /// at `addr`; `None` when the viewer does not answer.
 #[allow(dead_code)]
 pub async fn metric(addr: &str, name: &str) -> Option<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).await.ok()?;
+    let (_, text) = try_get(addr, "/metrics").await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|n| n.trim().parse().ok())
@@ -355,27 +349,25 @@ pub async fn get_json(addr: &str, path: &str) -> serde_json::Value {
 /// `GET path` on the server at `addr`: the status and the body.
 #[allow(dead_code)]
 pub async fn get(addr: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr)
+    try_get(addr, path)
         .await
-        .expect("connects");
+        .unwrap_or_else(|| panic!("no answer to GET {path} from {addr}"))
+}
+
+/// `GET path` on the server at `addr`: the status and the body; `None`
+/// when it does not answer.
+#[allow(dead_code)]
+pub async fn try_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
     s.write_all(
         format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
     )
     .await
-    .expect("asks");
+    .ok()?;
     let mut answer = String::new();
-    s.read_to_string(&mut answer).await.expect("reads");
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        answer
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned(),
-    )
+    s.read_to_string(&mut answer).await.ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_owned()))
 }
