@@ -8,6 +8,10 @@
 //!   stream feeding its own figure (maxpoints 500), while one browser-like
 //!   subscriber reads the first figure's event stream. Time runs from the
 //!   first write until the viewer has applied the last one.
+//! - `viewer/save/{1,100,1000}`: one save to the figure store (a redb file
+//!   in a temp dir, committed to disk) of that many figures, each written to
+//!   since the last save and holding 500 `(x, y)` points: what the saver
+//!   costs each `--save-interval` when that many figures are being streamed.
 //! - Before the benchmarks it prints the resident memory per retained
 //!   `(x, y)` point: 1,000 traces filled with 10,000 points each.
 
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use plotstream_client::{Stream, StreamOptions};
 use plotstream_protocol::{Figure, StreamSpec, Trace, Update, Write};
-use plotstream_viewer::{Config, Viewer};
+use plotstream_viewer::{Config, Store, Viewer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -139,6 +143,58 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
+fn save(c: &mut Criterion) {
+    let mut group = c.benchmark_group("viewer/save");
+    group.sample_size(20);
+    for figures in [1u64, 100, 1000] {
+        let dir = std::env::temp_dir().join(format!(
+            "plotstream-bench-save-{figures}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).expect("a store");
+        let config = Config {
+            max_figures: 1000,
+            ..Config::default()
+        };
+        let viewer = Viewer::with_store(config, store).expect("a viewer");
+        let tokens: Vec<String> = (0..figures).map(|i| format!("f-{i}")).collect();
+        let mut k = 0u64;
+        for token in &tokens {
+            viewer.add_figure(figure(token, 500)).expect("valid");
+            let points: Vec<Write> = (0..500)
+                .map(|k| Write::xy(k, f64::from(k) * 0.37))
+                .collect();
+            viewer.apply(token, &points).expect("applies");
+        }
+        group.throughput(Throughput::Elements(figures));
+        group.bench_with_input(BenchmarkId::from_parameter(figures), &figures, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // One new point in each: every figure is to be saved.
+                    k += 1;
+                    #[allow(clippy::cast_precision_loss)]
+                    let w = Write::xy(500 + k, k as f64);
+                    for token in &tokens {
+                        viewer
+                            .apply(token, std::slice::from_ref(&w))
+                            .expect("applies");
+                    }
+                    let start = Instant::now();
+                    let saved = viewer.save().expect("saves");
+                    total += start.elapsed();
+                    assert_eq!(saved as u64, figures);
+                }
+                total
+            });
+        });
+        drop(viewer);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    group.finish();
+}
+
 /// Resident memory, from /proc/self/statm, in bytes.
 fn resident() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -181,7 +237,7 @@ fn memory_per_point() {
     );
 }
 
-criterion_group!(benches, ingest);
+criterion_group!(benches, ingest, save);
 
 fn main() {
     memory_per_point();

@@ -1,8 +1,9 @@
 //! Plotly's streaming notebooks, run unchanged (but for their
 //! configuration) under the real chart_studio 1.1.0 and plotly 5.24.1
 //! against a real `plotstream serve`: `py.plot` through Chart Studio's v2
-//! API, `py.Stream` writes, plotting again under a filename, and the embed
-//! URL of `tls.embed`. `.ci/run` installs the pinned Python packages;
+//! API, `py.Stream` writes, plotting again under a filename, the embed URL
+//! of `tls.embed`, and all of it still there after `serve` restarts on the
+//! same data directory. `.ci/run` installs the pinned Python packages;
 //! elsewhere, without them, the test says so and skips, except under
 //! `CI=true`, where it fails.
 
@@ -52,7 +53,12 @@ async fn plotly_s_streaming_notebooks_run_unchanged() {
         );
         return;
     }
-    let served = Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let data = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("notebook-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let data = data.to_str().expect("a UTF-8 path").to_owned();
+    let args = ["--addr", "127.0.0.1:0", "--data-dir", &data];
+    let served = Served::start(&args).await;
     let addr = served.addr.clone();
     let port = addr.rsplit(':').next().expect("a port").to_owned();
     // chart_studio writes ~/.plotly: a home of the test's own.
@@ -122,4 +128,22 @@ async fn plotly_s_streaming_notebooks_run_unchanged() {
     assert_eq!(status, 303, "the plot's URL leads to its page");
     let (status, _) = common::get(&addr, "/~alice/999.embed").await;
     assert_eq!(status, 404);
+
+    // Restarted on the same data directory, the plot is still there: its
+    // URL, its name (chart_studio looks plots up by name), its 80 points.
+    let out = served.stop("-TERM").await;
+    assert!(out.status.success(), "{out:?}");
+    let served = Served::start(&args).await;
+    let addr = served.addr.clone();
+    let fig = common::get_json(&addr, &format!("/api/figures/{id}")).await;
+    assert_eq!(fig["data"][0]["x"], json!(last), "{fig}");
+    assert_eq!(fig["data"][0]["y"], json!(squares));
+    assert_eq!(fig["layout"]["title"]["text"], "Time Series");
+    let found = common::get_json(&addr, "/v2/files/lookup?path=python-streaming").await;
+    assert_eq!(found["fid"], format!("plotstream:{id}"), "{found}");
+    let (status, page) = common::get(&addr, &src).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("data-figure=\"{id}\"")), "{page}");
+    drop(served);
+    std::fs::remove_dir_all(&data).ok();
 }

@@ -2,12 +2,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::Served;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Command;
 
 async fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).await.expect("connects");
@@ -35,8 +32,13 @@ async fn stream_one_point(addr: &str, token: &str) -> String {
 
 #[tokio::test]
 async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
-    let Served { child, lines, addr } = Served::start(&["--addr", "127.0.0.1:0"]).await;
-    assert_eq!(lines.len(), 1, "no warning on loopback: {lines:?}");
+    let served = Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let (lines, addr) = (&served.lines, served.addr.clone());
+    assert_eq!(
+        lines[..lines.len() - 1],
+        ["figures are kept in memory only (--in-memory): they go when the viewer stops"],
+        "no warning on loopback"
+    );
     assert!(
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
         "{addr}"
@@ -51,20 +53,8 @@ async fn serve_says_where_it_listens_takes_streams_and_stops_on_ctrl_c() {
             .contains("\"title\":\"new\"")
     );
 
-    let pid = child.id().expect("running").to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .await
-            .expect("kill")
-            .success()
-    );
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stops after Ctrl-C")
-        .expect("waits");
-    assert!(out.status.success(), "{out:?}");
+    let out = served.stop("-INT").await;
+    assert!(out.status.success(), "stops after Ctrl-C: {out:?}");
 }
 
 #[tokio::test]
@@ -75,7 +65,7 @@ async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
         addr,
         child: _running,
     } = Served::start(&["--addr", "0.0.0.0:0"]).await;
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].starts_with("warning: 0.0.0.0:0 is not a loopback address: the viewer is reachable from other machines"),
         "{lines:?}"

@@ -2,10 +2,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use plotstream_viewer::{AllowedHosts, Config, Viewer};
+use plotstream_viewer::{AllowedHosts, Config, Store, Viewer};
 
 use super::{Error, flags};
 use crate::pace::runtime;
@@ -75,6 +76,21 @@ pub struct ServeOpts {
     /// a loopback address). A token lets its holder write into a figure.
     #[arg(long)]
     pub show_tokens: bool,
+    /// Keep figures, their stream tokens, their points and their Chart
+    /// Studio names in DIR (one file, figures.redb), so that plots and their
+    /// URLs outlive a restart. One viewer a directory. Default: the user's
+    /// data directory, $XDG_DATA_HOME/plotstream or ~/.local/share/plotstream.
+    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep figures in memory only: they are gone when the viewer stops.
+    #[arg(long)]
+    pub in_memory: bool,
+    /// How often the points of figures written to are saved in the data
+    /// directory; a crash (kill -9, power loss) loses at most this long of
+    /// points. A figure itself is saved before it is answered, and
+    /// everything is saved when the viewer stops (Ctrl-C, SIGTERM).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = flags::duration)]
+    pub save_interval: Duration,
 }
 
 impl ServeOpts {
@@ -100,9 +116,99 @@ impl ServeOpts {
                 AllowedHosts::Any
             },
             show_tokens: self.show_tokens || loopback,
+            save_interval: self.save_interval,
             ..Config::default()
         }
     }
+
+    /// Where figures are kept: `None` under `--in-memory`, else
+    /// `--data-dir` or the user's data directory.
+    pub fn data_dir(&self) -> Result<Option<PathBuf>, Error> {
+        if self.in_memory {
+            return Ok(None);
+        }
+        if let Some(dir) = &self.data_dir {
+            return Ok(Some(dir.clone()));
+        }
+        user_data_dir().map(Some).ok_or_else(|| {
+            Error::Usage(
+                "no data directory to keep figures in (neither XDG_DATA_HOME nor HOME is set): \
+                 give --data-dir DIR, or --in-memory"
+                    .to_owned(),
+            )
+        })
+    }
+}
+
+/// The user's data directory for plotstream: `$XDG_DATA_HOME/plotstream`,
+/// else the platform's (`~/.local/share/plotstream`,
+/// `~/Library/Application Support/plotstream`, `%APPDATA%\plotstream`).
+fn user_data_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(xdg) = var("XDG_DATA_HOME") {
+        return Some(xdg.join("plotstream"));
+    }
+    if cfg!(windows) {
+        return var("APPDATA").map(|d| d.join("plotstream"));
+    }
+    let home = var("HOME")?;
+    Some(if cfg!(target_os = "macos") {
+        home.join("Library/Application Support/plotstream")
+    } else {
+        home.join(".local/share/plotstream")
+    })
+}
+
+/// The viewer, over its store if it has one, saying where its figures are
+/// kept and what came back.
+fn open_viewer(
+    config: Config,
+    dir: Option<PathBuf>,
+    out: &mut dyn io::Write,
+) -> Result<Viewer, Error> {
+    let Some(dir) = dir else {
+        writeln!(
+            out,
+            "figures are kept in memory only (--in-memory): they go when the viewer stops"
+        )
+        .map_err(Error::Output)?;
+        return Ok(Viewer::new(config)?);
+    };
+    let store = Store::open(&dir).map_err(plotstream_viewer::Error::from)?;
+    let path = store.path().display().to_string();
+    let viewer = Viewer::with_store(config, store)?;
+    let restored = viewer.restored();
+    writeln!(
+        out,
+        "figures are kept in {path}: {} figures restored, with {} points",
+        restored.figures, restored.points
+    )
+    .map_err(Error::Output)?;
+    for refused in &restored.refused {
+        writeln!(out, "warning: left in the store, not restored: {refused}")
+            .map_err(Error::Output)?;
+    }
+    Ok(viewer)
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
@@ -111,16 +217,13 @@ pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<
         warn_reachable(out, opts.addr, &config)?;
     }
     config.max_connections = fit_file_limit(config.max_connections, out)?;
-    let viewer = Viewer::new(config)?;
+    let viewer = open_viewer(config, opts.data_dir()?, out)?;
     runtime()?.block_on(async {
         let listener = plotstream_viewer::bind(opts.addr).await?;
         let addr = listener.local_addr().map_err(Error::Output)?;
         writeln!(out, "listening on http://{addr}").map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        plotstream_viewer::serve(listener, viewer, shutdown).await?;
+        plotstream_viewer::serve(listener, viewer, stop_signal()).await?;
         Ok(())
     })
 }

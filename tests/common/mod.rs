@@ -124,8 +124,15 @@ pub struct Served {
 impl Served {
     /// Starts `plotstream serve ARGS` (through `sh -c` when `shell_prefix`
     /// is given, such as `ulimit -Hn 300;`) and waits for its address.
+    /// Without `--data-dir` in ARGS it serves `--in-memory`: a test never
+    /// touches the user's data directory, and tests do not share a store.
     pub async fn start_with(shell_prefix: Option<&str>, args: &[&str]) -> Served {
         use tokio::io::AsyncBufReadExt;
+        let mut args = args.to_vec();
+        if !args.contains(&"--data-dir") {
+            args.push("--in-memory");
+        }
+        let args = args.as_slice();
         let mut command = match shell_prefix {
             Some(prefix) => {
                 let mut c = tokio::process::Command::new("sh");
@@ -175,6 +182,24 @@ impl Served {
 
     pub async fn start(args: &[&str]) -> Served {
         Served::start_with(None, args).await
+    }
+
+    /// Sends `signal` (such as `-TERM`) and waits (20 s at most) for the
+    /// process to exit; what it printed after its address.
+    pub async fn stop(self, signal: &str) -> std::process::Output {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.child.wait_with_output(),
+        )
+        .await
+        .expect("stops in time")
+        .expect("waits")
     }
 
     /// Whether the process is still running.
@@ -358,10 +383,43 @@ pub async fn get(addr: &str, path: &str) -> (u16, String) {
 /// when it does not answer.
 #[allow(dead_code)]
 pub async fn try_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    request(addr, "GET", path, None).await
+}
+
+/// `POST path` of the JSON `body` to the server at `addr`: the status and
+/// the body.
+#[allow(dead_code)]
+pub async fn post_json(addr: &str, path: &str, body: &serde_json::Value) -> (u16, String) {
+    request(addr, "POST", path, Some(body))
+        .await
+        .unwrap_or_else(|| panic!("no answer to POST {path} from {addr}"))
+}
+
+/// One request on a new connection, with a JSON body if given: the status
+/// and the body; `None` when the server does not answer.
+#[allow(dead_code)]
+pub async fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let body = body.map(ToString::to_string);
+    let head = match &body {
+        Some(b) => format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            b.len()
+        ),
+        None => String::new(),
+    };
     s.write_all(
-        format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{head}connection: close\r\n\r\n{}",
+            body.unwrap_or_default()
+        )
+        .as_bytes(),
     )
     .await
     .ok()?;

@@ -63,6 +63,14 @@ impl Files {
     fn lock(&self) -> std::sync::MutexGuard<'_, FilesInner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Puts back the plot names a store kept.
+    pub(crate) fn restore(&self, names: Vec<(String, u64)>) {
+        let mut files = self.lock();
+        for (name, id) in names.into_iter().take(MAX_FILES) {
+            files.plots.insert(name, id);
+        }
+    }
 }
 
 /// The owner named by the request's basic credentials (`plotstream` if
@@ -232,9 +240,18 @@ pub(crate) async fn create_plot(
     let (name, figure) = plot_body(&viewer, body).await?;
     let id = viewer.add_figure(figure)?;
     if let Some(name) = name.as_ref().filter(|n| n.len() <= MAX_NAME_LEN) {
-        let mut files = viewer.files().lock();
-        if files.plots.len() < MAX_FILES || files.plots.contains_key(name) {
-            files.plots.insert(name.clone(), id);
+        let named = {
+            let mut files = viewer.files().lock();
+            let room = files.plots.len() < MAX_FILES || files.plots.contains_key(name);
+            if room {
+                files.plots.insert(name.clone(), id);
+            }
+            room
+        };
+        if let (true, Some(store)) = (named, viewer.store()) {
+            store
+                .put_name(name, id)
+                .map_err(|e| viewer.store_failed(e))?;
         }
     }
     Ok((

@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use plotstream_protocol::{Change, Field, PathTooDeep, Scalar, TraceUpdate, Write};
+use plotstream_protocol::{
+    Attribute, Change, Field, MAX_PATH_DEPTH, PathTooDeep, Scalar, TraceUpdate, Write,
+};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use serde_json::{Map, Value};
@@ -185,17 +187,7 @@ impl TraceData {
     pub(crate) fn apply(&mut self, w: &Write, mut pending: Option<&mut TraceUpdate>) {
         let max = self.maxpoints;
         let walked = w.for_each_attribute(|a| {
-            let column = match a.field {
-                Some(f) => self.fields[f.index()].get_or_insert_with(|| Column::new(max)),
-                None => match self.others.get_mut(a.path) {
-                    Some(c) => c,
-                    None => self
-                        .others
-                        .entry(a.path.into())
-                        .or_insert_with(|| Column::new(max)),
-                },
-            };
-            column.apply(a.change);
+            self.column(&a).apply(a.change);
             if let Some(p) = pending.as_deref_mut() {
                 event::note(p, a.path, a.change, max);
             }
@@ -204,6 +196,38 @@ impl TraceData {
         if let Err(e) = walked {
             tracing::warn!("a write was not validated before it was applied: {e}");
         }
+    }
+
+    /// The column of attribute `a`, made empty if the trace has none yet.
+    fn column(&mut self, a: &Attribute<'_>) -> &mut Column {
+        let max = self.maxpoints;
+        match a.field {
+            Some(f) => self.fields[f.index()].get_or_insert_with(|| Column::new(max)),
+            None => {
+                // Looked up by `&str`: a path is copied only for a new column.
+                if !self.others.contains_key(a.path) {
+                    self.others.insert(a.path.into(), Column::new(max));
+                }
+                self.others
+                    .get_mut(a.path)
+                    .expect("the column was just made if it was missing")
+            }
+        }
+    }
+
+    /// Puts back columns as [`TraceData::saved`] wrote them: each one's
+    /// values overwrite the column at its path, which keeps the last
+    /// `maxpoints` of them, as any write's arrays do.
+    pub(crate) fn restore(&mut self, columns: &[(String, Vec<Value>)]) {
+        for a in restored_attributes(columns) {
+            self.column(&a).apply(a.change);
+        }
+    }
+
+    /// The columns as `[[path, [values…]], …]`, for the store: serialized
+    /// straight from the rings, read back by [`TraceData::restore`].
+    pub(crate) fn saved(&self) -> impl Serialize + '_ {
+        Saved(self)
     }
 
     fn columns(&self) -> impl Iterator<Item = (&str, &Column)> {
@@ -228,6 +252,31 @@ impl TraceData {
         }
         out
     }
+}
+
+/// [`TraceData::saved`]'s form.
+struct Saved<'a>(&'a TraceData);
+
+impl Serialize for Saved<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.columns())
+    }
+}
+
+/// Stored columns as the attributes a write of them would touch: each
+/// path's values overwrite it. A path deeper than the protocol allows
+/// (which no viewer saved) is left out.
+pub(crate) fn restored_attributes(
+    columns: &[(String, Vec<Value>)],
+) -> impl Iterator<Item = Attribute<'_>> {
+    columns
+        .iter()
+        .filter(|(path, _)| path.split('.').count() <= MAX_PATH_DEPTH)
+        .map(|(path, values)| Attribute {
+            field: Field::ALL.iter().copied().find(|f| f.path() == path),
+            path,
+            change: Change::Overwrite(values),
+        })
 }
 
 /// Sets `path` (dotted) in `obj` to `value`, making objects on the way.
@@ -330,6 +379,54 @@ mod tests {
             json!({"x": [1], "marker": {"color": ["red"], "size": [4, 5], "line": {"width": [2]}},
                    "line": {"color": ["blue"]}, "opacity": [0.5], "error_y": {"array": [1, 2]}})
         );
+    }
+
+    #[test]
+    fn saved_columns_restore_to_the_same_data() {
+        let mut t = TraceData::new(3);
+        for i in 0..5 {
+            t.apply(&Write::xy(i, f64::from(i) * 0.5), None);
+        }
+        t.apply(
+            &write(
+                json!({"text": "a", "marker": {"color": ["red", "blue"], "line": {"width": 2}},
+                          "error_y": {"array": [1, 2, 3, 4]}}),
+            ),
+            None,
+        );
+        let saved = serde_json::to_string(&t.saved()).expect("serializes");
+        let columns: Vec<(String, Vec<Value>)> = serde_json::from_str(&saved).expect("reads");
+        let mut back = TraceData::new(3);
+        back.restore(&columns);
+        assert_eq!(Value::Object(back.to_json()), Value::Object(t.to_json()));
+        assert_eq!(
+            back.to_json()["x"],
+            json!([2, 3, 4]),
+            "integers stay integers"
+        );
+        assert!(
+            matches!(
+                back.fields[Field::MarkerColor.index()],
+                Some(Column::Any(_))
+            ),
+            "a field comes back into its own slot"
+        );
+        assert!(
+            matches!(back.fields[Field::Y.index()], Some(Column::Num(_))),
+            "numbers come back packed"
+        );
+        // Appends after a restore go on from it, within maxpoints.
+        back.apply(&Write::xy(5, 9), None);
+        assert_eq!(back.to_json()["x"], json!([3, 4, 5]));
+        // More values than maxpoints keep the last ones; a path deeper than
+        // the protocol allows is left out.
+        let mut small = TraceData::new(2);
+        let deep = ["a"; MAX_PATH_DEPTH + 1].join(".");
+        small.restore(&[
+            ("x".to_owned(), vec![json!(1), json!(2), json!(3)]),
+            (deep, vec![json!(1)]),
+        ]);
+        assert_eq!(Value::Object(small.to_json()), json!({"x": [2, 3]}));
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub struct Config {
     /// The most connections open at once; one more is answered 503 and
     /// closed. Default 16,384.
     pub max_connections: usize,
+    /// With a store ([`Viewer::with_store`](crate::Viewer::with_store)),
+    /// how often the points of figures written to are saved: a crash loses
+    /// at most this long of points. Default 1 s.
+    pub save_interval: Duration,
     /// The `Host` values answered; others get 403. Default: the loopback's.
     pub allowed_hosts: AllowedHosts,
     /// Whether readers of the API and the event stream see the figures'
@@ -157,6 +161,7 @@ impl Default for Config {
             open_figure_ttl: Some(Duration::from_secs(600)),
             header_timeout: Duration::from_secs(5),
             max_connections: 16_384,
+            save_interval: Duration::from_secs(1),
             allowed_hosts: AllowedHosts::default(),
             show_tokens: true,
         }
@@ -186,6 +191,7 @@ impl Config {
         for (name, value) in [
             ("idle_timeout", Some(self.idle_timeout)),
             ("header_timeout", Some(self.header_timeout)),
+            ("save_interval", Some(self.save_interval)),
             ("open_figure_ttl", self.open_figure_ttl),
         ] {
             if value.is_some_and(|d| d.is_zero()) {

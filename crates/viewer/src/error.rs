@@ -27,6 +27,10 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The figure store could not be opened, read or written (500 when a
+    /// request needed it).
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
     /// The server stopped on an I/O error.
     #[error("the viewer's server failed")]
     Serve(#[source] io::Error),
@@ -157,9 +161,10 @@ impl Error {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::InvalidConfig { .. } | Error::Bind { .. } | Error::Serve(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::InvalidConfig { .. }
+            | Error::Bind { .. }
+            | Error::Serve(_)
+            | Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::InvalidFigure { .. }
             | Error::MissingToken
             | Error::InvalidToken(_)

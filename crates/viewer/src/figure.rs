@@ -10,9 +10,10 @@ use plotstream_protocol::{Attribute, Field, Figure, PathTooDeep, Write};
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
 
-use crate::column::{TraceData, relayout};
+use crate::column::{TraceData, relayout, restored_attributes};
 use crate::event::{self, Pending};
 use crate::fanout::{Fanout, Subscriber};
+use crate::store::StoredData;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -76,6 +77,8 @@ pub(crate) struct FigureEntry {
     flusher: Arc<Flusher>,
     /// Whether it is in the flusher's queue.
     queued: AtomicBool,
+    /// Written to since its data was last taken for the store.
+    dirty: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -132,11 +135,17 @@ impl FigureEntry {
             show_tokens: settings.show_tokens,
             flusher: Arc::clone(&settings.flusher),
             queued: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, FigureState> {
         lock(&self.state)
+    }
+
+    /// The figure as it was made.
+    pub(crate) fn template(&self) -> &Figure {
+        &self.template
     }
 
     /// The distinct tokens of its traces.
@@ -199,6 +208,35 @@ impl FigureEntry {
         }
     }
 
+    /// Its data for the store ([`StoredData`]'s JSON), if it was written
+    /// to since the last time; taken under the figure's lock, so a write
+    /// applied after it makes the figure dirty again.
+    pub(crate) fn take_saved(&self) -> Option<Vec<u8>> {
+        let state = self.lock();
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        let traces: Vec<_> = state.traces.iter().map(TraceData::saved).collect();
+        crate::store::data_row(&traces, &state.layout)
+    }
+
+    /// Marks it to be saved again (its last save failed).
+    pub(crate) fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Puts back the data the store saved: the columns of each trace (the
+    /// caller has admitted them into their tokens) and the layout.
+    pub(crate) fn restore(&self, data: &StoredData) {
+        let mut state = self.lock();
+        for (trace, columns) in state.traces.iter_mut().zip(&data.traces) {
+            trace.restore(columns);
+        }
+        if !data.layout.is_empty() {
+            state.layout.clone_from(&data.layout);
+        }
+    }
+
     /// Points held by each trace.
     pub(crate) fn points(&self) -> Vec<usize> {
         self.lock().traces.iter().map(TraceData::points).collect()
@@ -248,6 +286,7 @@ impl FigureEntry {
         }
         state.last_write = Instant::now();
         state.pending = pending;
+        self.dirty.store(true, Ordering::Release);
         if state.last_sent.elapsed() >= self.update_interval {
             self.send_pending(&mut state);
         } else if state.pending.is_some() && !self.queued.swap(true, Ordering::AcqRel) {
@@ -388,9 +427,23 @@ impl TokenEntry {
         if !fields.has_others() && fields.bits() & !self.fields_seen.load(Ordering::Acquire) == 0 {
             return Ok(());
         }
+        self.admit_all(|f| w.for_each_attribute(f))
+    }
+
+    /// Takes the columns of a trace restored from the store into the
+    /// token's columns, or refuses them all, as [`TokenEntry::admit`].
+    pub(crate) fn admit_restored(&self, columns: &[(String, Vec<Value>)]) -> Result<(), Refused> {
+        self.admit_all(|f| restored_attributes(columns).try_for_each(f))
+    }
+
+    /// Takes every attribute `walk` reports, or none of them.
+    fn admit_all(
+        &self,
+        walk: impl FnOnce(&mut dyn FnMut(Attribute<'_>) -> Result<(), Refused>) -> Result<(), Refused>,
+    ) -> Result<(), Refused> {
         let mut columns = lock(&self.columns);
         let mut added = Vec::new();
-        let result = w.for_each_attribute(|a| {
+        let result = walk(&mut |a| {
             if columns.contains(&a) {
                 return Ok(());
             }

@@ -189,7 +189,9 @@ impl Batch {
         entry.apply(&self.writes);
         metrics
             .writes
-            .fetch_add(self.writes.len() as u64, Ordering::Relaxed);
+            // Release: a save that reads this count sees the figures these
+            // writes made dirty (see `Viewer::save`).
+            .fetch_add(self.writes.len() as u64, Ordering::Release);
         metrics
             .heartbeats
             .fetch_add(self.heartbeats, Ordering::Relaxed);

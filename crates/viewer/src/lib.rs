@@ -9,6 +9,9 @@
 //! - [`Viewer`]: the state: figures, the tokens that feed them, counters.
 //!   [`Viewer::add_figure`] registers a figure whose traces carry
 //!   `stream: {token, maxpoints}`.
+//! - [`Store`]: where a viewer keeps its figures across restarts (an
+//!   embedded redb file); [`Viewer::with_store`] puts back what it holds,
+//!   and [`Viewer::save`] saves the points written since the last save.
 //! - [`app`]: the axum [`Router`] over a viewer, for tests and for embedding.
 //! - [`serve`]: binds and serves until a shutdown signal.
 //!
@@ -94,12 +97,14 @@ mod page;
 mod security;
 mod server;
 mod sse;
+mod store;
 mod viewer;
 
 pub use config::{AllowedHosts, Config, MAX_MAXPOINTS};
 pub use error::Error;
 pub use linger::{Lingering, LingeringListener};
-pub use viewer::Viewer;
+pub use store::{STORE_FILE, Store, StoreError};
+pub use viewer::{Restored, Viewer};
 
 /// The viewer's routes over `viewer`, behind its guard (allowed hosts, JSON
 /// for `POST`, `nosniff`).
@@ -159,7 +164,8 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 /// head within [`Config::header_timeout`] is closed; connections close
 /// gracefully ([`Lingering`]), which Plotly's Python client needs to read
 /// its answer to `close()`. On shutdown it stops accepting, ends the event
-/// streams, and gives open connections 3 s to finish.
+/// streams, gives open connections 3 s to finish, and then saves what they
+/// wrote ([`Viewer::save`]), for a viewer with a store.
 pub async fn serve(
     listener: TcpListener,
     viewer: Viewer,

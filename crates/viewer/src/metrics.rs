@@ -118,6 +118,13 @@ pub(crate) struct Metrics {
     pub(crate) resyncs: AtomicU64,
     pub(crate) figures_deleted: AtomicU64,
     pub(crate) figures_expired: AtomicU64,
+    /// Saves of figures' points to the store that committed.
+    pub(crate) saves: AtomicU64,
+    /// Saves (or figure writes) to the store that failed.
+    pub(crate) store_errors: AtomicU64,
+    /// `writes` as it was when the last committed save began: every write
+    /// counted here is on disk.
+    pub(crate) writes_saved: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
 }
 
@@ -201,6 +208,24 @@ impl Metrics {
                 "counter",
                 "Figures made for unknown tokens, dropped after --open-figure-ttl idle.",
                 load(&self.figures_expired),
+            ),
+            (
+                "store_saves_total",
+                "counter",
+                "Saves of figures' points to the store (--data-dir) that committed.",
+                load(&self.saves),
+            ),
+            (
+                "store_errors_total",
+                "counter",
+                "Writes to the store that failed (the points are kept in memory and saved again).",
+                load(&self.store_errors),
+            ),
+            (
+                "writes_saved",
+                "gauge",
+                "Writes applied before the last committed save began: all of them are on disk.",
+                load(&self.writes_saved),
             ),
         ];
         let mut out = String::new();

@@ -135,6 +135,8 @@ pub(crate) async fn serve(
     let _ = stop_tx.send(true);
     drop(done_tx);
     let _ = done_rx.recv().await;
+    // Every stream has ended: what they wrote goes to the store.
+    viewer.save()?;
     Ok(())
 }
 

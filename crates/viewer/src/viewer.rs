@@ -1,10 +1,10 @@
 //! [`Viewer`]: the figures, the tokens that feed them, the counters, and the
-//! tasks that keep them (the flusher, and the janitor that drops idle
-//! figures made for unknown tokens).
+//! tasks that keep them (the flusher, the janitor that drops idle figures
+//! made for unknown tokens, and the saver that keeps points in the store).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use plotstream_protocol::{Figure, PathTooDeep, StreamSpec, Trace, Write, check_token};
@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::column::TraceData;
 use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
 use crate::metrics::Metrics;
-use crate::{Config, Error, MAX_MAXPOINTS};
+use crate::store::{StoredData, StoredFigure};
+use crate::{Config, Error, MAX_MAXPOINTS, Store};
 
 #[derive(Debug)]
 struct Inner {
@@ -30,6 +31,39 @@ struct Inner {
     tasks: AtomicBool,
     /// Chart Studio's names and grids.
     files: crate::chart_studio::Files,
+    /// Where figures are kept across restarts, if anywhere.
+    store: Option<Store>,
+    /// Held while a figure is made, made again or deleted (in memory and in
+    /// the store), and while a save writes: a save never writes the data of
+    /// a figure that has gone, or been made again, since it was taken.
+    persist: Mutex<()>,
+    /// What the store gave back when the viewer started.
+    restored: OnceLock<Restored>,
+}
+
+/// What [`Viewer::with_store`] found in its store and put back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restored {
+    /// Figures put back.
+    pub figures: usize,
+    /// Points put back, every trace's together.
+    pub points: usize,
+    /// Figures left in the store but not put back, each with why (over a
+    /// limit such as [`Config::max_figures`], or unreadable). They stay in
+    /// the store: a viewer with higher limits puts them back.
+    pub refused: Vec<String>,
+}
+
+/// Where [`Viewer::insert_figure`] puts a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Under a new id.
+    New,
+    /// In place of figure N, which goes once the new one is found valid.
+    Replace(u64),
+    /// Under the id it had in the store (it is there already).
+    Restore(u64),
 }
 
 impl Drop for Inner {
@@ -63,8 +97,67 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// An empty viewer; refuses a [`Config`] whose limits cannot work.
+    /// An empty viewer that keeps its figures in memory only; refuses a
+    /// [`Config`] whose limits cannot work.
     pub fn new(config: Config) -> Result<Self, Error> {
+        Viewer::build(config, None)
+    }
+
+    /// A viewer that keeps its figures in `store`, with the figures the
+    /// store holds put back: each with its id (so its URL), its stream
+    /// tokens, its points as of the last save, and its Chart Studio names.
+    /// [`Viewer::restored`] says what came back.
+    ///
+    /// From then on a figure is in the store before [`Viewer::add_figure`]
+    /// returns (and gone from it when deleted), and its points are saved
+    /// every [`Config::save_interval`] by a task that [`app`](crate::app)
+    /// starts, and by [`Viewer::save`], which [`serve`](crate::serve) calls
+    /// once more when it stops.
+    pub fn with_store(config: Config, store: Store) -> Result<Self, Error> {
+        let contents = store.load()?;
+        let viewer = Viewer::build(config, Some(store))?;
+        viewer
+            .inner
+            .next_id
+            .store(contents.next_id, Ordering::Relaxed);
+        let mut report = Restored::default();
+        for loaded in contents.figures {
+            let stored = match loaded.figure {
+                Ok(stored) => stored,
+                Err(reason) => {
+                    report
+                        .refused
+                        .push(format!("figure {}: unreadable ({reason})", loaded.id));
+                    continue;
+                }
+            };
+            let StoredFigure { figure, auto } = stored;
+            match viewer.insert_figure(figure, auto, Slot::Restore(loaded.id)) {
+                Ok(id) => {
+                    report.figures += 1;
+                    if let Some(data) = loaded.data {
+                        report.points += viewer.restore_data(id, data);
+                    }
+                }
+                Err(e) => report.refused.push(format!("figure {}: {e}", loaded.id)),
+            }
+        }
+        viewer.files().restore(contents.names);
+        let _ = viewer.inner.restored.set(report);
+        Ok(viewer)
+    }
+
+    /// What [`Viewer::with_store`] put back (nothing, for [`Viewer::new`]).
+    pub fn restored(&self) -> &Restored {
+        self.inner.restored.get_or_init(Restored::default)
+    }
+
+    /// The store, if the viewer keeps its figures in one.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.store.as_ref()
+    }
+
+    fn build(config: Config, store: Option<Store>) -> Result<Self, Error> {
         config.validate()?;
         Ok(Viewer {
             inner: Arc::new(Inner {
@@ -77,15 +170,108 @@ impl Viewer {
                 flusher: Arc::new(Flusher::default()),
                 tasks: AtomicBool::new(false),
                 files: crate::chart_studio::Files::default(),
+                store,
+                persist: Mutex::new(()),
+                restored: OnceLock::new(),
             }),
         })
     }
 
+    fn persist_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner
+            .persist
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a failed store write in `/metrics`, and hands it back.
+    pub(crate) fn store_failed(&self, e: crate::StoreError) -> Error {
+        self.inner
+            .metrics
+            .store_errors
+            .fetch_add(1, Ordering::Relaxed);
+        Error::Store(e)
+    }
+
+    /// Puts back figure `id`'s saved data; the points put back. A trace
+    /// whose columns its token cannot take (over [`Config::max_columns`])
+    /// stays empty.
+    fn restore_data(&self, id: u64, mut data: StoredData) -> usize {
+        let Ok(entry) = self.figure(id) else {
+            return 0;
+        };
+        {
+            let tokens = self
+                .inner
+                .tokens
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (trace, columns) in entry.template().data.iter().zip(&mut data.traces) {
+                let token = trace.stream.as_ref().and_then(|s| tokens.get(&s.token));
+                if token.is_none_or(|t| t.admit_restored(columns).is_err()) {
+                    columns.clear();
+                }
+            }
+        }
+        entry.restore(&data);
+        entry.points().iter().sum()
+    }
+
+    /// Saves the points of every figure written to since its last save, in
+    /// one transaction; how many figures it saved. Without a store, saves
+    /// nothing. The task that [`app`](crate::app) starts calls it every
+    /// [`Config::save_interval`]; call it yourself before stopping a viewer
+    /// you serve with your own server.
+    ///
+    /// If the store fails, the figures stay to be saved next time, and the
+    /// error says why.
+    pub fn save(&self) -> Result<usize, Error> {
+        let Some(store) = &self.inner.store else {
+            return Ok(0);
+        };
+        // Acquire: pairs with the Release of each write's count, so every
+        // write counted here made its figure dirty before the figures are
+        // looked at below.
+        let writes = self.inner.metrics.writes.load(Ordering::Acquire);
+        let taken: Vec<(Arc<FigureEntry>, Vec<u8>)> = self
+            .figures()
+            .into_iter()
+            .filter_map(|f| {
+                let row = f.take_saved()?;
+                Some((f, row))
+            })
+            .collect();
+        let _persist = self.persist_lock();
+        let rows: Vec<(u64, Vec<u8>)> = {
+            let figures = self
+                .inner
+                .figures
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            taken
+                .iter()
+                .filter(|(f, _)| figures.get(&f.id).is_some_and(|now| Arc::ptr_eq(now, f)))
+                .map(|(f, row)| (f.id, row.clone()))
+                .collect()
+        };
+        if let Err(e) = store.put_data(&rows) {
+            for (f, _) in &taken {
+                f.mark_dirty();
+            }
+            return Err(self.store_failed(e));
+        }
+        let metrics = &self.inner.metrics;
+        metrics.saves.fetch_add(1, Ordering::Relaxed);
+        metrics.writes_saved.store(writes, Ordering::Relaxed);
+        Ok(rows.len())
+    }
+
     /// Starts, once, the tasks that keep the viewer: the flusher, which
     /// sends updates figures have gathered for longer than
-    /// [`Config::update_interval`], and the janitor, which drops figures
-    /// made for unknown tokens once idle for [`Config::open_figure_ttl`].
-    /// Both end with the viewer. Needs a tokio runtime; without one (or with
+    /// [`Config::update_interval`]; the janitor, which drops figures made
+    /// for unknown tokens once idle for [`Config::open_figure_ttl`]; and,
+    /// with a store, the saver ([`Viewer::save`] every
+    /// [`Config::save_interval`]). All end with the viewer. Needs a tokio runtime; without one (or with
     /// a zero interval) updates go out as they are applied, and the tail
     /// waits for the next write.
     pub(crate) fn start_tasks(&self) {
@@ -98,6 +284,9 @@ impl Viewer {
         let config = &self.inner.config;
         if !config.update_interval.is_zero() {
             runtime.spawn(Arc::clone(&self.inner.flusher).run(config.update_interval));
+        }
+        if self.inner.store.is_some() {
+            runtime.spawn(saver(Arc::downgrade(&self.inner), config.save_interval));
         }
         if let (true, Some(ttl)) = (config.open, config.open_figure_ttl) {
             runtime.spawn(janitor(Arc::downgrade(&self.inner), ttl));
@@ -124,7 +313,7 @@ impl Viewer {
     /// [`Config::max_traces`], a `maxpoints` outside 1 to 1,000,000, and a
     /// token that breaks the token rule ([`check_token`]).
     pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
-        self.insert_figure(figure, false, None)
+        self.insert_figure(figure, false, Slot::New)
             .map_err(|e| self.refuse(e))
     }
 
@@ -132,7 +321,7 @@ impl Viewer {
     /// page's URL): its subscribers' event streams end (a page reconnects
     /// and gets the new figure), and its tokens feed the new one.
     pub fn replace_figure(&self, id: u64, figure: Figure) -> Result<(), Error> {
-        self.insert_figure(figure, false, Some(id))
+        self.insert_figure(figure, false, Slot::Replace(id))
             .map(|_| ())
             .map_err(|e| self.refuse(e))
     }
@@ -142,17 +331,13 @@ impl Viewer {
         &self.inner.files
     }
 
-    /// Checks `figure` and adds it, as figure `replacing` (which goes, once
-    /// the new one is found valid) or under a new id.
-    fn insert_figure(
-        &self,
-        figure: Figure,
-        auto: bool,
-        replacing: Option<u64>,
-    ) -> Result<u64, Error> {
+    /// Checks `figure` and adds it where `slot` says, and to the store
+    /// (unless it comes from there).
+    fn insert_figure(&self, figure: Figure, auto: bool, slot: Slot) -> Result<u64, Error> {
         let config = &self.inner.config;
         let traces = check_figure(&figure, config)?;
-        if let Some(id) = replacing {
+        let _persist = self.persist_lock();
+        if let Slot::Replace(id) = slot {
             self.remove_figure(id)?;
         }
         // Group the traces by token.
@@ -187,8 +372,14 @@ impl Viewer {
                     limit: config.max_figures,
                 });
             }
-            let id =
-                replacing.unwrap_or_else(|| self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+            let id = match slot {
+                Slot::Replace(id) => id,
+                Slot::Restore(id) => {
+                    self.inner.next_id.fetch_max(id + 1, Ordering::Relaxed);
+                    id
+                }
+                Slot::New => self.inner.next_id.fetch_add(1, Ordering::Relaxed),
+            };
             let title = title_of(&figure).unwrap_or_else(|| format!("figure {id}"));
             let entry = Arc::new(FigureEntry::new(id, title, auto, figure, traces, &settings));
             figures.insert(id, Arc::clone(&entry));
@@ -205,13 +396,21 @@ impl Viewer {
                 .or_insert_with_key(|t| Arc::new(TokenEntry::new(t, config.max_columns)))
                 .add_target(Arc::clone(&entry), indices);
         }
+        drop(tokens);
+        if let (Some(store), false) = (&self.inner.store, matches!(slot, Slot::Restore(_))) {
+            let next = self.inner.next_id.load(Ordering::Relaxed);
+            if let Err(e) = store.put_figure(entry.id, entry.template(), auto, next) {
+                let _ = self.remove_figure(entry.id);
+                return Err(self.store_failed(e));
+            }
+        }
         Ok(entry.id)
     }
 
     /// Deletes figure `id`: its subscribers' event streams end, and a token
     /// that fed only this figure is forgotten (a stream on it ends with 410).
     pub fn delete_figure(&self, id: u64) -> Result<(), Error> {
-        self.remove_figure(id)?;
+        self.forget_figure(id)?;
         self.inner
             .metrics
             .figures_deleted
@@ -219,6 +418,17 @@ impl Viewer {
         Ok(())
     }
 
+    /// Deletes figure `id` from memory and from the store.
+    fn forget_figure(&self, id: u64) -> Result<(), Error> {
+        let _persist = self.persist_lock();
+        self.remove_figure(id)?;
+        if let Some(store) = &self.inner.store {
+            store.delete_figure(id).map_err(|e| self.store_failed(e))?;
+        }
+        Ok(())
+    }
+
+    /// Takes figure `id` out of memory (the caller holds the persist lock).
     fn remove_figure(&self, id: u64) -> Result<(), Error> {
         let entry = self
             .inner
@@ -273,7 +483,7 @@ impl Viewer {
         if let Some(t) = known() {
             return Ok(t);
         }
-        self.insert_figure(default_figure(token), true, None)?;
+        self.insert_figure(default_figure(token), true, Slot::New)?;
         known().ok_or_else(|| Error::UnknownToken {
             token: token.to_owned(),
         })
@@ -358,7 +568,8 @@ impl Viewer {
         self.inner
             .metrics
             .writes
-            .fetch_add(admitted as u64, Ordering::Relaxed);
+            // Release: see `Viewer::save`.
+            .fetch_add(admitted as u64, Ordering::Release);
         result
     }
 
@@ -423,7 +634,7 @@ impl Viewer {
             .map(|f| f.id)
             .collect();
         for id in idle {
-            if self.remove_figure(id).is_ok() {
+            if self.forget_figure(id).is_ok() {
                 self.inner
                     .metrics
                     .figures_expired
@@ -458,6 +669,27 @@ async fn janitor(viewer: Weak<Inner>, ttl: Duration) {
             return;
         };
         Viewer { inner }.expire(ttl);
+    }
+}
+
+/// The saver task: every `every`, saves the figures written to since the
+/// last save (off the async threads: a save waits for the disk); ends with
+/// the viewer. A failed save is counted and said, and tried again.
+async fn saver(viewer: Weak<Inner>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(inner) = viewer.upgrade() else {
+            return;
+        };
+        let viewer = Viewer { inner };
+        match tokio::task::spawn_blocking(move || viewer.save()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("the save task failed: {e}"),
+        }
     }
 }
 
