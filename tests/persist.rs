@@ -3,7 +3,8 @@
 //!
 //! The guarantee under test, as the README states it:
 //! - a figure (with its tokens and Chart Studio names) is on disk before
-//!   its 201 is sent, so it survives even `kill -9`;
+//!   its 201 is sent, so it survives even `kill -9`; one that an open viewer
+//!   made for an unknown token is saved with its points;
 //! - points are saved every `--save-interval`: after `kill -9` the store has
 //!   every point written at least one interval before the kill (the newest
 //!   ones may be gone);
@@ -164,10 +165,12 @@ async fn after_kill_9_the_points_of_the_last_save_are_there() {
     let addr = served.addr.clone();
     let id = make_figure(&addr, "crash").await;
     stream(&addr, "crash", 0..200).await;
+    // A token no figure has: the (open) viewer makes one for it.
+    stream(&addr, "made-for-me", 0..10).await;
     // Ten save intervals: the guarantee is one, plus the save itself.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let saved = metric(&addr, "plotstream_writes_saved").await;
-    assert_eq!(saved, Some(201.0), "200 points and the layout write");
+    assert_eq!(saved, Some(212.0), "210 points and two layout writes");
     crash(served).await;
 
     let served = Served::start(&serve_args(d, "200ms")).await;
@@ -175,6 +178,8 @@ async fn after_kill_9_the_points_of_the_last_save_are_there() {
     let trace = &fig["data"][0];
     assert_eq!((trace["x"].clone(), trace["y"].clone()), squares(120..200));
     assert_eq!(fig["layout"]["xaxis"]["range"], json!([0, 10]));
+    let made = get_json(&served.addr, "/api/streams/made-for-me").await;
+    assert_eq!(made["traces"][0]["x"], squares(0..10).0, "{made}");
     drop(served);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -187,6 +192,7 @@ async fn after_kill_9_before_any_save_the_figure_is_there_without_its_points() {
     let addr = served.addr.clone();
     let id = make_figure(&addr, "unsaved").await;
     stream(&addr, "unsaved", 0..50).await;
+    stream(&addr, "made-for-me", 0..10).await;
     assert_eq!(
         metric(&addr, "plotstream_writes_saved").await,
         Some(0.0),
@@ -205,6 +211,9 @@ async fn after_kill_9_before_any_save_the_figure_is_there_without_its_points() {
     let fig = get_json(&served.addr, &format!("/api/figures/{id}")).await;
     assert_eq!(fig["data"][0]["stream"]["token"], "unsaved");
     assert_eq!(fig["data"][0].get("x"), None, "{fig}");
+    // The figure the viewer made for a token goes with its first save.
+    let (status, _) = common::get(&served.addr, "/api/streams/made-for-me").await;
+    assert_eq!(status, 404);
     drop(served);
     std::fs::remove_dir_all(&dir).ok();
 }

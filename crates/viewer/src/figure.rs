@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 use crate::column::{TraceData, relayout, restored_attributes};
 use crate::event::{self, Pending};
 use crate::fanout::{Fanout, Subscriber};
-use crate::store::StoredData;
+use crate::store::{SaveRow, StoredData};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -79,6 +79,9 @@ pub(crate) struct FigureEntry {
     queued: AtomicBool,
     /// Written to since its data was last taken for the store.
     dirty: AtomicBool,
+    /// Whether the store has the figure's own row (a figure made for an
+    /// unknown token gets it with its first save).
+    stored: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -136,6 +139,7 @@ impl FigureEntry {
             flusher: Arc::clone(&settings.flusher),
             queued: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
+            stored: AtomicBool::new(false),
         }
     }
 
@@ -208,21 +212,37 @@ impl FigureEntry {
         }
     }
 
-    /// Its data for the store ([`StoredData`]'s JSON), if it was written
-    /// to since the last time; taken under the figure's lock, so a write
-    /// applied after it makes the figure dirty again.
-    pub(crate) fn take_saved(&self) -> Option<Vec<u8>> {
+    /// What a save writes for it, if it was written to since the last
+    /// time: its data, and the figure itself if the store lacks it. Taken
+    /// under the figure's lock, so a write applied after it makes the figure
+    /// dirty again.
+    pub(crate) fn take_saved(&self) -> Option<SaveRow> {
         let state = self.lock();
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return None;
         }
         let traces: Vec<_> = state.traces.iter().map(TraceData::saved).collect();
-        crate::store::data_row(&traces, &state.layout)
+        let data = crate::store::data_row(&traces, &state.layout)?;
+        let figure = if self.stored.load(Ordering::Acquire) {
+            None
+        } else {
+            Some(crate::store::figure_row(&self.template, self.auto).ok()?)
+        };
+        Some(SaveRow {
+            id: self.id,
+            figure,
+            data,
+        })
     }
 
     /// Marks it to be saved again (its last save failed).
     pub(crate) fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Notes that the store has the figure's own row.
+    pub(crate) fn mark_stored(&self) {
+        self.stored.store(true, Ordering::Release);
     }
 
     /// Puts back the data the store saved: the columns of each trace (the

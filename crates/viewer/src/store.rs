@@ -4,7 +4,9 @@
 //! What is kept, and when:
 //! - a figure as it was made (its traces, layout and stream tokens), and
 //!   each Chart Studio plot name, committed to disk before the request that
-//!   made it is answered; a deleted figure goes the same way;
+//!   made it is answered; a deleted figure goes the same way (a figure an
+//!   open viewer made for an unknown token, which no request was answered
+//!   for, goes with the next save instead: no stream waits for the disk);
 //! - each trace's points (the last `maxpoints` of every column) and the
 //!   layout as writes changed it, saved for every figure written to since
 //!   the last save, all in one transaction, every
@@ -129,6 +131,21 @@ pub(crate) fn data_row<T: Serialize>(traces: &[T], layout: &Map<String, Value>) 
 struct FigureRow<'a> {
     figure: &'a Figure,
     auto: bool,
+}
+
+/// The JSON of a figure's row ([`StoredFigure`]).
+pub(crate) fn figure_row(figure: &Figure, auto: bool) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&FigureRow { figure, auto })
+}
+
+/// What one save writes for one figure.
+#[derive(Debug)]
+pub(crate) struct SaveRow {
+    pub(crate) id: u64,
+    /// The figure's own row, when the store does not have it yet.
+    pub(crate) figure: Option<Vec<u8>>,
+    /// Its data row ([`data_row`]).
+    pub(crate) data: Vec<u8>,
 }
 
 /// One figure read back from the store.
@@ -291,8 +308,7 @@ impl Store {
         auto: bool,
         next_id: u64,
     ) -> Result<(), StoreError> {
-        let row = FigureRow { figure, auto };
-        let bytes = serde_json::to_vec(&row).map_err(|e| StoreError::Io {
+        let bytes = figure_row(figure, auto).map_err(|e| StoreError::Io {
             action: format!("saving figure {id}"),
             source: redb::Error::Io(io::Error::other(e)),
         })?;
@@ -335,21 +351,33 @@ impl Store {
         )
     }
 
-    /// Saves figures' data (id, JSON of [`StoredData`]) in one
-    /// transaction; a figure no longer in the store is skipped.
-    pub(crate) fn put_data(&self, rows: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+    /// Saves figures' rows in one transaction: each one's data, and its
+    /// figure where the row brings it; the data of a figure that is not in
+    /// the store (and not brought) is skipped. `next_id` as in
+    /// [`Store::put_figure`].
+    pub(crate) fn put_data(&self, rows: &[SaveRow], next_id: u64) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
         self.write(
             || format!("saving the points of {} figures", rows.len()),
             |txn| {
-                let figures = txn.open_table(FIGURES)?;
+                let mut figures = txn.open_table(FIGURES)?;
                 let mut data = txn.open_table(DATA)?;
-                for (id, bytes) in rows {
-                    if figures.get(*id)?.is_some() {
-                        data.insert(*id, bytes.as_slice())?;
+                for row in rows {
+                    match &row.figure {
+                        Some(figure) => {
+                            figures.insert(row.id, figure.as_slice())?;
+                        }
+                        None if figures.get(row.id)?.is_none() => continue,
+                        None => {}
                     }
+                    data.insert(row.id, row.data.as_slice())?;
+                }
+                let mut meta = txn.open_table(META)?;
+                let old = meta.get("next_id")?.map_or(0, |v| v.value());
+                if next_id > old {
+                    meta.insert("next_id", next_id)?;
                 }
                 Ok(())
             },
@@ -388,17 +416,37 @@ mod tests {
             store.put_figure(3, &figure("a"), true, 4).expect("saves");
             store.put_name("folder/plot", 3).expect("names");
             let data = br#"{"traces": [[["x", [1, 2]], ["marker.color", ["red", "blue"]]]], "layout": {"title": "t"}}"#;
-            store
-                .put_data(&[(3, data.to_vec()), (99, b"{}".to_vec())])
-                .expect("saves data");
+            let auto = figure_row(&figure("c"), true).expect("serializes");
+            let rows = [
+                SaveRow {
+                    id: 3,
+                    figure: None,
+                    data: data.to_vec(),
+                },
+                SaveRow {
+                    id: 99,
+                    figure: None,
+                    data: b"{}".to_vec(),
+                },
+                SaveRow {
+                    id: 12,
+                    figure: Some(auto),
+                    data: br#"{"traces": [], "layout": {}}"#.to_vec(),
+                },
+            ];
+            store.put_data(&rows, 13).expect("saves data");
         }
         let store = Store::open(&dir).expect("opens again");
         let contents = store.load().expect("reads");
         let ids: Vec<u64> = contents.figures.iter().map(|f| f.id).collect();
-        assert_eq!(ids, [3, 7]);
+        assert_eq!(
+            ids,
+            [3, 7, 12],
+            "99 was not a figure; 12 came with its save"
+        );
         let first = contents.figures[0].figure.as_ref().expect("readable");
         assert_eq!((first.auto, first.figure.clone()), (true, figure("a")));
-        assert_eq!(contents.next_id, 8);
+        assert_eq!(contents.next_id, 13);
         assert_eq!(contents.names, [("folder/plot".to_owned(), 3)]);
         let data = contents.figures[0].data.as_ref().expect("data for 3");
         assert_eq!(data.traces[0][1].0, "marker.color");
@@ -409,9 +457,9 @@ mod tests {
         // figure) was never written.
         store.delete_figure(3).expect("deletes");
         let contents = store.load().expect("reads");
-        assert_eq!(contents.figures.len(), 1);
+        assert_eq!(contents.figures.len(), 2);
         assert!(contents.names.is_empty());
-        assert_eq!(contents.next_id, 8, "ids are never given out twice");
+        assert_eq!(contents.next_id, 13, "ids are never given out twice");
         drop(store);
         std::fs::remove_dir_all(&dir).ok();
     }

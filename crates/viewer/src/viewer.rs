@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::column::TraceData;
 use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
 use crate::metrics::Metrics;
-use crate::store::{StoredData, StoredFigure};
+use crate::store::{SaveRow, StoredData, StoredFigure};
 use crate::{Config, Error, MAX_MAXPOINTS, Store};
 
 #[derive(Debug)]
@@ -233,7 +233,7 @@ impl Viewer {
         // write counted here made its figure dirty before the figures are
         // looked at below.
         let writes = self.inner.metrics.writes.load(Ordering::Acquire);
-        let taken: Vec<(Arc<FigureEntry>, Vec<u8>)> = self
+        let taken: Vec<(Arc<FigureEntry>, SaveRow)> = self
             .figures()
             .into_iter()
             .filter_map(|f| {
@@ -242,23 +242,28 @@ impl Viewer {
             })
             .collect();
         let _persist = self.persist_lock();
-        let rows: Vec<(u64, Vec<u8>)> = {
+        let (entries, rows): (Vec<Arc<FigureEntry>>, Vec<SaveRow>) = {
             let figures = self
                 .inner
                 .figures
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             taken
-                .iter()
+                .into_iter()
                 .filter(|(f, _)| figures.get(&f.id).is_some_and(|now| Arc::ptr_eq(now, f)))
-                .map(|(f, row)| (f.id, row.clone()))
-                .collect()
+                .unzip()
         };
-        if let Err(e) = store.put_data(&rows) {
-            for (f, _) in &taken {
+        let next = self.inner.next_id.load(Ordering::Relaxed);
+        if let Err(e) = store.put_data(&rows, next) {
+            for f in &entries {
                 f.mark_dirty();
             }
             return Err(self.store_failed(e));
+        }
+        for (f, row) in entries.iter().zip(&rows) {
+            if row.figure.is_some() {
+                f.mark_stored();
+            }
         }
         let metrics = &self.inner.metrics;
         metrics.saves.fetch_add(1, Ordering::Relaxed);
@@ -397,12 +402,21 @@ impl Viewer {
                 .add_target(Arc::clone(&entry), indices);
         }
         drop(tokens);
-        if let (Some(store), false) = (&self.inner.store, matches!(slot, Slot::Restore(_))) {
-            let next = self.inner.next_id.load(Ordering::Relaxed);
-            if let Err(e) = store.put_figure(entry.id, entry.template(), auto, next) {
-                let _ = self.remove_figure(entry.id);
-                return Err(self.store_failed(e));
+        match (&self.inner.store, slot) {
+            // It is there already.
+            (_, Slot::Restore(_)) => entry.mark_stored(),
+            // Made for an unknown token: no request waits for it, so it
+            // goes to the store with its first save, off the stream's path.
+            (_, _) if auto => {}
+            (Some(store), _) => {
+                let next = self.inner.next_id.load(Ordering::Relaxed);
+                if let Err(e) = store.put_figure(entry.id, entry.template(), auto, next) {
+                    let _ = self.remove_figure(entry.id);
+                    return Err(self.store_failed(e));
+                }
+                entry.mark_stored();
             }
+            (None, _) => {}
         }
         Ok(entry.id)
     }
@@ -761,5 +775,111 @@ fn default_figure(token: &str) -> Figure {
         data: vec![trace],
         layout: json!({"title": {"text": token}}).as_object().cloned(),
         ..Figure::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("plotstream-viewer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn figure(token: &str, maxpoints: u64) -> Figure {
+        Figure {
+            data: vec![Trace::streamed(
+                "scatter",
+                StreamSpec::new(token, maxpoints),
+            )],
+            ..Figure::default()
+        }
+    }
+
+    fn reopen(dir: &std::path::Path, config: Config) -> Viewer {
+        Viewer::with_store(config, Store::open(dir).expect("opens")).expect("restores")
+    }
+
+    #[test]
+    fn the_limits_hold_for_what_the_store_gives_back() {
+        let dir = temp_dir("limits");
+        {
+            let viewer = reopen(&dir, Config::default());
+            for token in ["a", "b"] {
+                viewer.add_figure(figure(token, 10)).expect("valid");
+            }
+            let wide: Write =
+                serde_json::from_value(json!({"x": 1, "y": 2, "marker": {"size": 3}}))
+                    .expect("a write");
+            viewer.apply("a", &[wide]).expect("applies");
+            assert_eq!(viewer.save().expect("saves"), 1, "only a was written to");
+        }
+        // Fewer figures and columns allowed than the store holds: the first
+        // figure comes back empty (its 3 columns are over 2), the second is
+        // left in the store, and both say why.
+        let tight = Config {
+            max_figures: 1,
+            max_columns: 2,
+            ..Config::default()
+        };
+        let viewer = reopen(&dir, tight);
+        let restored = viewer.restored().clone();
+        assert_eq!((restored.figures, restored.points), (1, 0));
+        assert_eq!(restored.refused.len(), 1, "{restored:?}");
+        assert!(
+            restored.refused[0].starts_with("figure 2: ")
+                && restored.refused[0].contains("--max-figures"),
+            "{restored:?}"
+        );
+        assert_eq!(
+            viewer.figure_json(1).expect("figure 1")["data"][0].get("x"),
+            None
+        );
+        drop(viewer);
+        // With room again, both come back, with their points.
+        let viewer = reopen(&dir, Config::default());
+        assert_eq!(
+            (viewer.restored().figures, viewer.restored().points),
+            (2, 1)
+        );
+        let fig = viewer.figure_json(1).expect("figure 1");
+        assert_eq!(fig["data"][0]["marker"]["size"], json!([3]));
+        drop(viewer);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_figure_made_again_comes_back_as_made_again() {
+        let dir = temp_dir("replace");
+        {
+            let viewer = reopen(&dir, Config::default());
+            let id = viewer.add_figure(figure("old", 10)).expect("valid");
+            viewer.apply("old", &[Write::xy(1, 1)]).expect("applies");
+            viewer.save().expect("saves");
+            viewer.replace_figure(id, figure("new", 5)).expect("valid");
+            // The old figure's points were taken before it went; a save now
+            // must not put them under the new one.
+            viewer.save().expect("saves");
+        }
+        let viewer = reopen(&dir, Config::default());
+        let fig = viewer.figure_json(1).expect("figure 1");
+        assert_eq!(
+            fig["data"][0]["stream"],
+            json!({"token": "new", "maxpoints": 5})
+        );
+        assert_eq!(fig["data"][0].get("x"), None, "{fig}");
+        assert!(matches!(
+            viewer.apply("old", &[Write::xy(1, 1)]),
+            Err(Error::UnknownToken { .. })
+        ));
+        viewer
+            .apply("new", &[Write::xy(2, 2)])
+            .expect("the new token feeds it");
+        drop(viewer);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
