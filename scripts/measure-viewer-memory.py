@@ -37,7 +37,12 @@ def cpu_seconds(pid):
 
 
 def start():
-    p = subprocess.Popen([BIN, "serve", "--addr", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    args = [BIN, "serve", "--addr", "127.0.0.1:0"]
+    # Builds that keep figures in a data dir: measure memory, not the disk,
+    # and leave the user's data dir alone.
+    if "--in-memory" in subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True).stdout:
+        args.append("--in-memory")
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     while True:
         line = p.stdout.readline()
         if line.startswith("listening on http://"):

@@ -57,7 +57,7 @@ pub enum Command {
     Replay(ReplayOpts),
     /// Run the live viewer: it takes Plotly-protocol streams and draws them in the browser.
     #[command(
-        after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
+        after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n  plotstream serve --data-dir ./plots --save-interval 200ms\n  plotstream serve --in-memory\n\nFigures, their tokens, points and Chart Studio names are kept in the data directory\nand come back when the viewer starts again (a figure is saved before it is answered,\npoints every --save-interval, everything on Ctrl-C or SIGTERM).\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
     )]
     Serve(ServeOpts),
     /// Load-test a stream server (Plotly protocol, WebSocket, MQTT): many never-ending streams, open-loop, measured write by write.
