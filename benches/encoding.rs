@@ -64,7 +64,6 @@ fn encode(c: &mut Criterion) {
             for (i, &y) in ys.iter().enumerate() {
                 write.x = Some(Update::append(i));
                 write.y = Some(Update::append(y));
-                #[allow(clippy::cast_precision_loss)]
                 let line = TapeLine {
                     t: i as f64 * 0.08,
                     token: "noisy-cosine",

@@ -111,7 +111,6 @@ fn ingest(c: &mut Criterion) {
                                         let mut w = Write::xy(0, 0.0);
                                         for k in 0..per_stream {
                                             w.x = Some(Update::append(k));
-                                            #[allow(clippy::cast_precision_loss)]
                                             let y = (k as f64 * 0.37).sin();
                                             w.y = Some(Update::append(y));
                                             stream.write(&w).await.expect("writes");
@@ -174,7 +173,6 @@ fn save(c: &mut Criterion) {
                 for _ in 0..iters {
                     // One new point in each: every figure is to be saved.
                     k += 1;
-                    #[allow(clippy::cast_precision_loss)]
                     let w = Write::xy(500 + k, k as f64);
                     for token in &tokens {
                         viewer
@@ -206,7 +204,7 @@ fn resident() -> u64 {
     pages * 4096
 }
 
-#[allow(clippy::print_stdout, clippy::cast_precision_loss)]
+#[allow(clippy::print_stdout)]
 fn memory_per_point() {
     const TRACES: u64 = 1_000;
     const POINTS: u64 = 10_000;

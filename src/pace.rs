@@ -70,10 +70,7 @@ impl Streams {
             self.open.insert(token.to_owned(), stream);
             self.order.push(token.to_owned());
         }
-        match self.open.get(token) {
-            Some(stream) => Ok(stream.write(write).await?),
-            None => Ok(()),
-        }
+        Ok(self.open[token].write(write).await?)
     }
 
     /// Closes every stream, in the order they opened, and reports each.

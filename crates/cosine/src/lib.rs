@@ -132,7 +132,6 @@ impl NoisyCosine<DefaultRng> {
 /// The noise-free signal at index `i`: `cos(k·i/50) · cos(i/50)`.
 #[inline]
 pub fn signal(k: f64, i: u64) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
     let phase = i as f64 / 50.0;
     (k * phase).cos() * phase.cos()
 }
@@ -176,7 +175,6 @@ impl<R: Rng> Iterator for NoisyCosine<R> {
         let i = self.i;
         self.i += 1;
         if i.is_multiple_of(ANCHOR_EVERY) {
-            #[allow(clippy::cast_precision_loss)]
             let phase = i as f64 / 50.0;
             self.fast = Phasor::at(self.k * phase);
             self.slow = Phasor::at(phase);
@@ -240,7 +238,6 @@ mod tests {
         for k in [5.0, 0.0, -2.5, 37.0] {
             let clean = NoisyCosine::seeded(Params { k, sigma: 0.0 }, 3).expect("valid");
             for s in clean.take(1_000_000) {
-                #[allow(clippy::cast_precision_loss)]
                 let angle = (f64::abs(k) + 1.0) * s.i as f64 / 50.0;
                 let tol = 1e-12 + 4.0 * f64::EPSILON * angle;
                 assert_abs_diff_eq!(s.y, signal(k, s.i), epsilon = tol);

@@ -67,7 +67,6 @@ fn residual_is_gaussian_noise_of_sigma() {
             sum += r;
             sum_sq += r * r;
         }
-        #[allow(clippy::cast_precision_loss)]
         let nf = n as f64;
         let mean = sum / nf;
         let sd = (sum_sq / nf - mean * mean).sqrt();

@@ -145,7 +145,6 @@ impl Frame {
         self.index = index;
         // Whole nanoseconds first, so 3 × 80 ms prints as 0.24, not 0.24000000000000002.
         let nanos = u128::from(index) * period.as_nanos();
-        #[allow(clippy::cast_precision_loss)]
         let t = nanos as f64 / 1e9;
         self.t = t;
         self.writes.clear();

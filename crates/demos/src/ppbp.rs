@@ -90,13 +90,10 @@ impl Demo for PpbpDemo {
         self.last = Some(s);
         // The window fills over its first WINDOW slots; until then the mean
         // is over the slots seen.
-        #[allow(clippy::cast_possible_truncation)]
         let slot = (self.index % WINDOW as u64) as usize;
         self.sum = self.sum - u64::from(self.window[slot]) + u64::from(s.active);
         self.window[slot] = s.active;
-        #[allow(clippy::cast_precision_loss)]
         let seen = (self.index + 1).min(WINDOW as u64) as f64;
-        #[allow(clippy::cast_precision_loss)]
         let average = self.sum as f64 / seen;
         frame.start(self.index, self.period);
         self.index += 1;

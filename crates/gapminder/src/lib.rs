@@ -369,7 +369,6 @@ fn segment(year: f64) -> (usize, f64) {
         year.clamp(FIRST_YEAR, LAST_YEAR)
     };
     let offset = (year - FIRST_YEAR) / 5.0;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let segment = (offset.floor() as usize).min(YEARS.len() - 1);
     let f = offset - segment as f64;
     if segment == YEARS.len() - 1 || f <= 0.0 {
@@ -407,7 +406,6 @@ impl Iterator for Timeline {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        #[allow(clippy::cast_precision_loss)]
         let mut year = FIRST_YEAR + self.k as f64 * self.step;
         // A hair of slack so that 1952 + 550 × 0.1 is 2007, not past it.
         if year > LAST_YEAR + 1e-9 {

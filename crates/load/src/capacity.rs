@@ -90,7 +90,6 @@ impl Capacity {
 
 impl Knob {
     /// The knob's value for `streams` streams at `rate` writes/s each.
-    #[allow(clippy::cast_precision_loss)]
     fn value(self, streams: u64, rate: f64) -> f64 {
         match self {
             Knob::Rate => rate,
@@ -104,7 +103,6 @@ fn step_opts(knob: Knob, opts: &Opts, value: f64, k: usize) -> Opts {
     let mut o = opts.clone();
     match knob {
         Knob::Rate => o.rate = value,
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Knob::Streams => o.streams = value.round().max(1.0) as u64,
     }
     // Each step has tokens of its own: a late write of one step is never
@@ -119,7 +117,6 @@ fn step_opts(knob: Knob, opts: &Opts, value: f64, k: usize) -> Opts {
 
 /// Runs one step and judges it.
 async fn step(opts: &Opts) -> Result<Step, Error> {
-    #[allow(clippy::cast_precision_loss)]
     let offered = opts.rate * opts.streams as f64;
     let (report, mut failures) = match run(opts, &mut io::sink()).await {
         Ok(outcome) => (Some(outcome.report), outcome.breaches),

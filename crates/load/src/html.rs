@@ -26,17 +26,14 @@ fn spectrum(p: &crate::Percentiles) -> Result<(Vec<f64>, Vec<f64>), Error> {
             break;
         }
         xs.push(1.0 / (1.0 - q));
-        #[allow(clippy::cast_precision_loss)]
         ys.push(v.value_iterated_to() as f64 / 1000.0);
     }
     // The iteration ends before the last quantile: end each curve at its
     // maximum, one value short of all of them (x = count), so that no
     // curve stops short of its tail.
     if !h.is_empty() {
-        #[allow(clippy::cast_precision_loss)]
         let last = (h.len() as f64).max(xs.last().copied().unwrap_or(1.0));
         xs.push(last);
-        #[allow(clippy::cast_precision_loss)]
         ys.push(h.max() as f64 / 1000.0);
     }
     Ok((xs, ys))

@@ -578,7 +578,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    #[allow(clippy::cast_precision_loss)]
     let report = Report {
         config: RunConfig {
             url: opts.url.clone(),

@@ -169,7 +169,6 @@ impl Monitor {
                 None => {}
             }
             if let Some(live) = &self.live {
-                #[allow(clippy::cast_precision_loss)]
                 live.send(per_second.len() as f64, [delta as f64, p99, errors as f64])
                     .await;
             }
@@ -193,7 +192,6 @@ impl Monitor {
 /// is emptied.
 fn take(window: &Mutex<hdrhistogram::Histogram<u64>>) -> [f64; 2] {
     let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
-    #[allow(clippy::cast_precision_loss)]
     let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
     let out = [ms(0.5), ms(0.99)];
     window.reset();

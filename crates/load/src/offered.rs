@@ -47,11 +47,7 @@ impl Offered {
     /// and before any stream's end, so that starting and ending streams (a
     /// ramp, a phase) do not pass for burstiness.
     pub(crate) fn of(schedule: &Schedule) -> Offered {
-        let slot_of = |s: f64| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let slot = (s * 1e9 / SLOT_NANOS as f64) as usize;
-            slot
-        };
+        let slot_of = |s: f64| (s * 1e9 / SLOT_NANOS as f64) as usize;
         let mut counts: Vec<u32> = Vec::new();
         let (mut all_started, mut first_ended) = (0, usize::MAX);
         let (mut total, mut last) = (0, 0);
@@ -84,7 +80,6 @@ impl Offered {
         } else {
             counts.get(all_started..first_ended.min(counts.len()))
         };
-        #[allow(clippy::cast_precision_loss)]
         Offered {
             writes: total,
             span_s: last as f64 / 1e9,
@@ -93,7 +88,6 @@ impl Offered {
     }
 
     /// The statistics of writes counted per 10 ms slot.
-    #[allow(clippy::cast_precision_loss)]
     fn of_counts(counts: &[u32]) -> Offered {
         if counts.is_empty() {
             return Offered::default();

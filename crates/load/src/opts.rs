@@ -325,7 +325,6 @@ impl Opts {
     /// most `--stages` open.
     pub fn total_streams(&self) -> u64 {
         match &self.stages {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Some(s) => s.max() as u64,
             None => self.streams,
         }

@@ -61,13 +61,11 @@ pub struct Percentiles {
 impl Percentiles {
     /// The percentiles of `h`, with `h` serialised.
     pub fn of(h: &Histogram<u64>) -> Result<Self, Error> {
-        #[allow(clippy::cast_precision_loss)]
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let mut bytes = Vec::new();
         V2Serializer::new()
             .serialize(h, &mut bytes)
             .map_err(|e| Error::Histogram(format!("{e:?}")))?;
-        #[allow(clippy::cast_precision_loss)]
         let empty = h.is_empty();
         Ok(Percentiles {
             count: h.len(),
@@ -337,7 +335,6 @@ impl Report {
             0 => self.config.streams_here,
             n => n.max(self.config.streams_here),
         };
-        #[allow(clippy::cast_precision_loss)]
         match tried {
             0 => 0.0,
             n => (errors as f64 / n as f64).min(1.0),

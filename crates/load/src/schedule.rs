@@ -98,12 +98,10 @@ struct Process {
 /// A time in ns after a stream's start, for ordering bursts.
 type Nanos = u64;
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn nanos(s: f64) -> Nanos {
     (s * 1e9) as Nanos
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn secs(n: Nanos) -> f64 {
     n as f64 / 1e9
 }
@@ -252,9 +250,7 @@ impl Process {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
-        #[allow(clippy::cast_precision_loss)]
-        let u = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
-        u
+        ((z >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
     /// A Poisson stream is already running when it starts (memoryless: the
@@ -276,7 +272,6 @@ impl Process {
     /// The offset (s) of write `seq` from the stream's start.
     fn offset_of(&mut self, seq: u64) -> f64 {
         if self.arrivals == Arrivals::Constant {
-            #[allow(clippy::cast_precision_loss)]
             return seq as f64 / self.rate;
         }
         if seq < self.next {
@@ -413,7 +408,6 @@ impl Schedule {
     pub(crate) fn open(&self, position: usize) -> Vec<(f64, f64)> {
         let end = self.end().map(|d| d.as_secs_f64());
         match &self.stages {
-            #[allow(clippy::cast_precision_loss)]
             Some(stages) => stages
                 .at_least(self.index(position) as f64 + 1.0)
                 .into_iter()
@@ -457,7 +451,6 @@ impl Schedule {
     pub(crate) fn epochs(&self, position: usize) -> impl Iterator<Item = Epoch> + use<> {
         let churn = self.churn.map(|d| {
             let d = d.as_secs_f64();
-            #[allow(clippy::cast_precision_loss)]
             let phase = (Schedule::offset_from_seed(self.seed.wrapping_add(1))
                 + self.index(position) as f64 * GOLDEN)
                 .fract();
@@ -491,18 +484,14 @@ impl Schedule {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
-        #[allow(clippy::cast_precision_loss)]
-        let unit = (z >> 11) as f64 / (1u64 << 53) as f64;
-        unit
+        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// When stream `position` (of this run's streams) starts: its share of
     /// the ramp, then its phase.
     pub(crate) fn start(&self, position: usize) -> Instant {
-        #[allow(clippy::cast_precision_loss)]
         let share = position as f64 / self.streams.max(1) as f64;
         let phase = match self.phase_offset {
-            #[allow(clippy::cast_precision_loss)]
             Some(u) => (u + self.index(position) as f64 * GOLDEN).fract() / self.rate,
             None => 0.0,
         };
@@ -647,7 +636,6 @@ mod tests {
             loop {
                 let at = (times.at(seq).expect("due") - t0).as_secs_f64();
                 seq += 1;
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let slot = ((at - 10.0) * 10.0).floor() as isize;
                 if slot >= slots as isize {
                     break;

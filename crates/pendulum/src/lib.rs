@@ -292,11 +292,9 @@ impl Frames {
         let system = DoublePendulum::new(params)?;
         let start = State::new(start.theta1, start.omega1, start.theta2, start.omega2)?;
         // A hair of slack so that 0.05 / 0.001 is 50 steps, not 51.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let per_frame = ((steps.frame / steps.internal) * (1.0 - 1e-12))
             .ceil()
             .max(1.0) as u64;
-        #[allow(clippy::cast_precision_loss)]
         let dt = steps.frame / per_frame as f64;
         Ok(Frames {
             rk4: Rk4::new(system, 0.0, start.to_vector(), dt)?,
@@ -315,7 +313,6 @@ impl Frames {
         let system = self.rk4.system();
         let s = State::from_vector(self.rk4.state());
         let (x1, y1, x2, y2) = system.positions(&s);
-        #[allow(clippy::cast_precision_loss)]
         let t = self.index as f64 * self.frame;
         Sample {
             t,

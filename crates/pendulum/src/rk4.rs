@@ -90,7 +90,6 @@ impl<S: System<N>, const N: usize> Rk4<S, N> {
 
     /// The time now: `t0 + steps · dt`, counted, not summed, so it does not drift.
     pub fn t(&self) -> f64 {
-        #[allow(clippy::cast_precision_loss)]
         let elapsed = self.steps as f64 * self.dt;
         self.t0 + elapsed
     }

@@ -187,7 +187,6 @@ impl<R: Rng> Ppbp<R> {
             name: "lambda × mean",
             value: params.lambda * params.mean,
         })?;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let initial = start.sample(&mut rng) as usize;
         let mut ends = BinaryHeap::with_capacity(initial * 2 + 16);
         for _ in 0..initial {
@@ -245,7 +244,6 @@ impl<R: Rng> Iterator for Ppbp<R> {
 
     #[inline]
     fn next(&mut self) -> Option<Sample> {
-        #[allow(clippy::cast_precision_loss)]
         let t = self.slot as f64 * self.params.slot;
         self.slot += 1;
         // Bursts that started by t ...
@@ -260,7 +258,6 @@ impl<R: Rng> Iterator for Ppbp<R> {
         while self.ends.peek().is_some_and(|Reverse(End(end))| *end <= t) {
             self.ends.pop();
         }
-        #[allow(clippy::cast_possible_truncation)]
         let active = self.ends.len() as u32;
         Some(Sample {
             t,
@@ -300,11 +297,9 @@ pub fn aggregated_variance_hurst(xs: &[f64], lo: usize, hi: usize) -> Option<f64
     if lo == 0 || hi < lo {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)]
     let (lo, hi) = (lo as f64, hi as f64);
     let mut points = Vec::with_capacity(12);
     for i in 0..12 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let m = (lo * (hi / lo).powf(f64::from(i) / 11.0)).round() as usize;
         let means: Vec<f64> = xs
             .chunks_exact(m.max(1))

@@ -16,7 +16,6 @@ fn counts(params: Params, seed: u64) -> Vec<f64> {
 /// The aggregated-variance estimate ([`aggregated_variance_hurst`]) over
 /// block sizes from `lo` to `hi` slots.
 fn aggregated_variance_hurst(xs: &[f64], lo: f64, hi: f64) -> f64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let (lo, hi) = (lo as usize, hi as usize);
     plotstream_ppbp::aggregated_variance_hurst(xs, lo, hi).expect("enough blocks, with variance")
 }

@@ -128,7 +128,6 @@ fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
         return Ok(Some(v));
     }
     match n.as_f64() {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= 9.0e15 => Ok(Some(f as u64)),
         _ => Err(serde::de::Error::custom(format_args!(
             "maxpoints must be a whole number of points, not {n}"

@@ -125,7 +125,6 @@ impl Column {
 /// The value as an integer, when it is one that an `f64` holds exactly:
 /// such values print as integers (`3`, not `3.0`), as they were sent.
 fn exact_int(v: f64) -> Option<i64> {
-    #[allow(clippy::cast_possible_truncation)]
     (v.fract() == 0.0 && v.abs() < EXACT_INT).then_some(v as i64)
 }
 
