@@ -12,7 +12,7 @@
 //! viewer started with `plotstream serve`.
 //!
 //! Data: Gapminder.org, via the gapminder teaching dataset by Jennifer Bryan
-//! (CC-BY; see `data/README.md`).
+//! (CC-BY; see `crates/gapminder/data/README.md`).
 
 use clap::Parser;
 use plotstream::demos::{GapminderDemo, XAxis};

@@ -2,8 +2,8 @@
 //! between the data's five-year rows and animated for ever.
 //!
 //! - [`Dataset`]: the data, parsed from CSV and checked; [`Dataset::embedded`]
-//!   is the copy the project ships (`data/gapminder.csv`, Gapminder.org data
-//!   under CC-BY via Jennifer Bryan's teaching dataset), compiled in.
+//!   is the copy this crate ships (`data/gapminder.csv`, Gapminder.org
+//!   data under CC-BY via Jennifer Bryan's teaching dataset), compiled in.
 //! - [`Dataset::frame_at`]: every country's GDP per capita, life expectancy
 //!   and population at any time in 1952–2007. GDP per capita and population
 //!   are interpolated log-linearly (they grow by rates), life expectancy
@@ -58,7 +58,7 @@ pub const LAST_YEAR: f64 = 2007.0;
 /// The shipped data, compiled in.
 const EMBEDDED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../data/gapminder.csv"
+    "/data/gapminder.csv"
 ));
 
 /// What parsing the data or building a timeline can refuse.
@@ -214,7 +214,7 @@ const COLUMNS: [&str; 6] = [
 ];
 
 impl Dataset {
-    /// The data the project ships (`data/gapminder.csv`), parsed.
+    /// The data the project ships (`crates/gapminder/data/gapminder.csv`), parsed.
     pub fn embedded() -> Result<Dataset, Error> {
         Dataset::parse(EMBEDDED)
     }

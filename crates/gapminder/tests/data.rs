@@ -6,7 +6,7 @@ use plotstream_gapminder::{Continent, Dataset, LAST_YEAR, Timeline, Values, YEAR
 fn csv_rows() -> Vec<(String, u16, f64, f64, f64)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../data/gapminder.csv"
+        "/data/gapminder.csv"
     ))
     .expect("the data file");
     let mut reader = csv::Reader::from_reader(text.as_bytes());

@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use crate::{Error, Report};
 
-/// plotly.js, the viewer's vendored copy (MIT; see
-/// `crates/viewer/assets/plotly/README.md`).
-static PLOTLY_JS: &str = include_str!("../../viewer/assets/plotly/plotly.min.js");
+/// plotly.js's basic bundle (scatter, bar, pie: all a report draws), this
+/// crate's vendored copy (MIT; see `assets/plotly/README.md`).
+static PLOTLY_JS: &str = include_str!("../assets/plotly/plotly-basic.min.js");
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
