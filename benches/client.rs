@@ -1,6 +1,6 @@
 //! Client throughput: writes per second from one `Stream` over loopback.
 //!
-//! Run with: `cargo bench --bench client`
+//! Run with: `cargo bench -p plotstream-benches --bench client`
 //!
 //! A hyper HTTP/1.1 server on 127.0.0.1 reads the chunked body and only
 //! counts its lines; one `Stream` writes a million `{"x":<int>,"y":<float>}`

@@ -1,6 +1,6 @@
 //! Encoding and decoding throughput of protocol lines.
 //!
-//! Run with: `cargo bench --bench encoding`
+//! Run with: `cargo bench -p plotstream-benches --bench encoding`
 //!
 //! - `encode/xy`: encode `{"x":<int>,"y":<float>}` with its newline into a
 //!   reused buffer, setting x and y of one reused `Write` (the encoder alone).

@@ -1,6 +1,6 @@
 //! Simulation throughput: samples per second from each never-ending stream.
 //!
-//! Run with: `cargo bench --bench simulations`
+//! Run with: `cargo bench -p plotstream-benches --bench simulations`
 
 use std::hint::black_box;
 

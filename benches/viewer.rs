@@ -1,6 +1,6 @@
 //! Viewer ingest over loopback, and the memory each retained point costs.
 //!
-//! Run with: `cargo bench --bench viewer`
+//! Run with: `cargo bench -p plotstream-benches --bench viewer`
 //!
 //! - `viewer/ingest/{1,100,1000}`: that many concurrent streams (plotstream
 //!   clients, one connection each, opened once) send 1,000,000

@@ -56,10 +56,7 @@ pub const FIRST_YEAR: f64 = 1952.0;
 pub const LAST_YEAR: f64 = 2007.0;
 
 /// The shipped data, compiled in.
-const EMBEDDED: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/data/gapminder.csv"
-));
+const EMBEDDED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gapminder.csv"));
 
 /// What parsing the data or building a timeline can refuse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

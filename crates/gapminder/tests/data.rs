@@ -4,11 +4,8 @@ use plotstream_gapminder::{Continent, Dataset, LAST_YEAR, Timeline, Values, YEAR
 
 /// The CSV read naively, row by row, to compare against.
 fn csv_rows() -> Vec<(String, u16, f64, f64, f64)> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/gapminder.csv"
-    ))
-    .expect("the data file");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gapminder.csv"))
+        .expect("the data file");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     reader
         .records()
