@@ -198,6 +198,15 @@ fn have_browser() -> bool {
     false
 }
 
+/// Says how long the page took to draw its first plot, from the start of
+/// the navigation (measured by the page, `performance.now()`). Reported,
+/// not asserted: speed is the benchmarks' to hold.
+#[allow(clippy::print_stderr)]
+fn report_first_plot(page: &str, status: &Value) {
+    let ms = status["firstPlotMs"].as_str().unwrap_or("?");
+    eprintln!("{page}: first plot drawn {ms} ms after navigation start");
+}
+
 /// One browser at a time: two headless Chromiums side by side on two cores
 /// lose their sessions.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -272,6 +281,7 @@ async fn live_page(demo: Box<dyn Demo>, token: &str, enough: u64, points: Value,
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    report_first_plot(shot, &seen);
     // Still live: updates keep arriving while the demo streams, and the
     // traces keep what they should.
     let updates = |s: &Value| {

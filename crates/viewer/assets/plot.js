@@ -5,13 +5,21 @@
 (function () {
   "use strict";
   const figureId = document.currentScript.dataset.figure;
+  // The page loads plotly.js deferred, so that the event stream opens (and
+  // the snapshot arrives) while the browser evaluates it: drawing waits for
+  // the document, by when the deferred script has run.
+  const bundle = document.currentScript.dataset.bundle;
+  const BASIC_TYPES = ["scatter", "bar", "pie"];
   const gd = document.getElementById("plot");
   const status = document.getElementById("status");
   let maxpoints = [];
   let pending;
   let frameRequested = false;
   let updates = 0;
-  let drawing = Promise.resolve();
+  let drawing = new Promise((ready) => {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+    else ready();
+  });
 
   function resetPending() {
     pending = { snapshot: null, traces: new Map(), layout: null };
@@ -43,6 +51,13 @@
   }
 
   function onSnapshot(fig) {
+    // A figure made again with a trace type the basic bundle cannot draw:
+    // the page, asked again, names the full bundle.
+    const needsFull = (fig.data || []).some((t) => !BASIC_TYPES.includes(t.type || "scatter"));
+    if (bundle === "basic" && needsFull) {
+      location.reload();
+      return;
+    }
     resetPending(); // the snapshot holds everything sent before it
     pending.snapshot = fig;
     schedule();
@@ -96,6 +111,8 @@
       const fig = p.snapshot;
       maxpoints = fig.data.map((t) => (t.stream && t.stream.maxpoints) || 500);
       await Plotly.react(gd, fig.data, fig.layout || {}, { responsive: true });
+      // Time to first plot, from the navigation's start (for the tests).
+      if (!status.dataset.firstPlotMs) status.dataset.firstPlotMs = String(Math.round(performance.now()));
     }
     // Overwrites first (restyle wraps each array once more: one per trace).
     for (const [index, e] of p.traces) {

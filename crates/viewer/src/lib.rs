@@ -121,8 +121,8 @@ pub fn app(viewer: Viewer) -> Router {
         .route("/", get(page::index).post(ingest::ingest))
         .route("/plot/{id}", get(page::plot))
         .route("/plot/{id}/events", get(sse::events))
-        .route("/static/plotly.min.js", get(page::plotly_js))
-        .route("/static/plot.js", get(page::plot_js))
+        .route("/static/{file}", get(page::static_file))
+        .route("/favicon.ico", get(page::favicon))
         .route(
             "/api/figures",
             post(api::create_figure).get(api::list_figures),

@@ -1,18 +1,21 @@
 //! The pages: the list of figures and a live plot, and the static files
-//! (plotly.js is compiled in).
+//! (plotly.js, compiled in from plotstream-plotly; the page's script; the
+//! icon), sent gzipped to browsers that take it, with caching headers.
 
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use plotstream_plotly::{Bundle, VERSION as PLOTLY_VERSION};
 
 use crate::{Error, Viewer};
 
-/// The vendored plotly.js (`plotly.js-dist-min`, MIT): see `assets/plotly/README.md`.
-pub(crate) const PLOTLY_VERSION: &str = "3.7.0";
-static PLOTLY_JS: &[u8] = include_bytes!("../assets/plotly/plotly.min.js");
 static PLOT_JS: &str = include_str!("../assets/plot.js");
+static FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
+
+/// The icon every page names (`/static/favicon.svg`).
+const ICON_LINK: &str = "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">";
 
 /// Escapes text for HTML.
 fn escape(s: &str) -> String {
@@ -49,7 +52,7 @@ pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
         rows = "<tr><td colspan=\"4\">No figures yet: stream to this server, or POST a figure to /api/figures.</td></tr>".into();
     }
     Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream</title>\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream</title>{ICON_LINK}\
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}td,th{{padding:.3em 1em;text-align:left}}</style></head>\
          <body><h1>plotstream</h1><p>Live figures on this viewer (plotly.js {PLOTLY_VERSION}).</p>\
          <table><tr><th>figure</th><th>traces</th><th>points held</th><th></th></tr>\n{rows}</table>\
@@ -73,6 +76,14 @@ pub(crate) fn embed(viewer: &Viewer, id: u64) -> Result<Html<String>, Error> {
 
 fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
     let f = viewer.figure(id)?;
+    // The smaller bundle when it draws every trace: the browser evaluates
+    // it in a quarter of the time, most of the wait for the first plot.
+    let bundle = Bundle::for_types(
+        f.template()
+            .data
+            .iter()
+            .map(|t| t.kind.as_deref().unwrap_or("scatter")),
+    );
     let (plot_height, status) = if embed {
         ("100%", "display:none")
     } else {
@@ -83,35 +94,210 @@ fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
     };
     Ok(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title} · plotstream</title>\
-         <meta name=\"viewport\" content=\"width=device-width\">\
+         <meta name=\"viewport\" content=\"width=device-width\">{ICON_LINK}\
          <style>html,body{{margin:0;height:100%;font-family:system-ui,sans-serif}}\
          #plot{{width:100%;height:{plot_height}}}\
          #status{{{status}}}</style>\
-         <script src=\"/static/plotly.min.js\"></script></head>\
+         <script defer src=\"/static/{file}\"></script></head>\
          <body><div id=\"plot\"></div>\
          <div id=\"status\" data-state=\"connecting\" data-points=\"0\" data-updates=\"0\">connecting…</div>\
-         <script src=\"/static/plot.js\" data-figure=\"{id}\"></script></body></html>\n",
+         <script src=\"/static/plot.js\" data-figure=\"{id}\" data-bundle=\"{bundle}\"></script></body></html>\n",
         title = escape(&f.title),
+        file = bundle.file_name(),
+        bundle = bundle.name(),
     ))
 }
 
-/// `GET /static/plotly.min.js`.
-pub(crate) async fn plotly_js() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        PLOTLY_JS,
-    )
-        .into_response()
+/// How long a browser may keep a static file.
+#[derive(Clone, Copy)]
+enum Caching {
+    /// For good: the URL names the version, so its content never changes.
+    Immutable,
+    /// A day: the URL stays while the content may change with the viewer.
+    Day,
+    /// Asks each time; the ETag makes the answer a 304 when nothing changed.
+    Revalidate,
 }
 
-/// `GET /static/plot.js`: the page's script.
-pub(crate) async fn plot_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        PLOT_JS,
+/// `GET /static/{file}`: plotly.js (both bundles, by their versioned
+/// names; `plotly.min.js`, the full bundle, under its old name too), the
+/// page's script and the icon.
+pub(crate) async fn static_file(
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    const JS: &str = "text/javascript; charset=utf-8";
+    let bundle = [Bundle::Full, Bundle::Basic]
+        .into_iter()
+        .find(|b| b.file_name() == file);
+    Ok(match (bundle, file.as_str()) {
+        (Some(b), _) => asset(
+            &headers,
+            JS,
+            b.js().as_bytes(),
+            Some(b.gzip()),
+            Caching::Immutable,
+        ),
+        (None, "plotly.min.js") => asset(
+            &headers,
+            JS,
+            Bundle::Full.js().as_bytes(),
+            Some(Bundle::Full.gzip()),
+            Caching::Day,
+        ),
+        (None, "plot.js") => asset(&headers, JS, PLOT_JS.as_bytes(), None, Caching::Revalidate),
+        (None, "favicon.svg") => favicon(headers).await,
+        _ => {
+            return Err(Error::NotFound {
+                path: format!("/static/{}", file.chars().take(64).collect::<String>()),
+            });
+        }
+    })
+}
+
+/// `GET /favicon.ico` (which browsers ask for whatever a page names) and
+/// `/static/favicon.svg`: the icon.
+pub(crate) async fn favicon(headers: HeaderMap) -> Response {
+    asset(
+        &headers,
+        "image/svg+xml",
+        FAVICON_SVG.as_bytes(),
+        None,
+        Caching::Revalidate,
     )
-        .into_response()
+}
+
+/// A static file's answer: gzipped when the browser accepts it and there
+/// is a gzipped copy, 304 when the browser's copy (`If-None-Match`) is
+/// this one.
+fn asset(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: &'static [u8],
+    gzipped: Option<&'static [u8]>,
+    caching: Caching,
+) -> Response {
+    // Versioned files are named by their version; small ones by a hash.
+    let etag = match caching {
+        Caching::Immutable | Caching::Day => format!("\"plotly-{PLOTLY_VERSION}-{}\"", body.len()),
+        Caching::Revalidate => format!("\"{:016x}\"", fnv1a(body)),
+    };
+    let cache = match caching {
+        Caching::Immutable => "public, max-age=31536000, immutable",
+        Caching::Day => "public, max-age=86400",
+        Caching::Revalidate => "no-cache",
+    };
+    let mut response = if if_none_match(headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match gzipped.filter(|_| accepts_gzip(headers)) {
+            Some(gz) => ([(header::CONTENT_ENCODING, "gzip")], gz).into_response(),
+            None => body.into_response(),
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if gzipped.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// Whether `Accept-Encoding` takes gzip (and does not refuse it, `;q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// FNV-1a, 64 bits: a small static file's ETag.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_is_sent_to_browsers_that_take_it() {
+        for yes in [
+            "gzip",
+            "gzip, deflate, br",
+            "br;q=1, gzip;q=0.5",
+            "*",
+            "GZIP",
+        ] {
+            assert!(accepts_gzip(&headers(&[("accept-encoding", yes)])), "{yes}");
+        }
+        for no in ["", "br", "identity", "gzip;q=0", "deflate, gzip ; q=0"] {
+            assert!(!accepts_gzip(&headers(&[("accept-encoding", no)])), "{no}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_browser_with_this_copy_gets_304() {
+        let etag = format!("\"{:016x}\"", fnv1a(PLOT_JS.as_bytes()));
+        let r = asset(
+            &headers(&[("if-none-match", "\"0000000000000000\"")]),
+            "text/javascript",
+            PLOT_JS.as_bytes(),
+            None,
+            Caching::Revalidate,
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::ETAG], etag.as_str());
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&etag).expect("a header"),
+        );
+        let r = asset(
+            &h,
+            "text/javascript",
+            PLOT_JS.as_bytes(),
+            None,
+            Caching::Revalidate,
+        );
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
+    }
 }

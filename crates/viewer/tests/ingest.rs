@@ -329,6 +329,13 @@ async fn metrics_count_streams_writes_and_errors_by_kind() {
     }
 }
 
+/// `GET path` with `extra` header lines.
+async fn get(addr: &str, path: &str, extra: &str) -> common::Answer {
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{extra}connection: close\r\n\r\n");
+    raw(addr, request.as_bytes()).await
+}
+
 #[tokio::test]
 async fn pages_list_figures_and_serve_plotly_from_the_binary() {
     let v = with_figure(Config::default()).await;
@@ -349,21 +356,84 @@ async fn pages_list_figures_and_serve_plotly_from_the_binary() {
     )
     .await;
     assert_eq!(a.status, 200);
+    // A figure of scatters names the basic bundle; one with a heatmap the full one.
     assert!(
         a.body
-            .contains("<script src=\"/static/plotly.min.js\"></script>")
+            .contains("<script defer src=\"/static/plotly-basic-3.7.0.min.js\"></script>"),
+        "{}",
+        a.body
     );
-    let a = raw(
+    assert!(a.body.contains("data-bundle=\"basic\""), "{}", a.body);
+    let mut heat = figure("heat", 10);
+    heat.data[0].kind = Some("heatmap".to_owned());
+    let heat = v.viewer.add_figure(heat).expect("valid");
+    let a = get(&v.addr, &format!("/plot/{heat}"), "").await;
+    assert!(
+        a.body
+            .contains("<script defer src=\"/static/plotly-3.7.0.min.js\"></script>"),
+        "{}",
+        a.body
+    );
+    // Served from the binary: plain, or gzipped to a browser that takes it,
+    // cached for good under the versioned name.
+    for (path, first) in [
+        ("/static/plotly-3.7.0.min.js", "/**\n* plotly.js v3.7.0"),
+        (
+            "/static/plotly-basic-3.7.0.min.js",
+            "/**\n* plotly.js (basic - minified) v3.7.0",
+        ),
+        ("/static/plotly.min.js", "/**\n* plotly.js v3.7.0"),
+    ] {
+        let a = get(&v.addr, path, "").await;
+        assert_eq!(a.status, 200, "{path}");
+        assert!(
+            a.body.starts_with(first),
+            "{path}: {}",
+            &a.body[..40.min(a.body.len())]
+        );
+        assert!(!a.head.contains("content-encoding"), "{}", a.head);
+    }
+    let a = get(
         &v.addr,
-        b"GET /static/plotly.min.js HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+        "/static/plotly-basic-3.7.0.min.js",
+        "accept-encoding: gzip, deflate, br\r\n",
     )
     .await;
-    assert_eq!(a.status, 200);
+    assert!(a.head.contains("content-encoding: gzip"), "{}", a.head);
     assert!(
-        a.body.starts_with("/**\n* plotly.js v3.7.0"),
+        a.head.contains(&format!(
+            "content-length: {}",
+            plotstream_plotly::BASIC_GZIP.len()
+        )),
         "{}",
-        &a.body[..40.min(a.body.len())]
+        a.head
     );
+    assert!(
+        a.head
+            .contains("cache-control: public, max-age=31536000, immutable"),
+        "{}",
+        a.head
+    );
+    // The page's script is asked for each time, and is a 304 when unchanged.
+    let a = get(&v.addr, "/static/plot.js", "").await;
+    let etag = a
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an etag")
+        .to_owned();
+    let a = get(
+        &v.addr,
+        "/static/plot.js",
+        &format!("if-none-match: {etag}\r\n"),
+    )
+    .await;
+    assert_eq!(a.status, 304, "{}", a.head);
+    // The icon, where browsers look for it; an unknown file is a 404.
+    let a = get(&v.addr, "/favicon.ico", "").await;
+    assert_eq!(a.status, 200);
+    assert!(a.head.contains("content-type: image/svg+xml"), "{}", a.head);
+    assert_eq!(get(&v.addr, "/static/nothing.js", "").await.status, 404);
     let a = raw(
         &v.addr,
         b"GET /plot/9 HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
