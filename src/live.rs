@@ -16,13 +16,12 @@ use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
 
 use clap::Args;
-use plotstream_client::StreamOptions;
 use plotstream_demos::Demo;
 use plotstream_viewer::{Config, Viewer};
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::pace::{Pacer, Streams, runtime, stream_demo};
+use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo};
 
 /// Where the embedded viewer listens when it can: the port learners expect.
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -100,10 +99,13 @@ pub async fn stream(
 
     let (url, plot_url, server) = match &args.url {
         Some(url) => {
-            let created =
-                plotstream_client::create_figure(url, &demo.figure(), &StreamOptions::default())
-                    .await?;
-            (url.clone(), created.url, None)
+            let figure = demo_figure(url, &demo.figure()).await?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "{url} is not a plotstream viewer (it has no figure API): start one with `plotstream serve`, \
+                     or stream to another server with `plotstream stream`"
+                ))
+            })?;
+            (url.clone(), figure.url, None)
         }
         None => {
             let viewer = Viewer::new(Config::default())?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use plotstream_client::{Stats, Stream, StreamOptions};
 use plotstream_demos::{Clock, Demo, Frame};
-use plotstream_protocol::Write;
+use plotstream_protocol::{Figure, Write};
 use tokio::time::Instant;
 
 use crate::Error;
@@ -40,6 +40,59 @@ impl Pacer {
             if let Some(at) = self.start.checked_add(due) {
                 tokio::time::sleep_until(at).await;
             }
+        }
+    }
+}
+
+/// The page of the demo's figure on the plotstream viewer at `url`: the
+/// figure its tokens feed already (from an earlier run), or one made now,
+/// so that each token draws into the demo's own traces and layout.
+/// `None` when `url` is another Plotly-protocol server, which has no figure
+/// API: each token is then drawn as that server draws it.
+pub(crate) async fn demo_figure(url: &str, figure: &Figure) -> Result<Option<DemoFigure>, Error> {
+    let opts = StreamOptions::default();
+    let Some(token) = figure.tokens().next() else {
+        return Ok(None);
+    };
+    let base = url.trim_end_matches('/');
+    Ok(
+        match plotstream_client::figures_fed_by(url, token, &opts).await? {
+            None => None,
+            Some(ids) => match ids.first() {
+                Some(id) => Some(DemoFigure {
+                    url: format!("{base}/plot/{id}"),
+                    made: false,
+                }),
+                None => Some(DemoFigure {
+                    url: plotstream_client::create_figure(url, figure, &opts)
+                        .await?
+                        .url,
+                    made: true,
+                }),
+            },
+        },
+    )
+}
+
+/// The demo's figure on a plotstream viewer ([`demo_figure`]).
+#[derive(Debug)]
+pub(crate) struct DemoFigure {
+    /// Its live page.
+    pub(crate) url: String,
+    /// Made now, not found from an earlier run.
+    pub(crate) made: bool,
+}
+
+impl DemoFigure {
+    /// The line that tells the user where to look.
+    pub(crate) fn line(&self) -> String {
+        if self.made {
+            format!("live plot: {}  (Ctrl-C to stop)", self.url)
+        } else {
+            format!(
+                "live plot: {}  (the figure these tokens fed before; delete it on the viewer's index page to make it anew; Ctrl-C to stop)",
+                self.url
+            )
         }
     }
 }

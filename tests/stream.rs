@@ -277,6 +277,116 @@ async fn live_with_url_creates_its_figure_on_that_viewer() {
     assert_eq!(figure["data"][0]["mode"], "lines+markers");
 }
 
+/// `plotstream stream DEMO` to a plotstream viewer draws the demo's own
+/// figure (its traces, axes and trail), made on the first run and found
+/// again on the next; a stand-in the open viewer made for one of its tokens
+/// before gives way to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_draws_the_demo_s_own_figure_on_a_plotstream_viewer() {
+    let served = common::Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let url = format!("http://{}", served.addr);
+    // A stream before the figure: the open viewer makes a stand-in.
+    let s = plotstream_client::Stream::connect(&url, "double-pendulum-trail", Default::default())
+        .await
+        .expect("connects");
+    s.write(&plotstream_protocol::Write::xy(0, 0))
+        .await
+        .expect("writes");
+    s.close().await.expect("closes");
+    let figures = common::get_json(&served.addr, "/api/figures").await;
+    assert_eq!(figures.as_array().map(Vec::len), Some(1), "{figures}");
+
+    let run = || async {
+        let out = plotstream(&[
+            "stream",
+            "double-pendulum",
+            "--url",
+            &url,
+            "--count",
+            "20",
+            "--max-rate",
+        ])
+        .await;
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run().await;
+    let line = first.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("live plot: {url}/plot/")),
+        "{first}"
+    );
+    let id: u64 = line
+        .trim_start_matches(&format!("live plot: {url}/plot/"))
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("an id");
+    let figures = common::get_json(&served.addr, "/api/figures").await;
+    assert_eq!(
+        figures.as_array().map(Vec::len),
+        Some(1),
+        "the stand-in went: {figures}"
+    );
+    let fig = common::get_json(&served.addr, &format!("/api/figures/{id}")).await;
+    assert_eq!(
+        fig["data"].as_array().map(Vec::len),
+        Some(2),
+        "rods and trail: {fig}"
+    );
+    assert_eq!(
+        fig["layout"]["xaxis"]["range"],
+        serde_json::json!([-2, 2]),
+        "{fig}"
+    );
+    assert_eq!(
+        fig["data"][0]["x"].as_array().map(Vec::len),
+        Some(3),
+        "the rods: {fig}"
+    );
+    assert_eq!(
+        fig["data"][1]["x"].as_array().map(Vec::len),
+        Some(20),
+        "the trail: {fig}"
+    );
+
+    // Again: the same figure, said so.
+    let second = run().await;
+    assert!(
+        second.starts_with(&format!(
+            "live plot: {url}/plot/{id}  (the figure these tokens fed before"
+        )),
+        "{second}"
+    );
+    let figures = common::get_json(&served.addr, "/api/figures").await;
+    assert_eq!(figures.as_array().map(Vec::len), Some(1), "{figures}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_to_another_plotly_server_says_it_has_no_figure_api() {
+    let server = Recorder::start().await;
+    let out = plotstream(&[
+        "stream",
+        "noisy-cosine",
+        "--url",
+        &server.url,
+        "--count",
+        "3",
+        "--max-rate",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "{} has no plotstream figure API: streaming to the tokens only",
+            server.url
+        )),
+        "{stdout}"
+    );
+    assert_eq!(server.line_count(), 3);
+}
+
 /// The viewer killed with SIGKILL mid-stream and started again 3 s later on
 /// the same port: `stream` reconnects and goes on, and its summary counts
 /// the writes the dead connection carried as unconfirmed (they may be

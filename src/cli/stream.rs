@@ -6,7 +6,7 @@ use clap::Args;
 use plotstream_demos::DemoKind;
 
 use super::{Error, Pacing};
-use crate::pace::{Pacer, Streams, runtime, stream_demo, until_ctrl_c};
+use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo, until_ctrl_c};
 
 /// Options of `plotstream stream`.
 #[derive(Debug, Clone, Args)]
@@ -35,6 +35,16 @@ pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
     runtime()?.block_on(async {
+        match demo_figure(&opts.url, &demo.figure()).await? {
+            Some(figure) => writeln!(out, "{}", figure.line()),
+            None => writeln!(
+                out,
+                "{} has no plotstream figure API: streaming to the tokens only, drawn as that server draws them",
+                opts.url
+            ),
+        }
+        .map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
         let mut streams = Streams::new(&opts.url);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let mut frames = 0;

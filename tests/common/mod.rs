@@ -1,5 +1,6 @@
 //! A recording Plotly-protocol server for tests: real hyper on 127.0.0.1:0,
-//! keeping every stream's lines.
+//! keeping every stream's lines. Like Plotly's own, it has no other routes:
+//! anything but a stream (a `POST` with a token) gets 404.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -67,12 +68,16 @@ async fn record(
     req: Request<Incoming>,
     streams: Arc<Mutex<Vec<Recorded>>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let token = req
+    let Some(token) = req
         .headers()
         .get("plotly-streamtoken")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .map(str::to_owned)
+    else {
+        let mut not_found = Response::new(Full::new(Bytes::from_static(b"not found")));
+        *not_found.status_mut() = hyper::StatusCode::NOT_FOUND;
+        return Ok(not_found);
+    };
     let index = {
         let mut s = streams.lock().expect("not poisoned");
         s.push(Recorded {

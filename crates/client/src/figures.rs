@@ -48,6 +48,51 @@ pub async fn create_figure(
     })
 }
 
+/// The figures that `token` feeds on the plotstream viewer at `url` (not
+/// counting a stand-in the viewer made for the token on its own, which a
+/// real figure replaces); `None` when `url` is not a plotstream viewer (it
+/// has no `GET /api/figures`), such as another Plotly-protocol server.
+/// The viewer's own API, as [`create_figure`].
+pub async fn figures_fed_by(
+    url: &str,
+    token: &str,
+    opts: &StreamOptions,
+) -> Result<Option<Vec<u64>>, Error> {
+    let (_, status, body) = call(url, Method::GET, "api/figures", None, opts).await?;
+    if status != 200 || serde_json::from_str::<Vec<serde_json::Value>>(&body).is_err() {
+        return Ok(None);
+    }
+    plotstream_protocol::check_token(token).map_err(|reason| Error::InvalidToken {
+        token: token.to_owned(),
+        reason,
+    })?;
+    let (addr, status, body) = call(
+        url,
+        Method::GET,
+        &format!("api/streams/{token}"),
+        None,
+        opts,
+    )
+    .await?;
+    match status {
+        404 => Ok(Some(Vec::new())),
+        200 => {
+            #[derive(Deserialize)]
+            struct Fed {
+                figures: Vec<u64>,
+            }
+            serde_json::from_str::<Fed>(&body)
+                .map(|f| Some(f.figures))
+                .map_err(|e| Error::Status {
+                    addr,
+                    status,
+                    body: format!("not a stream's figures ({e}): {body}"),
+                })
+        }
+        _ => Err(Error::Status { addr, status, body }),
+    }
+}
+
 /// Deletes figure `id` from the plotstream viewer at `url`; its streams and
 /// event streams end. The viewer's own API, as [`create_figure`].
 pub async fn delete_figure(url: &str, id: u64, opts: &StreamOptions) -> Result<(), Error> {

@@ -21,7 +21,7 @@
 //! | `POST /api/figures` | a Plotly figure (`application/json`) → 201 `{"id", "url"}` |
 //! | `GET /api/figures`, `GET /api/figures/{id}` | the figures; one with the data it holds |
 //! | `DELETE /api/figures/{id}` | deletes a figure → 204 |
-//! | `GET /api/streams/{token}` | `{"token", "traces", "writes", "errors", "connected"}` |
+//! | `GET /api/streams/{token}` | `{"token", "figures", "traces", "writes", "errors", "connected"}` |
 //! | `GET /`, `GET /plot/{id}` | the list of figures; one live plot |
 //! | `GET /plot/{id}/events` | server-sent events: a `snapshot`, then `update`s ([`plotstream_protocol::ViewerEvent`]) |
 //! | `GET /metrics` | Prometheus text: connections, streams, writes, bytes, refusals by kind, subscribers |

@@ -317,6 +317,10 @@ impl Viewer {
     /// feeding them. Refuses a figure over [`Config::max_figures`] or
     /// [`Config::max_traces`], a `maxpoints` outside 1 to 1,000,000, and a
     /// token that breaks the token rule ([`check_token`]).
+    ///
+    /// A figure an open viewer made on its own for one of these tokens (a
+    /// stand-in, until the token's real figure came) is deleted: its token
+    /// feeds this one instead.
     pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
         self.insert_figure(figure, false, Slot::New)
             .map_err(|e| self.refuse(e))
@@ -401,7 +405,28 @@ impl Viewer {
                 .or_insert_with_key(|t| Arc::new(TokenEntry::new(t, config.max_columns)))
                 .add_target(Arc::clone(&entry), indices);
         }
+        // Stand-ins made for these tokens go: the real figure is here.
+        let stand_ins: Vec<u64> = if auto || matches!(slot, Slot::Restore(_)) {
+            Vec::new()
+        } else {
+            let mut ids: Vec<u64> = entry
+                .tokens()
+                .iter()
+                .filter_map(|t| tokens.get(t))
+                .flat_map(|t| t.figures())
+                .filter_map(|(id, auto)| (auto && id != entry.id).then_some(id))
+                .collect();
+            ids.dedup();
+            ids
+        };
         drop(tokens);
+        for id in stand_ins {
+            if self.remove_figure(id).is_ok()
+                && let Some(store) = &self.inner.store
+            {
+                store.delete_figure(id).map_err(|e| self.store_failed(e))?;
+            }
+        }
         match (&self.inner.store, slot) {
             // It is there already.
             (_, Slot::Restore(_)) => entry.mark_stored(),
@@ -608,7 +633,9 @@ impl Viewer {
         self.figure(id).ok().map(|f| f.snapshot())
     }
 
-    /// `{"token", "traces": [<data>], "writes", "errors", "connected"}`.
+    /// `{"token", "figures": [<id>], "traces": [<data>], "writes", "errors",
+    /// "connected"}`; `figures` leaves out a stand-in the viewer made for
+    /// the token on its own.
     pub fn stream_json(&self, token: &str) -> Option<Value> {
         let t = Arc::clone(
             self.inner
@@ -617,8 +644,14 @@ impl Viewer {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(token)?,
         );
+        let figures: Vec<u64> = t
+            .figures()
+            .into_iter()
+            .filter_map(|(id, auto)| (!auto).then_some(id))
+            .collect();
         Some(json!({
             "token": t.token,
+            "figures": figures,
             "traces": t.traces_json(),
             "writes": t.writes.load(Ordering::Relaxed),
             "errors": t.errors.load(Ordering::Relaxed),
