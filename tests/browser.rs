@@ -423,7 +423,8 @@ async fn the_embed_page_draws_a_chart_studio_plot() {
     let start = Instant::now();
     loop {
         let s = browser.eval(status).await;
-        if s["state"] == "live" && s["points"] == "80" {
+        // Applied in the viewer's process: no stream feeds it.
+        if s["state"] == "idle" && s["points"] == "80" {
             break;
         }
         assert!(
@@ -444,5 +445,92 @@ async fn the_embed_page_draws_a_chart_studio_plot() {
         .eval("return document.getElementById('plot').layout.title.text;")
         .await;
     assert_eq!(title, "Time Series");
+    browser.quit().await;
+}
+
+/// The page says whether streams feed its figure: "live · 1 stream" while
+/// one writes, "idle" once it ends. The index page lists figures made
+/// after it was opened, on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_follow_streams_and_figures_as_they_come_and_go() {
+    use plotstream::viewer::{Config, Viewer};
+    if !have_browser() {
+        return;
+    }
+    let _turn = ONE_BROWSER.lock().await;
+    let viewer = Viewer::new(Config::default()).expect("a valid config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address").to_string();
+    tokio::spawn(plotstream::viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+    let figure = |token: &str| plotstream::protocol::Figure {
+        data: vec![plotstream::protocol::Trace::streamed(
+            "scatter",
+            plotstream::protocol::StreamSpec::new(token, 100),
+        )],
+        ..Default::default()
+    };
+    let id = viewer.add_figure(figure("follow")).expect("valid");
+    let url = format!("http://{addr}");
+    let stream = plotstream::client::Stream::connect(&url, "follow", Default::default())
+        .await
+        .expect("connects");
+    for i in 0..10 {
+        stream
+            .write(&plotstream::protocol::Write::xy(i, i))
+            .await
+            .expect("writes");
+    }
+
+    let browser = Browser::start().await;
+    browser.open(&format!("{url}/plot/{id}")).await;
+    let status =
+        "const s = document.getElementById('status'); return [s.dataset.state, s.textContent];";
+    let wait_for = async |state: &str| {
+        let start = Instant::now();
+        loop {
+            let s = browser.eval(status).await;
+            if s[0] == state {
+                return s[1].as_str().unwrap_or_default().to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the page never said {state}: {s}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let live = wait_for("live").await;
+    assert!(
+        live.starts_with("live · 1 stream · 10 points held"),
+        "{live}"
+    );
+    assert_eq!(stream.close().await.expect("closes").status, 200);
+    let idle = wait_for("idle").await;
+    assert!(
+        idle.starts_with("idle: no stream connected · 10 points held"),
+        "{idle}"
+    );
+
+    browser.open(&url).await;
+    let rows = "return [...document.querySelectorAll('#figures tr[data-figure]')].map(r => r.dataset.figure);";
+    assert_eq!(browser.eval(rows).await, json!([id.to_string()]));
+    let later = viewer.add_figure(figure("later")).expect("valid");
+    let start = Instant::now();
+    loop {
+        if browser.eval(rows).await == json!([id.to_string(), later.to_string()]) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the index page never listed figure {later}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     browser.quit().await;
 }

@@ -3,7 +3,9 @@
 //!
 //! The stream is server-sent events: first a `snapshot` (the figure with the
 //! data it holds), then `update`s ([`FigureUpdate`]). A subscriber that falls
-//! behind gets a fresh `snapshot` instead of the updates it missed.
+//! behind gets a fresh `snapshot` instead of the updates it missed. A
+//! `streams` event ([`StreamsEvent`]) follows each snapshot and each stream
+//! that begins or ends: how many streams feed the figure now.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,14 @@ pub struct FigureUpdate {
     pub layout: Option<Map<String, Value>>,
 }
 
+/// A `streams` event: how many streams feed the figure now (0: none is
+/// connected, and nothing new will arrive until one is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamsEvent {
+    /// Streams connected to the figure's tokens.
+    pub connected: u64,
+}
+
 /// One event of a figure's event stream.
 ///
 /// ```
@@ -60,6 +70,8 @@ pub enum ViewerEvent {
     Snapshot(Figure),
     /// `update`: what arrived since.
     Update(FigureUpdate),
+    /// `streams`: how many streams feed the figure now.
+    Streams(StreamsEvent),
 }
 
 impl ViewerEvent {
@@ -67,12 +79,15 @@ impl ViewerEvent {
     pub const SNAPSHOT: &'static str = "snapshot";
     /// The SSE event name of an update.
     pub const UPDATE: &'static str = "update";
+    /// The SSE event name of a streams event.
+    pub const STREAMS: &'static str = "streams";
 
     /// The event's SSE name.
     pub fn name(&self) -> &'static str {
         match self {
             ViewerEvent::Snapshot(_) => Self::SNAPSHOT,
             ViewerEvent::Update(_) => Self::UPDATE,
+            ViewerEvent::Streams(_) => Self::STREAMS,
         }
     }
 
@@ -82,6 +97,7 @@ impl ViewerEvent {
         Ok(match name {
             Self::SNAPSHOT => Some(ViewerEvent::Snapshot(serde_json::from_slice(data)?)),
             Self::UPDATE => Some(ViewerEvent::Update(serde_json::from_slice(data)?)),
+            Self::STREAMS => Some(ViewerEvent::Streams(serde_json::from_slice(data)?)),
             _ => None,
         })
     }
@@ -124,5 +140,17 @@ mod tests {
         };
         assert_eq!(f.data[0].extra["x"], json!([1]));
         assert_eq!(ViewerEvent::Snapshot(f).name(), "snapshot");
+    }
+
+    #[test]
+    fn a_streams_event_counts_the_streams() {
+        let e = ViewerEvent::parse("streams", br#"{"connected":2}"#).expect("parses");
+        assert_eq!(e, Some(ViewerEvent::Streams(StreamsEvent { connected: 2 })));
+        assert_eq!(
+            serde_json::to_string(&StreamsEvent { connected: 0 })
+                .ok()
+                .as_deref(),
+            Some(r#"{"connected":0}"#)
+        );
     }
 }

@@ -64,7 +64,7 @@ mod write;
 pub use attribute::{Attribute, Change, Field, Fields, MAX_PATH_DEPTH, PathTooDeep};
 pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
 pub use error::Error;
-pub use event::{FigureUpdate, TraceUpdate, ViewerEvent};
+pub use event::{FigureUpdate, StreamsEvent, TraceUpdate, ViewerEvent};
 pub use figure::{DEFAULT_MAXPOINTS, Figure, StreamSpec, Trace};
 pub use tape::{TapeLine, TapeRecord};
 pub use token::{MAX_TOKEN_LEN, TokenError, check_token};

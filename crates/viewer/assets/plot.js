@@ -16,6 +16,11 @@
   let pending;
   let frameRequested = false;
   let updates = 0;
+  // How many streams feed the figure (the viewer's `streams` events), and
+  // whether the event stream is up.
+  let streams = null;
+  let connection = "connecting";
+  let drawn = false;
   let drawing = new Promise((ready) => {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
     else ready();
@@ -35,12 +40,24 @@
     return n;
   }
 
-  function showStatus(state) {
+  // live: streams are feeding it; idle: none is connected (nothing new
+  // until one is); connecting, reconnecting: the event stream is not up.
+  function showStatus(error) {
     const n = pointsHeld();
+    let state = connection;
+    let words = connection === "connecting" ? "connecting…" : connection;
+    if (error) {
+      state = "error";
+      words = "error: " + error;
+    } else if (connection === "open" && drawn) {
+      state = streams > 0 ? "live" : "idle";
+      words = streams > 0 ? "live · " + streams + (streams === 1 ? " stream" : " streams") : "idle: no stream connected";
+    }
     status.dataset.state = state;
+    status.dataset.streams = String(streams === null ? "" : streams);
     status.dataset.points = String(n);
     status.dataset.updates = String(updates);
-    status.textContent = state + " · " + n + " points held · " + updates + " updates";
+    status.textContent = words + " · " + n + " points held · " + updates + " updates";
   }
 
   function schedule() {
@@ -91,9 +108,12 @@
     resetPending();
     drawing = drawing
       .then(() => draw(p))
-      .then(() => showStatus("live"), (e) => {
+      .then(() => {
+        drawn = true;
+        showStatus();
+      }, (e) => {
         console.error(e);
-        showStatus("error: " + e.message);
+        showStatus(e.message);
       });
   }
 
@@ -153,7 +173,18 @@
     const events = new EventSource("/plot/" + figureId + "/events");
     events.addEventListener("snapshot", (m) => onSnapshot(JSON.parse(m.data)));
     events.addEventListener("update", (m) => onUpdate(JSON.parse(m.data)));
-    events.onerror = () => showStatus("reconnecting");
+    events.addEventListener("streams", (m) => {
+      streams = JSON.parse(m.data).connected;
+      showStatus();
+    });
+    events.onopen = () => {
+      connection = "open";
+      showStatus();
+    };
+    events.onerror = () => {
+      connection = "reconnecting";
+      showStatus();
+    };
   }
 
   connect();

@@ -49,12 +49,16 @@ pub(crate) fn origin(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// `GET /api/figures`: every figure's id, title, page and points held.
+/// `GET /api/figures`: every figure's id, title, page, points held (per
+/// trace) and the streams feeding it now.
 pub(crate) async fn list_figures(State(viewer): State<Viewer>) -> Json<Value> {
     let list: Vec<Value> = viewer
         .figures()
         .iter()
-        .map(|f| json!({"id": f.id, "title": f.title, "url": format!("/plot/{}", f.id), "points": f.points()}))
+        .map(|f| {
+            json!({"id": f.id, "title": f.title, "url": format!("/plot/{}", f.id),
+                   "points": f.points(), "streams": viewer.streams_feeding(f)})
+        })
         .collect();
     Json(Value::Array(list))
 }

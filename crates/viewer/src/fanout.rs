@@ -1,4 +1,4 @@
-//! One figure's subscribers: each has its own queue of update events,
+//! One figure's subscribers: each has its own queue of events,
 //! bounded in count and in bytes. A subscriber that falls further behind
 //! than either bound is marked lagged, its queue is emptied, and it is
 //! sent a fresh snapshot instead: a reader that never reads holds at most
@@ -9,11 +9,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
+/// One event for subscribers: its SSE name and its JSON, shared by all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Message {
+    pub(crate) kind: &'static str,
+    pub(crate) data: Arc<str>,
+}
+
 /// What a subscriber receives next.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
-    /// The next update event.
-    Event(Arc<str>),
+    /// The next event.
+    Event(Message),
     /// It fell behind: it needs a fresh snapshot.
     Lagged,
     /// The figure is gone.
@@ -22,7 +29,7 @@ pub(crate) enum Received {
 
 #[derive(Debug, Default)]
 struct QueueState {
-    events: VecDeque<Arc<str>>,
+    events: VecDeque<Message>,
     bytes: usize,
     lagged: bool,
     closed: bool,
@@ -81,7 +88,7 @@ impl Fanout {
 
     /// Queues `event` for every subscriber; one that would go past a bound
     /// is marked lagged instead, and its queue emptied.
-    pub(crate) fn send(&self, event: &Arc<str>) {
+    pub(crate) fn send(&self, event: &Message) {
         let mut queues = self.lock();
         queues.retain(|q| Arc::strong_count(q) > 1);
         for q in queues.iter() {
@@ -89,13 +96,14 @@ impl Fanout {
             if s.lagged || s.closed {
                 continue;
             }
-            if s.events.len() >= self.max_events || s.bytes + event.len() > self.max_bytes {
+            let len = event.data.len();
+            if s.events.len() >= self.max_events || s.bytes + len > self.max_bytes {
                 s.events.clear();
                 s.bytes = 0;
                 s.lagged = true;
             } else {
-                s.bytes += event.len();
-                s.events.push_back(Arc::clone(event));
+                s.bytes += len;
+                s.events.push_back(event.clone());
             }
             drop(s);
             q.ready.notify_one();
@@ -138,7 +146,7 @@ impl Subscriber {
             return Some(Received::Lagged);
         }
         let event = s.events.pop_front()?;
-        s.bytes -= event.len();
+        s.bytes -= event.data.len();
         Some(Received::Event(event))
     }
 
@@ -153,8 +161,11 @@ impl Subscriber {
 mod tests {
     use super::*;
 
-    fn ev(s: &str) -> Arc<str> {
-        Arc::from(s)
+    fn ev(s: &str) -> Message {
+        Message {
+            kind: "update",
+            data: Arc::from(s),
+        }
     }
 
     #[tokio::test]

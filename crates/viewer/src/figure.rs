@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use plotstream_protocol::{Attribute, Field, Figure, PathTooDeep, Write};
+use plotstream_protocol::{
+    Attribute, Field, Figure, PathTooDeep, StreamsEvent, ViewerEvent, Write,
+};
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
 
 use crate::column::{TraceData, relayout, restored_attributes};
 use crate::event::{self, Pending};
-use crate::fanout::{Fanout, Subscriber};
+use crate::fanout::{Fanout, Message, Subscriber};
 use crate::store::{SaveRow, StoredData};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -191,6 +193,19 @@ impl FigureEntry {
         self.send_pending(&mut state);
     }
 
+    /// Tells subscribers how many streams feed the figure now, after what
+    /// the streams sent so far.
+    pub(crate) fn send_streams(&self, connected: u64) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+        if let Ok(json) = serde_json::to_string(&StreamsEvent { connected }) {
+            self.fanout.send(&Message {
+                kind: ViewerEvent::STREAMS,
+                data: Arc::from(json),
+            });
+        }
+    }
+
     /// Ends every subscription: the figure is gone.
     pub(crate) fn close(&self) {
         self.fanout.close();
@@ -207,7 +222,10 @@ impl FigureEntry {
             return;
         };
         if let Ok(json) = serde_json::to_string(&update) {
-            self.fanout.send(&Arc::from(json));
+            self.fanout.send(&Message {
+                kind: ViewerEvent::UPDATE,
+                data: Arc::from(json),
+            });
             state.last_sent = Instant::now();
         }
     }
@@ -498,6 +516,12 @@ impl TokenEntry {
         }
         self.writes
             .fetch_add(writes.len() as u64, Ordering::Relaxed);
+    }
+
+    /// The figures this token feeds.
+    pub(crate) fn targets(&self) -> Vec<Arc<FigureEntry>> {
+        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
+        targets.iter().map(|(f, _)| Arc::clone(f)).collect()
     }
 
     /// The figures this token feeds, as (id, made for it on its own).

@@ -16,19 +16,22 @@ use crate::metrics::Open;
 use crate::server::ConnTail;
 use crate::{Error, Viewer};
 
-/// Keeps the token's connection count right however the handler ends.
-struct Connected(Arc<TokenEntry>);
+/// Keeps the token's connection count right however the handler ends,
+/// and tells its figures' subscribers when a stream begins and ends.
+struct Connected(Viewer, Arc<TokenEntry>);
 
 impl Connected {
-    fn new(token: &Arc<TokenEntry>) -> Self {
+    fn new(viewer: &Viewer, token: &Arc<TokenEntry>) -> Self {
         token.connections.fetch_add(1, Ordering::Relaxed);
-        Connected(Arc::clone(token))
+        viewer.streams_changed(token);
+        Connected(viewer.clone(), Arc::clone(token))
     }
 }
 
 impl Drop for Connected {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.1.connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.streams_changed(&self.1);
     }
 }
 
@@ -90,7 +93,7 @@ async fn stream(
     let mut ended = entry.generation.subscribe();
     ended.mark_unchanged();
     let _connected = (
-        Connected::new(entry),
+        Connected::new(viewer, entry),
         Open::new(viewer, |m| &m.open_streams),
     );
     viewer.metrics().streams.fetch_add(1, Ordering::Relaxed);

@@ -25,38 +25,73 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Deletes a figure from the index page. `DELETE` is not a method a page
-/// of another origin may send without asking, and this server grants no
-/// preflight: only this page's own script can.
-const DELETE_SCRIPT: &str = "<script>for(const b of document.querySelectorAll('button[data-id]'))\
-b.onclick=async()=>{if(!confirm('Delete '+b.dataset.title+'?'))return;\
-const r=await fetch('/api/figures/'+b.dataset.id,{method:'DELETE'});\
-if(r.ok)b.closest('tr').remove();else alert(await r.text());};</script>";
+/// The index page's script: it lists the figures again every 2 s (new
+/// ones appear, streams come and go), and deletes a figure when asked.
+/// `DELETE` is not a method a page of another origin may send without
+/// asking, and this server grants no preflight: only this page's own
+/// script can.
+const INDEX_SCRIPT: &str = r#"<script>(function () {
+  const rows = document.getElementById("figures");
+  const text = (s) => { const d = document.createElement("div"); d.textContent = s; return d.innerHTML; };
+  rows.addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-id]");
+    if (!b || !confirm("Delete " + b.dataset.title + "?")) return;
+    const r = await fetch("/api/figures/" + b.dataset.id, { method: "DELETE" });
+    if (r.ok) b.closest("tr").remove(); else alert(await r.text());
+  });
+  async function refresh() {
+    try {
+      const r = await fetch("/api/figures");
+      if (!r.ok) return;
+      const list = await r.json();
+      rows.innerHTML = list.length ? list.map((f) =>
+        "<tr data-figure=\"" + f.id + "\"><td><a href=\"/plot/" + f.id + "\">" + text(f.title) + "</a></td><td>" +
+        f.points.length + "</td><td>" + f.points.reduce((a, b) => a + b, 0) + "</td><td>" +
+        (f.streams > 0 ? "live · " + f.streams : "idle") + "</td><td><button data-id=\"" + f.id +
+        "\" data-title=\"" + text(f.title) + "\">delete</button></td></tr>").join("") : EMPTY;
+      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+    } catch (e) { /* the viewer is restarting: try again */ }
+  }
+  const EMPTY = rows.dataset.empty;
+  setInterval(refresh, 2000);
+})();</script>"#;
+
+/// What the list says without figures.
+const NO_FIGURES: &str = "No figures yet: stream to this server, or POST a figure to /api/figures.";
 
 /// `GET /`: the live figures, each with a delete button.
 pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
     let mut rows = String::new();
     for f in viewer.figures() {
         let held = f.points();
+        let streams = viewer.streams_feeding(&f);
         let _ = writeln!(
             rows,
-            "<tr><td><a href=\"/plot/{id}\">{title}</a></td><td>{traces}</td><td>{points}</td>\
-             <td><button data-id=\"{id}\" data-title=\"{title}\">delete</button></td></tr>",
+            "<tr data-figure=\"{id}\"><td><a href=\"/plot/{id}\">{title}</a></td><td>{traces}</td><td>{points}</td>\
+             <td>{state}</td><td><button data-id=\"{id}\" data-title=\"{title}\">delete</button></td></tr>",
             id = f.id,
             title = escape(&f.title),
             traces = held.len(),
             points = held.iter().sum::<usize>(),
+            state = if streams > 0 {
+                format!("live · {streams}")
+            } else {
+                "idle".to_owned()
+            },
         );
     }
+    let empty = format!("<tr><td colspan=\"5\">{NO_FIGURES}</td></tr>");
     if rows.is_empty() {
-        rows = "<tr><td colspan=\"4\">No figures yet: stream to this server, or POST a figure to /api/figures.</td></tr>".into();
+        rows.clone_from(&empty);
     }
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>plotstream</title>{ICON_LINK}\
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}td,th{{padding:.3em 1em;text-align:left}}</style></head>\
          <body><h1>plotstream</h1><p>Live figures on this viewer (plotly.js {PLOTLY_VERSION}).</p>\
-         <table><tr><th>figure</th><th>traces</th><th>points held</th><th></th></tr>\n{rows}</table>\
-         <p><a href=\"/metrics\">metrics</a> · <a href=\"/api/figures\">figures as JSON</a></p>{DELETE_SCRIPT}</body></html>\n"
+         <table><thead><tr><th>figure</th><th>traces</th><th>points held</th><th>streams</th><th></th></tr></thead>\
+         <tbody id=\"figures\" data-empty=\"{empty_attr}\">\n{rows}</tbody></table>\
+         <p><a href=\"/metrics\">metrics</a> · <a href=\"/api/figures\">figures as JSON</a></p>{INDEX_SCRIPT}</body></html>\n",
+        empty_attr = escape(&empty),
     ))
 }
 

@@ -1,5 +1,7 @@
 //! `GET /plot/{id}/events`: a figure's server-sent events, a `snapshot`
-//! then `update`s; a fresh `snapshot` for a subscriber that fell behind.
+//! then `update`s; a fresh `snapshot` for a subscriber that fell behind; a
+//! `streams` event after the first snapshot and whenever a stream feeding
+//! the figure begins or ends.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use plotstream_protocol::ViewerEvent;
+use plotstream_protocol::{StreamsEvent, ViewerEvent};
 
 use crate::fanout::{Received, Subscriber};
 use crate::figure::FigureEntry;
@@ -20,6 +22,8 @@ use crate::{Error, Viewer};
 pub(crate) struct Subscription {
     figure: Arc<FigureEntry>,
     snapshot: Option<String>,
+    /// The streams feeding the figure when it subscribed, said after the snapshot.
+    streams: Option<u64>,
     updates: Subscriber,
     subscribed: Open,
 }
@@ -28,6 +32,7 @@ impl Subscription {
     pub(crate) fn new(viewer: &Viewer, figure: Arc<FigureEntry>) -> Self {
         let (snapshot, updates) = figure.subscribe();
         Subscription {
+            streams: Some(viewer.streams_feeding(&figure)),
             figure,
             snapshot: Some(snapshot.to_string()),
             updates,
@@ -41,8 +46,12 @@ impl Subscription {
         if let Some(snapshot) = self.snapshot.take() {
             return Some((ViewerEvent::SNAPSHOT, snapshot));
         }
+        if let Some(connected) = self.streams.take() {
+            let json = serde_json::to_string(&StreamsEvent { connected }).unwrap_or_default();
+            return Some((ViewerEvent::STREAMS, json));
+        }
         match self.updates.recv().await {
-            Received::Event(update) => Some((ViewerEvent::UPDATE, update.to_string())),
+            Received::Event(message) => Some((message.kind, message.data.to_string())),
             Received::Lagged => {
                 tracing::debug!(
                     figure = self.figure.id,
@@ -117,6 +126,8 @@ mod tests {
         let (kind, first) = sub.next().await.expect("the first snapshot");
         assert_eq!(kind, "snapshot");
         assert!(!first.contains("\"x\""), "nothing streamed yet: {first}");
+        let (kind, streams) = sub.next().await.expect("how many streams feed it");
+        assert_eq!((kind, streams.as_str()), ("streams", r#"{"connected":0}"#));
 
         put(&viewer, Write::xy(0, 0));
         let (kind, update) = sub.next().await.expect("an update");
@@ -169,7 +180,7 @@ mod tests {
             panic!("flushed for the earlier subscriber")
         };
         assert_eq!(
-            &*sent,
+            &*sent.data,
             r#"{"traces":[{"index":0,"append":{"x":[0,1,2,3,4],"y":[0,1,2,3,4]},"overwrite":{}}]}"#
         );
         assert!(
@@ -181,7 +192,7 @@ mod tests {
         let Some(Received::Event(next)) = late.try_recv() else {
             panic!("new updates")
         };
-        assert!(next.contains(r#""x":[5]"#), "{next}");
+        assert!(next.data.contains(r#""x":[5]"#), "{next:?}");
     }
 
     /// A deleted figure ends its subscribers' event streams.
@@ -191,6 +202,7 @@ mod tests {
         let id = figure.id;
         let mut sub = Subscription::new(&viewer, figure);
         assert!(sub.next().await.is_some(), "the snapshot");
+        assert!(sub.next().await.is_some(), "the streams");
         viewer.delete_figure(id).expect("deletes");
         assert!(sub.next().await.is_none());
     }

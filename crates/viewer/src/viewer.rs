@@ -692,6 +692,11 @@ impl Viewer {
 
     /// Whether a stream feeds the figure now.
     fn connected(&self, f: &FigureEntry) -> bool {
+        self.streams_feeding(f) > 0
+    }
+
+    /// How many streams feed the figure now.
+    pub(crate) fn streams_feeding(&self, f: &FigureEntry) -> u64 {
         let tokens = self
             .inner
             .tokens
@@ -700,7 +705,16 @@ impl Viewer {
         f.tokens()
             .iter()
             .filter_map(|t| tokens.get(t))
-            .any(|t| t.connections.load(Ordering::Relaxed) > 0)
+            .map(|t| u64::try_from(t.connections.load(Ordering::Relaxed)).unwrap_or(0))
+            .sum()
+    }
+
+    /// Tells the subscribers of every figure `token` feeds how many streams
+    /// feed it now (a stream on it began or ended).
+    pub(crate) fn streams_changed(&self, token: &TokenEntry) {
+        for f in token.targets() {
+            f.send_streams(self.streams_feeding(&f));
+        }
     }
 }
 

@@ -45,7 +45,7 @@ async fn writes_append_overwrite_and_relayout() {
     let (_, s) = get_json(&v.addr, "/api/streams/tok").await;
     assert_eq!(
         s,
-        json!({"token": "tok", "traces": [{"x": [1, 2, 3], "y": [10, 20, 30]}], "writes": 3, "errors": 0, "connected": false})
+        json!({"token": "tok", "figures": [1], "traces": [{"x": [1, 2, 3], "y": [10, 20, 30]}], "writes": 3, "errors": 0, "connected": false})
     );
     raw(
         &v.addr,

@@ -96,7 +96,8 @@ pub(crate) async fn follow(
                                     sub.update(&update, schedule, now);
                                 }
                             }
-                            Ok(None) => {}
+                            // How many streams feed it: the load test counts its own.
+                            Ok(Some(ViewerEvent::Streams(_)) | None) => {}
                             Err(e) => tracing::warn!("unreadable {event} event: {e}"),
                         }
                     }
