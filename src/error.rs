@@ -32,14 +32,53 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
-    /// A tape could not be read.
+    /// A tape could not be opened.
+    #[error("cannot open the tape {}", path.display())]
+    TapeOpen {
+        /// The tape's path.
+        path: PathBuf,
+        /// The system's reason.
+        #[source]
+        source: io::Error,
+    },
+    /// A tape's line could not be read, or is not a tape record.
     #[error("tape {}, line {line}: {reason}", path.display())]
     Tape {
         /// The tape's path.
         path: PathBuf,
-        /// The line (0: opening the file).
+        /// The line, from 1.
         line: u64,
-        /// What went wrong.
+        /// What is wrong with it.
         reason: String,
     },
+}
+
+/// An error and its causes in one line, `error: cause: its cause`, leaving
+/// out a cause whose words the line already holds: what the command line
+/// prints.
+///
+/// ```
+/// let e = plotstream::demos::Error::from(plotstream::ppbp::Params {
+///     hurst: 2.0,
+///     ..Default::default()
+/// }
+/// .validate()
+/// .expect_err("H = 2 is refused"));
+/// assert_eq!(
+///     plotstream::error_chain(&e),
+///     "ppbp: the Hurst exponent must be in (0.5, 1), got 2"
+/// );
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = s.source();
+    }
+    text
 }

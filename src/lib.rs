@@ -47,7 +47,7 @@ mod error;
 pub mod live;
 mod pace;
 
-pub use error::Error;
+pub use error::{Error, error_chain};
 
 pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;

@@ -14,13 +14,7 @@ fn main() -> ExitCode {
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {
-                eprint!("error: {err}");
-                let mut source = std::error::Error::source(&err);
-                while let Some(s) = source {
-                    eprint!(": {s}");
-                    source = s.source();
-                }
-                eprintln!();
+                eprintln!("error: {}", plotstream::error_chain(&err));
             }
             ExitCode::FAILURE
         }

@@ -321,7 +321,9 @@ impl Events {
         }
     }
 
-    /// The events whole so far, as (name, data).
+    /// The snapshots and updates whole so far, as (name, data); the
+    /// `streams` events between them (streams beginning and ending) are
+    /// not what these tests look at.
     fn parsed(&self) -> Vec<(String, String)> {
         let Some(at) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") else {
             return Vec::new();
@@ -333,6 +335,7 @@ impl Events {
                 let (name, rest) = e.strip_prefix("event: ")?.split_once('\n')?;
                 Some((name.to_owned(), rest.strip_prefix("data: ")?.to_owned()))
             })
+            .filter(|(name, _)| name != "streams")
             .collect()
     }
 

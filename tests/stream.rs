@@ -107,30 +107,52 @@ async fn replay_sends_a_tape_back() {
     assert_eq!(received(&streams[0].lines), want);
 }
 
+/// What `replay` says of a tape it cannot use: one line, each place named
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_tape_line_is_named() {
+async fn a_bad_tape_is_named_once() {
     let server = Recorder::start().await;
-    let path = std::env::temp_dir().join(format!("plotstream-bad-{}.ndjson", std::process::id()));
-    std::fs::write(
-        &path,
-        "{\"t\":0,\"token\":\"a\",\"write\":{\"x\":1}}\nnot json\n",
-    )
-    .expect("writes");
-    let out = plotstream(&[
-        "replay",
-        path.to_str().expect("utf-8 path"),
-        "--url",
-        &server.url,
-        "--max-rate",
-    ])
-    .await;
-    std::fs::remove_file(&path).ok();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(", line 2: expected"), "{err}");
-    let out = plotstream(&["replay", "/nonexistent/tape", "--url", &server.url]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tape /nonexistent/tape, line 0"));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tapes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a dir");
+    let tape = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("writes");
+        path.to_str().expect("utf-8 path").to_owned()
+    };
+    let fails = async |path: &str| {
+        let out = plotstream(&["replay", path, "--url", &server.url, "--max-rate"]).await;
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).trim_end().to_owned()
+    };
+    let record = "{\"t\":0,\"token\":\"a\",\"write\":{\"x\":1}}\n";
+    let bad = tape("bad.ndjson", &format!("{record}not json\n"));
+    assert_eq!(
+        fails(&bad).await,
+        format!("error: tape {bad}, line 2: expected ident (column 2)")
+    );
+    let cut = tape("cut.ndjson", &format!("{record}{}", &record[..30]));
+    assert_eq!(
+        fails(&cut).await,
+        format!("error: tape {cut}, line 2: EOF while parsing a string (column 30)")
+    );
+    let empty = tape("empty.ndjson", "\n\n");
+    assert_eq!(
+        fails(&empty).await,
+        format!(
+            "error: nothing to replay: the tape {empty} has no records (make one with `plotstream generate`)"
+        )
+    );
+    assert_eq!(
+        fails("/nonexistent/tape").await,
+        "error: cannot open the tape /nonexistent/tape: No such file or directory (os error 2)"
+    );
+    let d = dir.to_str().expect("utf-8 path");
+    assert_eq!(
+        fails(d).await,
+        format!("error: cannot open the tape {d}: it is a directory, not a tape")
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Pacing never runs ahead of simulated time: 6 frames 80 ms apart at speed 4

@@ -1,7 +1,7 @@
 //! `plotstream replay`: a tape, back to a server, paced by its `t`.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use plotstream_protocol::TapeRecord;
@@ -24,44 +24,71 @@ pub struct ReplayOpts {
     pub pacing: Pacing,
 }
 
+/// The tape: stdin for `-`, else the file, refused by name if it cannot be
+/// opened or is a directory.
+async fn open(path: &Path) -> Result<Box<dyn AsyncRead + Unpin + Send>, Error> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(tokio::io::stdin()));
+    }
+    let cannot = |source| Error::TapeOpen {
+        path: path.to_owned(),
+        source,
+    };
+    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    if file.metadata().await.map_err(cannot)?.is_dir() {
+        return Err(cannot(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory, not a tape",
+        )));
+    }
+    Ok(Box::new(file))
+}
+
+/// What serde says is wrong with a tape line, without its own "at line 1"
+/// (the tape's line number says where): the column stays.
+fn json_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(what) => format!("{what} (column {})", e.column()),
+        None => text,
+    }
+}
+
 pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     runtime()?.block_on(async {
-        let input: Box<dyn AsyncRead + Unpin + Send> = if opts.tape.as_os_str() == "-" {
-            Box::new(tokio::io::stdin())
-        } else {
-            let file = tokio::fs::File::open(&opts.tape)
-                .await
-                .map_err(|source| Error::Tape {
-                    path: opts.tape.clone(),
-                    line: 0,
-                    reason: source.to_string(),
-                })?;
-            Box::new(file)
-        };
+        let input = open(&opts.tape).await?;
         let mut streams = Streams::new(&opts.url);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let work = async {
             let mut lines = BufReader::new(input).lines();
             let mut number = 0u64;
+            let mut records = 0u64;
             loop {
                 number += 1;
-                let line = lines.next_line().await.map_err(|e| Error::Tape {
+                let bad = |reason: String| Error::Tape {
                     path: opts.tape.clone(),
                     line: number,
-                    reason: e.to_string(),
-                })?;
-                let Some(line) = line else { return Ok(()) };
+                    reason,
+                };
+                let line = lines.next_line().await.map_err(|e| bad(e.to_string()))?;
+                let Some(line) = line else { break };
                 if line.trim().is_empty() {
                     continue;
                 }
-                let record: TapeRecord = serde_json::from_str(&line).map_err(|e| Error::Tape {
-                    path: opts.tape.clone(),
-                    line: number,
-                    reason: e.to_string(),
-                })?;
+                let record: TapeRecord =
+                    serde_json::from_str(&line).map_err(|e| bad(json_reason(&e)))?;
+                records += 1;
                 pacer.wait_for(record.t).await;
                 streams.write(&record.token, &record.write).await?;
             }
+            if records == 0 {
+                return Err(Error::Usage(format!(
+                    "nothing to replay: the tape {} has no records (make one with `plotstream generate`)",
+                    opts.tape.display()
+                )));
+            }
+            Ok(())
         };
         let result = until_ctrl_c(work).await;
         let closed = streams.close(out).await;

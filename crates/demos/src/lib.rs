@@ -92,16 +92,16 @@ pub enum Error {
         reason: plotstream_protocol::TokenError,
     },
     /// The noisy cosine's parameters.
-    #[error("noisy cosine: {0}")]
+    #[error("noisy cosine")]
     Cosine(#[from] plotstream_cosine::Error),
     /// The double pendulum's parameters or start.
-    #[error("double pendulum: {0}")]
+    #[error("double pendulum")]
     Pendulum(#[from] plotstream_pendulum::Error),
     /// The Gapminder data.
     #[error(transparent)]
     Gapminder(#[from] plotstream_gapminder::Error),
     /// The burst process's parameters.
-    #[error("ppbp: {0}")]
+    #[error("ppbp")]
     Ppbp(#[from] plotstream_ppbp::Error),
     /// A sample could not be encoded.
     #[error("cannot encode a sample")]

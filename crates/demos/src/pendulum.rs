@@ -176,7 +176,10 @@ mod tests {
         let err = DoublePendulumDemo::new("dp", f64::NAN, 0.0).expect_err("refused");
         assert_eq!(
             err.to_string(),
-            "double pendulum: the initial state must be finite"
+            "double pendulum",
+            "the cause is the source's"
         );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("the initial state must be finite"));
     }
 }

@@ -82,7 +82,7 @@ pub enum Error {
         token: String,
     },
     /// A line that is not a write, or is too long (400, or 413).
-    #[error("stream \"{token}\": {source}")]
+    #[error("stream \"{token}\"")]
     InvalidWrite {
         /// The stream's token.
         token: String,
