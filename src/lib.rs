@@ -44,6 +44,7 @@
 
 pub mod cli;
 mod error;
+mod flags;
 pub mod live;
 mod pace;
 

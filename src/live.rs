@@ -34,11 +34,11 @@ pub struct LiveArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Play this many times faster than simulated time (real time is 1).
-    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = crate::cli::speed)]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = crate::flags::speed)]
     pub speed: f64,
     /// Stop after this many frames (the plot stays up until Ctrl-C when the
     /// viewer runs here); without it the demo never ends.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
     pub count: Option<u64>,
 }
 

@@ -446,6 +446,10 @@ async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
             &["--max-error-rate", "2"][..],
             "must be a share from 0 to 1",
         ),
+        // A negative number reaches the value's own check, not clap's
+        // "unexpected argument".
+        (&["--rate", "-5"][..], "\"-5\" must be a number above 0"),
+        (&["--duration", "-5s"][..], "is not a duration"),
     ] {
         let mut all = vec!["--url", "http://127.0.0.1:9"];
         all.extend_from_slice(args);

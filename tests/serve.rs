@@ -76,3 +76,35 @@ async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
         "closed unless asked: {answer}"
     );
 }
+
+/// Addresses by name, and flags that contradict each other refused.
+#[tokio::test]
+async fn serve_takes_a_host_name_and_refuses_open_with_closed() {
+    let served = Served::start(&["--addr", "localhost:0"]).await;
+    let last = served.lines.last().expect("a line");
+    assert!(
+        last.starts_with("listening on http://127.0.0.1:")
+            || last.starts_with("listening on http://[::1]:"),
+        "{last}"
+    );
+    drop(served);
+    let out = tokio::process::Command::new(common::plotstream_bin())
+        .args(["serve", "--open", "--closed", "--in-memory"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--open' cannot be used with '--closed'"),
+        "{err}"
+    );
+    let out = tokio::process::Command::new(common::plotstream_bin())
+        .args(["serve", "--addr", "localhost", "--in-memory"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give IP:PORT or NAME:PORT"), "{err}");
+}

@@ -18,17 +18,22 @@ pub struct GenerateOpts {
     #[arg(value_enum)]
     pub demo: DemoKind,
     /// How many frames to print; without it the stream never ends.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
     pub count: Option<u64>,
     /// The random seed: the same seed gives the same bytes.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "S",
+        default_value_t = 0
+    )]
     pub seed: u64,
     /// Print the simulation's raw samples instead of the tape, one JSON object a line
     /// (noisy-cosine: {"i": .., "y": ..}).
     #[arg(long)]
     pub samples: bool,
     /// The stream tokens' prefix (default: the demo's name).
-    #[arg(long, value_name = "P", value_parser = super::flags::token_prefix)]
+    #[arg(long, value_name = "P", value_parser = crate::flags::token_prefix)]
     pub token_prefix: Option<String>,
 }
 

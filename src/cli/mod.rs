@@ -7,7 +7,6 @@ use std::io;
 
 use clap::{Args, Parser, Subcommand};
 
-mod flags;
 mod generate;
 mod load;
 mod replay;
@@ -21,8 +20,8 @@ pub use serve::ServeOpts;
 pub use stream::StreamOpts;
 
 pub use crate::Error;
-pub use flags::OrNever;
-pub(crate) use flags::speed;
+use crate::flags;
+pub use crate::flags::OrNever;
 
 /// plotstream: Plotly's streaming API, brought back locally.
 ///
@@ -73,7 +72,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Pacing {
     /// Play this many times faster than simulated time (real time is 1).
-    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = flags::speed, conflicts_with = "max_rate")]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = flags::speed, conflicts_with = "max_rate")]
     pub speed: f64,
     /// Send as fast as the server takes it, ignoring simulated time.
     #[arg(long)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Args;
 use plotstream_viewer::{AllowedHosts, Config, Store, Viewer};
 
-use super::{Error, flags};
+use super::Error;
+use crate::flags;
 use crate::pace::runtime;
 
 /// Open files the server keeps for itself besides connections (listener,
@@ -18,53 +19,54 @@ const RESERVED_FILES: u64 = 64;
 /// Options of `plotstream serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeOpts {
-    /// Where to listen. Anything but a loopback address makes the viewer
+    /// Where to listen: IP:PORT or NAME:PORT (`localhost:9000`; port 0 picks
+    /// a free one). Anything but a loopback address makes the viewer
     /// reachable from other machines.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_parser = flags::listen_addr)]
     pub addr: SocketAddr,
     /// Give an unknown token a default scatter figure of its own instead of
     /// answering 404 (the default on a loopback address).
-    #[arg(long, overrides_with = "closed")]
+    #[arg(long, conflicts_with = "closed")]
     pub open: bool,
     /// Answer 404 to unknown tokens (the default on other addresses).
-    #[arg(long, overrides_with = "open")]
+    #[arg(long)]
     pub closed: bool,
     /// Close a stream idle (no write, no heartbeat) this long, with 408.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = flags::duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", default_value = "60s", value_parser = flags::duration)]
     pub idle_timeout: Duration,
     /// The most figures held; a new one over it (or an unknown token under
     /// --open) is refused with 429.
-    #[arg(long, value_name = "N", default_value = "1000", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count)]
     pub max_figures: usize,
     /// The most traces in one figure.
-    #[arg(long, value_name = "N", default_value = "1000", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count)]
     pub max_traces: usize,
     /// The most distinct attributes one token may stream (x, y, marker.color, …);
     /// a write naming one more is refused with 400.
-    #[arg(long, value_name = "N", default_value = "64", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64", value_parser = flags::count)]
     pub max_columns: usize,
     /// The longest line a stream may send; a longer one is refused with 413.
-    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = flags::bytes)]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "1MiB", value_parser = flags::bytes)]
     pub max_line_bytes: usize,
     /// The largest figure POST /api/figures takes.
-    #[arg(long, value_name = "BYTES", default_value = "2MiB", value_parser = flags::bytes)]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "2MiB", value_parser = flags::bytes)]
     pub max_figure_bytes: usize,
     /// How far a browser may fall behind, in bytes of updates, before it is
     /// sent a fresh snapshot instead.
-    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = flags::bytes)]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "4MiB", value_parser = flags::bytes)]
     pub subscriber_backlog: usize,
     /// Drop a figure made for an unknown token (under --open) after this
     /// long with no stream and no write; `never` keeps them.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = flags::duration_or_never)]
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", default_value = "10m", value_parser = flags::duration_or_never)]
     pub open_figure_ttl: flags::OrNever,
     /// Close a connection that has not sent a whole request head this long
     /// after it opened or after its last answer (streams that write or send
     /// heartbeats are not affected).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = flags::duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", default_value = "5s", value_parser = flags::duration)]
     pub header_timeout: Duration,
     /// The most connections open at once; one more is answered 503. Lowered
     /// to fit the open-file limit, with a warning.
-    #[arg(long, value_name = "N", default_value = "16384", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "16384", value_parser = flags::count)]
     pub max_connections: usize,
     /// Also answer requests whose Host is NAME (repeatable). On a loopback
     /// address only the loopback's names are answered (localhost, 127.x.y.z,
@@ -89,7 +91,7 @@ pub struct ServeOpts {
     /// directory; a crash (kill -9, power loss) loses at most this long of
     /// points. A figure itself is saved before it is answered, and
     /// everything is saved when the viewer stops (Ctrl-C, SIGTERM).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = flags::duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", default_value = "1s", value_parser = flags::duration)]
     pub save_interval: Duration,
 }
 

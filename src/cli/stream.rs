@@ -18,13 +18,18 @@ pub struct StreamOpts {
     #[arg(long, value_name = "URL")]
     pub url: String,
     /// The random seed.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "S",
+        default_value_t = 0
+    )]
     pub seed: u64,
     /// How many frames to stream; without it the stream never ends (Ctrl-C ends it cleanly).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
     pub count: Option<u64>,
     /// The stream tokens' prefix (default: the demo's name).
-    #[arg(long, value_name = "P", value_parser = super::flags::token_prefix)]
+    #[arg(long, value_name = "P", value_parser = crate::flags::token_prefix)]
     pub token_prefix: Option<String>,
     /// How fast to send.
     #[command(flatten)]

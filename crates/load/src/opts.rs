@@ -216,15 +216,15 @@ pub struct Opts {
     #[arg(long, value_enum, default_value = "noisy-cosine")]
     pub demo: DemoKind,
     /// Streams in the test (all shards together), at least 1.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub streams: u64,
     /// Writes per second per stream.
-    #[arg(long, value_name = "R", default_value_t = 10.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "R", default_value_t = 10.0, value_parser = positive)]
     pub rate: f64,
     /// How long each stream writes, above zero: 500ms, 10s, 2m. Each
     /// stream sends the writes its arrivals schedule within that time:
     /// rate × duration of them evenly paced, about as many otherwise.
-    #[arg(long, value_name = "D", default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "10s", value_parser = positive_duration)]
     pub duration: Duration,
     /// How each stream's writes are spaced: evenly (constant), a Poisson
     /// process of rate R, Poisson–Pareto bursts (ppbp) or Pareto ON/OFF
@@ -233,7 +233,7 @@ pub struct Opts {
     #[arg(long, value_enum, default_value = "constant")]
     pub arrivals: crate::Arrivals,
     /// The Hurst exponent of ppbp and onoff arrivals, above 0.5 and below 1.
-    #[arg(long, value_name = "H", default_value_t = 0.8, value_parser = hurst)]
+    #[arg(long, allow_negative_numbers = true, value_name = "H", default_value_t = 0.8, value_parser = hurst)]
     pub hurst: f64,
     /// Start every stream at the same phase of its write period: N streams
     /// write together, a herd every 1/R. By default the phases are spread
@@ -241,7 +241,7 @@ pub struct Opts {
     #[arg(long)]
     pub in_phase: bool,
     /// Start the streams evenly over this long.
-    #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "0s", value_parser = parse_duration)]
     pub ramp_up: Duration,
     /// Ramp the number of open streams through stages, DURATION:STREAMS
     /// each, from 0, opening and closing connections to match:
@@ -260,10 +260,15 @@ pub struct Opts {
     pub rate_stages: Option<crate::Stages>,
     /// Close and reopen each stream every D, the streams at spread phases
     /// of D, so the server sees a steady storm of reconnects (N/D a second).
-    #[arg(long, value_name = "D", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = positive_duration)]
     pub churn: Option<Duration>,
     /// The seed: stream i plays its demo with seed S + i.
-    #[arg(long, value_name = "S", default_value_t = 0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "S",
+        default_value_t = 0
+    )]
     pub seed: u64,
     /// The tokens' prefix: stream i streams to token P-i.
     #[arg(long, value_name = "P", default_value = "load")]
@@ -279,13 +284,13 @@ pub struct Opts {
     #[arg(long)]
     pub subscribe: bool,
     /// Exit 99 if the p99 (end-to-end latency with --subscribe, else lateness) is over this.
-    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = parse_duration)]
     pub max_p99: Option<Duration>,
     /// Exit 99 if more writes than this are lost (needs --subscribe).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub max_loss: Option<u64>,
     /// Exit 99 if more than this share (0 to 1) of the streams fail.
-    #[arg(long, value_name = "F", value_parser = fraction)]
+    #[arg(long, allow_negative_numbers = true, value_name = "F", value_parser = fraction)]
     pub max_error_rate: Option<f64>,
     /// Also write the report as a self-contained HTML page: the percentile
     /// spectrum and the achieved rate over time.

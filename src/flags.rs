@@ -2,6 +2,7 @@
 //! flag's text into a checked value, or into a message naming what is valid
 //! (clap prints it and exits 2).
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// A speed: a finite number above zero (`--speed`).
@@ -50,6 +51,11 @@ pub(crate) fn count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// How many frames or writes (`--count`): a whole number of at least 1.
+pub(crate) fn frames(s: &str) -> Result<u64, String> {
+    count(s).map(|n| n as u64)
+}
+
 /// A size in bytes of at least 1: `1048576`, `64KiB`, `4MiB`, `1GiB` (also
 /// `K`, `M`, `G`, as binary units).
 pub(crate) fn bytes(s: &str) -> Result<usize, String> {
@@ -71,6 +77,34 @@ pub(crate) fn bytes(s: &str) -> Result<usize, String> {
             "{s:?} is not a size of at least 1 byte, such as 65536, 64KiB or 4MiB"
         )),
     }
+}
+
+/// An address to listen on: `IP:PORT` (`127.0.0.1:8080`, `[::1]:8080`)
+/// or `NAME:PORT` (`localhost:9000`), a name resolved now; of its
+/// addresses, a loopback one first, then IPv4.
+pub(crate) fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let usage = || {
+        format!(
+            "{s:?} is not an address to listen on: give IP:PORT or NAME:PORT, such as \
+             127.0.0.1:8080, [::1]:8080 or localhost:8080 (port 0 picks a free one)"
+        )
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(usage)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(usage());
+    }
+    let mut found: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    found.sort_by_key(|a| (!a.ip().is_loopback(), !a.is_ipv4()));
+    found
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address"))
 }
 
 /// A host name for `--allow-host`: letters, digits, `-` and `.`.
@@ -117,6 +151,28 @@ mod tests {
         assert_eq!(count("1_000"), Ok(1000));
         assert!(count("0").is_err());
         assert!(count("-1").is_err());
+    }
+
+    #[test]
+    fn addresses_are_ips_or_names_with_a_port() {
+        assert_eq!(
+            listen_addr("127.0.0.1:8080"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+        assert_eq!(listen_addr("[::1]:0").map(|a| a.port()), Ok(0));
+        let local = listen_addr("localhost:9000").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 9000, "{local}");
+        for bad in [
+            "localhost",
+            "localhost:",
+            ":80",
+            "localhost:99999",
+            "127.0.0.1",
+        ] {
+            let err = listen_addr(bad).expect_err(bad);
+            assert!(err.contains("IP:PORT or NAME:PORT"), "{bad}: {err}");
+        }
+        assert!(listen_addr("no-such-host.invalid:80").is_err());
     }
 
     #[test]
