@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             url
         }
     };
-    println!("streaming to {}", run(&url).await?);
+    run(&url).await?;
     Ok(())
 }
 
