@@ -5,7 +5,7 @@
 //! `data-points` and `data-updates`) that it updates after each drawn frame;
 //! the test reads it, and saves a screenshot to
 //! `target/tmp/screenshots/` (the README shows them). Without Chromium and
-//! chromedriver the test says so and skips, except under `CI=true` (where
+//! chromedriver the tests are ignored and say why, except under `CI=true` (where
 //! `.ci/run` installs them), where it fails.
 
 use std::io;
@@ -180,22 +180,33 @@ impl io::Write for Lines {
     }
 }
 
-/// Whether the browser is here; without it the test skips, except on CI.
-#[allow(clippy::print_stderr)] // a skipped test says why
-fn have_browser() -> bool {
+/// The browser, which the build saw (see `build.rs`: without it these
+/// tests are ignored, and say why); missing now, the test fails saying so.
+fn require_browser() {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !std::path::Path::new(p).exists())
         .collect();
-    if missing.is_empty() {
-        return true;
-    }
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{missing:?} missing on CI: `.ci/run` must install chromium and chromium-driver"
+        missing.is_empty(),
+        "{missing:?} missing: `.ci/run` installs them (apt-get install chromium chromium-driver)"
     );
-    eprintln!("skipped: {missing:?} not installed (apt-get install chromium chromium-driver)");
-    false
+}
+
+/// Why a browser test is ignored: written once, shown in the test summary.
+macro_rules! browser_test {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(
+            not(have_chromium),
+            ignore = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )]
+        async fn $name() {
+            require_browser();
+            $body
+        }
+    };
 }
 
 /// Says how long the page took to draw its first plot, from the start of
@@ -316,9 +327,8 @@ async fn live_page(demo: Box<dyn Demo>, token: &str, enough: u64, points: Value,
     assert!(done.frames > enough, "{done:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_page_draws_the_noisy_cosine() {
-    if have_browser() {
+browser_test! {
+    async fn the_live_page_draws_the_noisy_cosine() {
         let demo = DemoKind::NoisyCosine.build(7).expect("a demo");
         live_page(
             demo,
@@ -331,11 +341,10 @@ async fn the_live_page_draws_the_noisy_cosine() {
     }
 }
 
-/// The rods trace holds its three points (pivot, upper bob, lower bob),
-/// overwritten each frame; the trail the last 100 positions.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_page_draws_the_double_pendulum() {
-    if have_browser() {
+browser_test! {
+    /// The rods trace holds its three points (pivot, upper bob, lower bob),
+    /// overwritten each frame; the trail the last 100 positions.
+    async fn the_live_page_draws_the_double_pendulum() {
         let demo = DemoKind::DoublePendulum.build(0).expect("a demo");
         live_page(
             demo,
@@ -348,20 +357,18 @@ async fn the_live_page_draws_the_double_pendulum() {
     }
 }
 
-/// Five continents, each trace holding its countries, overwritten each frame.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_page_draws_the_gapminder_bubbles() {
-    if have_browser() {
+browser_test! {
+    /// Five continents, each trace holding its countries, overwritten each frame.
+    async fn the_live_page_draws_the_gapminder_bubbles() {
         let demo = DemoKind::Gapminder.build(0).expect("a demo");
         let counts = json!([33, 30, 52, 25, 2]); // Asia, Europe, Africa, Americas, Oceania
         live_page(demo, "gapminder-asia", 150, counts, "gapminder_live.png").await;
     }
 }
 
-/// The count and its moving average, 1,000 points each.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_page_draws_the_ppbp() {
-    if have_browser() {
+browser_test! {
+    /// The count and its moving average, 1,000 points each.
+    async fn the_live_page_draws_the_ppbp() {
         let demo = DemoKind::Ppbp.build(7).expect("a demo");
         live_page(
             demo,
@@ -374,163 +381,159 @@ async fn the_live_page_draws_the_ppbp() {
     }
 }
 
-/// A figure made as chart_studio's `py.plot` makes it (`POST /v2/plots`),
-/// streamed to, then opened at the embed URL `tls.embed` puts in its
-/// iframe: the bare page draws the last maxpoints points.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_embed_page_draws_a_chart_studio_plot() {
-    if !have_browser() {
-        return;
-    }
-    let _turn = ONE_BROWSER.lock().await;
-    let viewer = plotstream::viewer::Viewer::new(plotstream::viewer::Config::default())
-        .expect("a valid config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("an address").to_string();
-    tokio::spawn(plotstream::viewer::serve(
-        listener,
-        viewer.clone(),
-        std::future::pending(),
-    ));
-    let plot = json!({
-        "figure": {
-            "data": [{"type": "scatter", "x": [], "y": [], "mode": "lines+markers",
-                      "stream": {"token": "embed-token", "maxpoints": 80}}],
-            "layout": {"title": {"text": "Time Series"}}
-        },
-        "filename": "python-streaming",
-        "world_readable": true
-    });
-    let created = http(&addr, "POST", "/v2/plots", Some(&plot))
-        .await
-        .expect("the viewer answers");
-    let web_url = created["file"]["web_url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no web_url: {created}"))
-        .to_owned();
-    let writes: Vec<plotstream::protocol::Write> = (0..200)
-        .map(|i| plotstream::protocol::Write::xy(i, i * i))
-        .collect();
-    viewer.apply("embed-token", &writes).expect("applied");
-
-    let browser = Browser::start().await;
-    browser
-        .open(&format!("{}.embed", web_url.trim_end_matches('/')))
-        .await;
-    let status = "const s = document.getElementById('status'); return s ? Object.assign({}, s.dataset) : null;";
-    let start = Instant::now();
-    loop {
-        let s = browser.eval(status).await;
-        // Applied in the viewer's process: no stream feeds it.
-        if s["state"] == "idle" && s["points"] == "80" {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the embed page never drew 80 points: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let drawn = browser
-        .eval("const d = document.getElementById('plot').data[0]; return [d.x[0], d.x.length, d.mode];")
-        .await;
-    assert_eq!(
-        drawn,
-        json!([120, 80, "lines+markers"]),
-        "the last 80 points, drawn"
-    );
-    let title = browser
-        .eval("return document.getElementById('plot').layout.title.text;")
-        .await;
-    assert_eq!(title, "Time Series");
-    browser.quit().await;
-}
-
-/// The page says whether streams feed its figure: "live · 1 stream" while
-/// one writes, "idle" once it ends. The index page lists figures made
-/// after it was opened, on its own.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pages_follow_streams_and_figures_as_they_come_and_go() {
-    use plotstream::viewer::{Config, Viewer};
-    if !have_browser() {
-        return;
-    }
-    let _turn = ONE_BROWSER.lock().await;
-    let viewer = Viewer::new(Config::default()).expect("a valid config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("address").to_string();
-    tokio::spawn(plotstream::viewer::serve(
-        listener,
-        viewer.clone(),
-        std::future::pending(),
-    ));
-    let figure = |token: &str| plotstream::protocol::Figure {
-        data: vec![plotstream::protocol::Trace::streamed(
-            "scatter",
-            plotstream::protocol::StreamSpec::new(token, 100),
-        )],
-        ..Default::default()
-    };
-    let id = viewer.add_figure(figure("follow")).expect("valid");
-    let url = format!("http://{addr}");
-    let stream = plotstream::client::Stream::connect(&url, "follow", Default::default())
-        .await
-        .expect("connects");
-    for i in 0..10 {
-        stream
-            .write(&plotstream::protocol::Write::xy(i, i))
+browser_test! {
+    /// A figure made as chart_studio's `py.plot` makes it (`POST /v2/plots`),
+    /// streamed to, then opened at the embed URL `tls.embed` puts in its
+    /// iframe: the bare page draws the last maxpoints points.
+    async fn the_embed_page_draws_a_chart_studio_plot() {
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = plotstream::viewer::Viewer::new(plotstream::viewer::Config::default())
+            .expect("a valid config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("writes");
-    }
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address").to_string();
+        tokio::spawn(plotstream::viewer::serve(
+            listener,
+            viewer.clone(),
+            std::future::pending(),
+        ));
+        let plot = json!({
+            "figure": {
+                "data": [{"type": "scatter", "x": [], "y": [], "mode": "lines+markers",
+                          "stream": {"token": "embed-token", "maxpoints": 80}}],
+                "layout": {"title": {"text": "Time Series"}}
+            },
+            "filename": "python-streaming",
+            "world_readable": true
+        });
+        let created = http(&addr, "POST", "/v2/plots", Some(&plot))
+            .await
+            .expect("the viewer answers");
+        let web_url = created["file"]["web_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no web_url: {created}"))
+            .to_owned();
+        let writes: Vec<plotstream::protocol::Write> = (0..200)
+            .map(|i| plotstream::protocol::Write::xy(i, i * i))
+            .collect();
+        viewer.apply("embed-token", &writes).expect("applied");
 
-    let browser = Browser::start().await;
-    browser.open(&format!("{url}/plot/{id}")).await;
-    let status =
-        "const s = document.getElementById('status'); return [s.dataset.state, s.textContent];";
-    let wait_for = async |state: &str| {
+        let browser = Browser::start().await;
+        browser
+            .open(&format!("{}.embed", web_url.trim_end_matches('/')))
+            .await;
+        let status = "const s = document.getElementById('status'); return s ? Object.assign({}, s.dataset) : null;";
         let start = Instant::now();
         loop {
             let s = browser.eval(status).await;
-            if s[0] == state {
-                return s[1].as_str().unwrap_or_default().to_owned();
+            // Applied in the viewer's process: no stream feeds it.
+            if s["state"] == "idle" && s["points"] == "80" {
+                break;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the page never said {state}: {s}"
+                start.elapsed() < Duration::from_secs(30),
+                "the embed page never drew 80 points: {s}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    };
-    let live = wait_for("live").await;
-    assert!(
-        live.starts_with("live · 1 stream · 10 points held"),
-        "{live}"
-    );
-    assert_eq!(stream.close().await.expect("closes").status, 200);
-    let idle = wait_for("idle").await;
-    assert!(
-        idle.starts_with("idle: no stream connected · 10 points held"),
-        "{idle}"
-    );
-
-    browser.open(&url).await;
-    let rows = "return [...document.querySelectorAll('#figures tr[data-figure]')].map(r => r.dataset.figure);";
-    assert_eq!(browser.eval(rows).await, json!([id.to_string()]));
-    let later = viewer.add_figure(figure("later")).expect("valid");
-    let start = Instant::now();
-    loop {
-        if browser.eval(rows).await == json!([id.to_string(), later.to_string()]) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the index page never listed figure {later}"
+        let drawn = browser
+            .eval("const d = document.getElementById('plot').data[0]; return [d.x[0], d.x.length, d.mode];")
+            .await;
+        assert_eq!(
+            drawn,
+            json!([120, 80, "lines+markers"]),
+            "the last 80 points, drawn"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let title = browser
+            .eval("return document.getElementById('plot').layout.title.text;")
+            .await;
+        assert_eq!(title, "Time Series");
+        browser.quit().await;
     }
-    browser.quit().await;
+}
+
+browser_test! {
+    /// The page says whether streams feed its figure: "live · 1 stream" while
+    /// one writes, "idle" once it ends. The index page lists figures made
+    /// after it was opened, on its own.
+    async fn the_pages_follow_streams_and_figures_as_they_come_and_go() {
+        use plotstream::viewer::{Config, Viewer};
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = Viewer::new(Config::default()).expect("a valid config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("address").to_string();
+        tokio::spawn(plotstream::viewer::serve(
+            listener,
+            viewer.clone(),
+            std::future::pending(),
+        ));
+        let figure = |token: &str| plotstream::protocol::Figure {
+            data: vec![plotstream::protocol::Trace::streamed(
+                "scatter",
+                plotstream::protocol::StreamSpec::new(token, 100),
+            )],
+            ..Default::default()
+        };
+        let id = viewer.add_figure(figure("follow")).expect("valid");
+        let url = format!("http://{addr}");
+        let stream = plotstream::client::Stream::connect(&url, "follow", Default::default())
+            .await
+            .expect("connects");
+        for i in 0..10 {
+            stream
+                .write(&plotstream::protocol::Write::xy(i, i))
+                .await
+                .expect("writes");
+        }
+
+        let browser = Browser::start().await;
+        browser.open(&format!("{url}/plot/{id}")).await;
+        let status =
+            "const s = document.getElementById('status'); return [s.dataset.state, s.textContent];";
+        let wait_for = async |state: &str| {
+            let start = Instant::now();
+            loop {
+                let s = browser.eval(status).await;
+                if s[0] == state {
+                    return s[1].as_str().unwrap_or_default().to_owned();
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "the page never said {state}: {s}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let live = wait_for("live").await;
+        assert!(
+            live.starts_with("live · 1 stream · 10 points held"),
+            "{live}"
+        );
+        assert_eq!(stream.close().await.expect("closes").status, 200);
+        let idle = wait_for("idle").await;
+        assert!(
+            idle.starts_with("idle: no stream connected · 10 points held"),
+            "{idle}"
+        );
+
+        browser.open(&url).await;
+        let rows = "return [...document.querySelectorAll('#figures tr[data-figure]')].map(r => r.dataset.figure);";
+        assert_eq!(browser.eval(rows).await, json!([id.to_string()]));
+        let later = viewer.add_figure(figure("later")).expect("valid");
+        let start = Instant::now();
+        loop {
+            if browser.eval(rows).await == json!([id.to_string(), later.to_string()]) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the index page never listed figure {later}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        browser.quit().await;
+    }
 }

@@ -61,10 +61,12 @@ fn assert_all_seen(out: &std::process::Output, r: &Report, writes: u64) {
 
 /// WebSocket publishers into Nchan, read back by WebSocket subscribers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(have_nchan),
+    ignore = "needs nginx with Nchan (apt-get install nginx-light libnginx-mod-nchan)"
+)]
 async fn websocket_streams_into_nchan_lose_nothing() {
-    let Some(nchan) = Server::nchan().await else {
-        return;
-    };
+    let nchan = Server::nchan().await;
     let base = format!("127.0.0.1:{}", nchan.port);
     let (out, r) = load(&[
         "--url",
@@ -92,10 +94,12 @@ async fn websocket_streams_into_nchan_lose_nothing() {
 
 /// The same publishers, read back as Nchan's EventSource, with flat points.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(have_nchan),
+    ignore = "needs nginx with Nchan (apt-get install nginx-light libnginx-mod-nchan)"
+)]
 async fn nchan_eventsource_subscribers_see_every_point() {
-    let Some(nchan) = Server::nchan().await else {
-        return;
-    };
+    let nchan = Server::nchan().await;
     let base = format!("127.0.0.1:{}", nchan.port);
     let (out, r) = load(&[
         "--url",
@@ -118,10 +122,12 @@ async fn nchan_eventsource_subscribers_see_every_point() {
 /// MQTT publishers into Mosquitto at QoS 1, read back by MQTT subscribers:
 /// every write acknowledged by the broker, with its ack latency.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(have_mosquitto),
+    ignore = "needs Mosquitto (apt-get install mosquitto)"
+)]
 async fn mqtt_streams_into_mosquitto_lose_nothing() {
-    let Some(broker) = Server::mosquitto().await else {
-        return;
-    };
+    let broker = Server::mosquitto().await;
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
     let (out, r) = load(&[
         "--url",

@@ -213,11 +213,10 @@ impl Served {
     }
 }
 
-/// Whether `program` is installed; without it the calling test skips,
-/// saying so, except under `CI=true`, where it fails (`.ci/run` installs
-/// every program the tests start).
-#[allow(clippy::print_stderr)] // a skipped test says why
-pub fn have(program: &str, package: &str) -> bool {
+/// `program`, which the build saw (see `build.rs`: without it the tests
+/// that need it are ignored, and say why); missing now, the test fails
+/// saying what installs it.
+pub fn require(program: &str, package: &str) {
     let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -225,14 +224,30 @@ pub fn have(program: &str, package: &str) -> bool {
         ))
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} missing on CI: `.ci/run` must install {package}"
-        );
-        eprintln!("SKIPPED: {program} not installed (apt-get install {package})");
-    }
-    found
+    assert!(
+        found,
+        "{program} is missing: `.ci/run` installs it (apt-get install {package})"
+    );
+}
+
+/// python3 with chart_studio 1.1.0 and a plotly that still has
+/// `go.Stream` (5.x: plotly 6 dropped streaming), which the build saw (see
+/// `build.rs`); missing now, the test fails saying so.
+pub fn require_python_client() {
+    let found = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.metadata as m, sys; \
+             sys.exit(not (m.version('chart-studio') == '1.1.0' and m.version('plotly').startswith('5.')))",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "the Python client is missing: `.ci/run` installs it (pip install chart-studio==1.1.0 plotly==5.24.1)"
+    );
 }
 
 /// A free port on 127.0.0.1 (free when asked; the server takes it next).
@@ -287,22 +302,13 @@ impl Server {
     /// paths in a temp dir: a publisher (WebSocket or HTTP POST) at
     /// `/pub/{id}`, subscribers (WebSocket, EventSource, …) at `/sub/{id}`
     /// that get only messages published after they connect.
-    #[allow(clippy::print_stderr)] // a skipped test says why
-    pub async fn nchan() -> Option<Server> {
-        if !have("nginx", "nginx-light libnginx-mod-nchan") {
-            return None;
-        }
+    pub async fn nchan() -> Server {
+        require("nginx", "nginx-light libnginx-mod-nchan");
         let module = "/usr/lib/nginx/modules/ngx_nchan_module.so";
-        if !std::path::Path::new(module).exists() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "the Nchan module is missing on CI: `.ci/run` must install libnginx-mod-nchan"
-            );
-            eprintln!(
-                "SKIPPED: the Nchan module is not installed (apt-get install libnginx-mod-nchan)"
-            );
-            return None;
-        }
+        assert!(
+            std::path::Path::new(module).exists(),
+            "the Nchan module is missing: `.ci/run` installs it (apt-get install libnginx-mod-nchan)"
+        );
         let dir = Server::dir("nchan");
         let port = free_port();
         let d = dir.display();
@@ -327,14 +333,12 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("nginx starts");
-        Some(Server { child, port, dir }.wait().await)
+        Server { child, port, dir }.wait().await
     }
 
     /// Mosquitto on a free loopback port, anonymous, without persistence.
-    pub async fn mosquitto() -> Option<Server> {
-        if !have("mosquitto", "mosquitto") {
-            return None;
-        }
+    pub async fn mosquitto() -> Server {
+        require("mosquitto", "mosquitto");
         let dir = Server::dir("mosquitto");
         let port = free_port();
         std::fs::write(
@@ -355,7 +359,7 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("mosquitto starts");
-        Some(Server { child, port, dir }.wait().await)
+        Server { child, port, dir }.wait().await
     }
 }
 

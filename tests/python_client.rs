@@ -5,50 +5,52 @@
 //! point must be kept, and `close()` must get 200. (chart_studio's `close()`
 //! itself returns `b''` on Python 3 whatever the server says, a bug of its
 //! own; the script reads the answer from the bytes its socket received.)
-//! `.ci/run` installs the client; elsewhere, without it, the test says so and
-//! skips, except under `CI=true`, where it fails.
+//! `.ci/run` installs the client; elsewhere, without it, the test is
+//! ignored and says why, except under `CI=true`, where it fails.
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{figure, start};
-use plotstream_viewer::Config;
+use plotstream::protocol::{Figure, StreamSpec, Trace};
+use plotstream::viewer::{Config, Viewer};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
 const WRITES: u64 = 10_000;
 const MAXPOINTS: u64 = 500;
 
-fn have_chart_studio() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import chart_studio"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::print_stderr)] // a skipped test says why
+#[cfg_attr(
+    not(have_python_client),
+    ignore = "needs python3 with chart-studio 1.1.0 and plotly 5.x (pip install chart-studio==1.1.0 plotly==5.24.1)"
+)]
 async fn chart_studio_streams_every_point_and_closes_with_200() {
-    if !have_chart_studio() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chart_studio is missing on CI: `.ci/run` must install chart-studio==1.1.0"
-        );
-        eprintln!(
-            "skipped: python3 with chart_studio 1.1.0 is not installed (pip install chart-studio==1.1.0)"
-        );
-        return;
-    }
-    let v = start(Config::default()).await;
-    v.viewer
-        .add_figure(figure("py-token", MAXPOINTS))
+    common::require_python_client();
+    let viewer = Viewer::new(Config::default()).expect("a valid config");
+    viewer
+        .add_figure(Figure {
+            data: vec![Trace::streamed(
+                "scatter",
+                StreamSpec::new("py-token", MAXPOINTS),
+            )],
+            ..Figure::default()
+        })
         .expect("a valid figure");
-    let port = v.addr.rsplit(':').next().expect("a port").to_owned();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chart_studio_stream.py");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("an address").to_string();
+    tokio::spawn(plotstream::viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+    let port = addr.rsplit(':').next().expect("a port").to_owned();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/chart_studio_stream.py"
+    );
     let run = Command::new("python3")
         .args([script, &port, "py-token", &WRITES.to_string()])
         .output();
@@ -66,10 +68,7 @@ async fn chart_studio_streams_every_point_and_closes_with_200() {
     let answer: Value = serde_json::from_str(stdout.trim()).expect("the script prints its answer");
     assert_eq!(answer["status"], 200, "close() got {answer}");
 
-    let stream = v
-        .viewer
-        .stream_json("py-token")
-        .expect("the token is known");
+    let stream = viewer.stream_json("py-token").expect("the token is known");
     assert_eq!(stream["writes"], WRITES);
     assert_eq!(stream["errors"], 0);
     let last: Vec<u64> = (WRITES - MAXPOINTS..WRITES).collect();
@@ -81,7 +80,7 @@ async fn chart_studio_streams_every_point_and_closes_with_200() {
     );
     assert_eq!(stream["traces"][0]["y"], json!(squares));
     assert!(
-        v.viewer
+        viewer
             .metrics_text()
             .contains("plotstream_heartbeats_total 10\n")
     );
