@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// (cfg, files that must all exist).
-const PROGRAMS: [(&str, &[&str]); 3] = [
+const PROGRAMS: [(&str, &[&str]); 5] = [
+    ("have_nginx", &["/usr/sbin/nginx"]),
+    ("have_openssl", &["/usr/bin/openssl"]),
     (
         "have_chromium",
         &["/usr/bin/chromium", "/usr/bin/chromedriver"],

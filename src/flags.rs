@@ -107,6 +107,17 @@ pub(crate) fn listen_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{host:?} resolves to no address"))
 }
 
+/// Certificates to trust (`--ca-cert FILE`): the file's PEM, read now.
+pub(crate) fn ca_cert(s: &str) -> Result<std::sync::Arc<[u8]>, String> {
+    let pem = std::fs::read(s).map_err(|e| format!("cannot read {s:?}: {e}"))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "{s:?} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    Ok(std::sync::Arc::from(pem))
+}
+
 /// A host name for `--allow-host`: letters, digits, `-` and `.`.
 pub(crate) fn host_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()

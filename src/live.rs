@@ -99,7 +99,9 @@ pub async fn stream(
 
     let (url, plot_url, server) = match &args.url {
         Some(url) => {
-            let figure = demo_figure(url, &demo.figure()).await?.ok_or_else(|| {
+            let figure = demo_figure(url, &demo.figure(), &Default::default())
+                .await?
+                .ok_or_else(|| {
                 Error::Usage(format!(
                     "{url} is not a plotstream viewer (it has no figure API): start one with `plotstream serve`, \
                      or stream to another server with `plotstream stream`"
@@ -126,7 +128,7 @@ pub async fn stream(
     writeln!(out, "live plot: {plot_url}  (Ctrl-C to stop)").map_err(Error::Output)?;
     out.flush().map_err(Error::Output)?;
 
-    let mut streams = Streams::new(&url);
+    let mut streams = Streams::new(&url, Default::default());
     let pacer = Pacer::new(args.speed, false);
     let mut frames = 0u64;
     let work = stream_demo(demo.as_mut(), &mut streams, &pacer, args.count, &mut frames);

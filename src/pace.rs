@@ -49,24 +49,32 @@ impl Pacer {
 /// so that each token draws into the demo's own traces and layout.
 /// `None` when `url` is another Plotly-protocol server, which has no figure
 /// API: each token is then drawn as that server draws it.
-pub(crate) async fn demo_figure(url: &str, figure: &Figure) -> Result<Option<DemoFigure>, Error> {
-    let opts = StreamOptions::default();
+pub(crate) async fn demo_figure(
+    url: &str,
+    figure: &Figure,
+    opts: &StreamOptions,
+) -> Result<Option<DemoFigure>, Error> {
     let Some(token) = figure.tokens().next() else {
         return Ok(None);
     };
     let base = url.trim_end_matches('/');
     Ok(
-        match plotstream_client::figures_fed_by(url, token, &opts).await? {
+        match plotstream_client::figures_fed_by(url, token, opts).await? {
             None => None,
             Some(ids) => match ids.first() {
                 Some(id) => Some(DemoFigure {
                     url: format!("{base}/plot/{id}"),
                     made: false,
                 }),
+                // The page under the URL given (https through a proxy
+                // stays https), not the viewer's own idea of its origin.
                 None => Some(DemoFigure {
-                    url: plotstream_client::create_figure(url, figure, &opts)
-                        .await?
-                        .url,
+                    url: format!(
+                        "{base}/plot/{}",
+                        plotstream_client::create_figure(url, figure, opts)
+                            .await?
+                            .id
+                    ),
                     made: true,
                 }),
             },
@@ -107,10 +115,10 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
-    pub(crate) fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &str, opts: StreamOptions) -> Self {
         Streams {
             url: url.to_owned(),
-            opts: StreamOptions::default(),
+            opts,
             open: HashMap::new(),
             order: Vec::new(),
         }

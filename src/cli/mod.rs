@@ -68,6 +68,26 @@ pub enum Command {
     Load(Box<LoadCommand>),
 }
 
+/// How `stream` and `replay` connect.
+#[derive(Debug, Clone, Args)]
+pub struct Connect {
+    /// Trust the certificates (PEM) in FILE for https:// URLs, besides the
+    /// public roots: a private CA's, or a test server's own (needs the tls
+    /// feature: cargo build --release --features tls).
+    #[arg(long = "ca-cert", value_name = "FILE", value_parser = flags::ca_cert)]
+    pub ca_cert: Option<std::sync::Arc<[u8]>>,
+}
+
+impl Connect {
+    /// The client's options for these flags.
+    pub fn options(&self) -> plotstream_client::StreamOptions {
+        plotstream_client::StreamOptions {
+            ca_certs_pem: self.ca_cert.clone(),
+            ..plotstream_client::StreamOptions::default()
+        }
+    }
+}
+
 /// How fast `stream` and `replay` send: real time, faster, or flat out.
 #[derive(Debug, Clone, Args)]
 pub struct Pacing {

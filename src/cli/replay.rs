@@ -7,7 +7,7 @@ use clap::Args;
 use plotstream_protocol::TapeRecord;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use super::{Error, Pacing};
+use super::{Connect, Error, Pacing};
 use crate::pace::{Pacer, Streams, runtime, until_ctrl_c};
 
 /// Options of `plotstream replay`.
@@ -22,6 +22,9 @@ pub struct ReplayOpts {
     /// How fast to send.
     #[command(flatten)]
     pub pacing: Pacing,
+    /// How to connect.
+    #[command(flatten)]
+    pub connect: Connect,
 }
 
 /// The tape: stdin for `-`, else the file, refused by name if it cannot be
@@ -58,7 +61,7 @@ fn json_reason(e: &serde_json::Error) -> String {
 pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     runtime()?.block_on(async {
         let input = open(&opts.tape).await?;
-        let mut streams = Streams::new(&opts.url);
+        let mut streams = Streams::new(&opts.url, opts.connect.options());
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let work = async {
             let mut lines = BufReader::new(input).lines();

@@ -5,7 +5,7 @@ use std::io;
 use clap::Args;
 use plotstream_demos::DemoKind;
 
-use super::{Error, Pacing};
+use super::{Connect, Error, Pacing};
 use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo, until_ctrl_c};
 
 /// Options of `plotstream stream`.
@@ -34,13 +34,17 @@ pub struct StreamOpts {
     /// How fast to send.
     #[command(flatten)]
     pub pacing: Pacing,
+    /// How to connect.
+    #[command(flatten)]
+    pub connect: Connect,
 }
 
 pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
     runtime()?.block_on(async {
-        match demo_figure(&opts.url, &demo.figure()).await? {
+        let client = opts.connect.options();
+        match demo_figure(&opts.url, &demo.figure(), &client).await? {
             Some(figure) => writeln!(out, "{}", figure.line()),
             None => writeln!(
                 out,
@@ -50,7 +54,7 @@ pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result
         }
         .map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;
-        let mut streams = Streams::new(&opts.url);
+        let mut streams = Streams::new(&opts.url, client);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let mut frames = 0;
         let work = stream_demo(demo.as_mut(), &mut streams, &pacer, opts.count, &mut frames);

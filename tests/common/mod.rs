@@ -309,18 +309,86 @@ impl Server {
             std::path::Path::new(module).exists(),
             "the Nchan module is missing: `.ci/run` installs it (apt-get install libnginx-mod-nchan)"
         );
-        let dir = Server::dir("nchan");
+        Server::nginx(
+            "nchan",
+            &format!("load_module {module};\n"),
+            |port, _| {
+                format!(
+                    "listen 127.0.0.1:{port};\n\
+                     location ~ ^/pub/([^/]+)$ {{ nchan_publisher websocket http; nchan_channel_id $1; }}\n\
+                     location ~ ^/sub/([^/]+)$ {{ nchan_subscriber; nchan_channel_id $1; nchan_subscriber_first_message newest; }}\n"
+                )
+            },
+        )
+        .await
+    }
+
+    /// nginx terminating TLS on a free loopback port, and passing every
+    /// request on to `upstream` (`host:port`), streamed, request bodies
+    /// unbuffered. Its certificate, for `localhost` and 127.0.0.1, is signed
+    /// by a private CA made here by openssl: `ca.pem` in its temp dir is
+    /// what a client must trust.
+    pub async fn tls_proxy(upstream: &str) -> Server {
+        require("nginx", "nginx-light");
+        require("openssl", "openssl");
+        Server::nginx("tls", "", |port, dir| {
+            let openssl = |args: &[&str]| {
+                let ok = std::process::Command::new("openssl")
+                    .args(args)
+                    .current_dir(dir)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(ok, "openssl {args:?} failed");
+            };
+            openssl(&[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                "/CN=plotstream test CA", "-keyout", "ca.key", "-out", "ca.pem",
+            ]);
+            openssl(&[
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
+                "key.pem", "-out", "leaf.csr",
+            ]);
+            std::fs::write(
+                dir.join("leaf.ext"),
+                "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+                 keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+            )
+            .expect("writes the extensions");
+            openssl(&[
+                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "1", "-extfile", "leaf.ext", "-out", "cert.pem",
+            ]);
+            let d = dir.display();
+            format!(
+                "listen 127.0.0.1:{port} ssl;\n\
+                 ssl_certificate {d}/cert.pem;\n  ssl_certificate_key {d}/key.pem;\n\
+                 location / {{ proxy_pass http://{upstream}; proxy_http_version 1.1;\n\
+                 proxy_request_buffering off; proxy_buffering off; proxy_set_header Host $host; }}\n"
+            )
+        })
+        .await
+    }
+
+    /// nginx in the foreground, its pid, logs and temp paths in a temp dir
+    /// of its own; `prelude` goes before `http`, `server(port, dir)` makes
+    /// the one server block's directives.
+    async fn nginx(
+        name: &str,
+        prelude: &str,
+        server: impl FnOnce(u16, &std::path::Path) -> String,
+    ) -> Server {
+        let dir = Server::dir(name);
         let port = free_port();
+        let block = server(port, &dir);
         let d = dir.display();
         let conf = format!(
-            "load_module {module};\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+            "{prelude}daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/error.log warn;\nevents {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{\n    listen 127.0.0.1:{port};\n\
-             location ~ ^/pub/([^/]+)$ {{ nchan_publisher websocket http; nchan_channel_id $1; }}\n\
-             location ~ ^/sub/([^/]+)$ {{ nchan_subscriber; nchan_channel_id $1; nchan_subscriber_first_message newest; }}\n\
-             }}\n}}\n"
+             server {{\n{block}}}\n}}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).expect("writes the config");
         let child = tokio::process::Command::new("nginx")

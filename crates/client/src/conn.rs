@@ -2,6 +2,8 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -69,7 +71,7 @@ where
             addr: target.addr.clone(),
             source,
         })?;
-        let io = wrap_tls(target, tcp).await?;
+        let io = wrap_tls(target, opts, tcp).await?;
         http1::handshake(TokioIo::new(io))
             .await
             .map_err(|source| Error::Http {
@@ -93,7 +95,11 @@ where
 }
 
 #[cfg(not(feature = "tls"))]
-async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
+async fn wrap_tls(
+    target: &Target,
+    _opts: &StreamOptions,
+    tcp: TcpStream,
+) -> Result<Box<dyn Io>, Error> {
     if target.tls {
         return Err(Error::TlsDisabled {
             url: format!("https://{}", target.addr),
@@ -102,18 +108,15 @@ async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error>
     Ok(Box::new(tcp))
 }
 
+/// The TLS client configuration: the public (webpki) roots, and the
+/// certificates of [`StreamOptions::ca_certs_pem`].
 #[cfg(feature = "tls")]
-async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error> {
-    use std::sync::{Arc, OnceLock};
+fn tls_config(target: &Target, opts: &StreamOptions) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::OnceLock;
 
-    if !target.tls {
-        return Ok(Box::new(tcp));
-    }
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+    let build = |roots: rustls::RootCertStore| {
         Arc::new(
             rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
@@ -122,13 +125,51 @@ async fn wrap_tls(target: &Target, tcp: TcpStream) -> Result<Box<dyn Io>, Error>
             .map(|b| b.with_root_certificates(roots).with_no_client_auth())
             .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions")),
         )
-    });
+    };
+    let public = || rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let Some(pem) = &opts.ca_certs_pem else {
+        static PUBLIC: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        return Ok(Arc::clone(PUBLIC.get_or_init(|| build(public()))));
+    };
+    let bad = |reason: String| Error::Tls {
+        addr: target.addr.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+    };
+    let mut roots = public();
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| bad(format!("the CA certificates: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("a CA certificate: {e}")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(bad(
+            "the CA certificates hold no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
+    }
+    Ok(build(roots))
+}
+
+#[cfg(feature = "tls")]
+async fn wrap_tls(
+    target: &Target,
+    opts: &StreamOptions,
+    tcp: TcpStream,
+) -> Result<Box<dyn Io>, Error> {
+    if !target.tls {
+        return Ok(Box::new(tcp));
+    }
+    let config = tls_config(target, opts)?;
     let name =
         rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|e| Error::Tls {
             addr: target.addr.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         })?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+    let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .map_err(|source| Error::Tls {

@@ -1,5 +1,6 @@
 //! [`StreamOptions`]: the client's knobs, with the Python client's defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
@@ -59,6 +60,10 @@ pub struct StreamOptions {
     /// protocol has it. Default true; a generic NDJSON server may take the
     /// token in the URL instead.
     pub token_header: bool,
+    /// Certificates (PEM) to trust for `https://` besides the public roots:
+    /// a private CA's, or a test server's own. Needs the `tls` feature.
+    /// Default none.
+    pub ca_certs_pem: Option<Arc<[u8]>>,
 }
 
 impl Default for StreamOptions {
@@ -74,6 +79,7 @@ impl Default for StreamOptions {
             method: http::Method::POST,
             headers: Vec::new(),
             token_header: true,
+            ca_certs_pem: None,
         }
     }
 }

@@ -408,6 +408,15 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             .build_with_prefix(opts.seed.wrapping_add(i), &token)?;
         Ok((token, demo))
     };
+    let ca_certs: Option<Arc<[u8]>> = match &opts.ca_cert {
+        Some(path) => Some(Arc::from(std::fs::read(path).map_err(|e| {
+            Error::Options(format!(
+                "cannot read the CA certificates {}: {e}",
+                path.display()
+            ))
+        })?)),
+        None => None,
+    };
     macro_rules! start_streams {
         ($publisher:ty, $config:expr) => {{
             let config = Arc::new($config);
@@ -431,7 +440,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         Target::Plotly => start_streams!(
             publish::plotly::Plotly,
             publish::plotly::Config {
-                url: opts.url.clone()
+                url: opts.url.clone(),
+                ca_certs_pem: ca_certs.clone(),
             }
         ),
         Target::Http => start_streams!(
@@ -439,7 +449,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             publish::http::Config {
                 url: opts.url.clone(),
                 method: opts.method.clone(),
-                headers: opts.headers.clone()
+                headers: opts.headers.clone(),
+                ca_certs_pem: ca_certs.clone(),
             }
         ),
         #[cfg(feature = "ws")]

@@ -197,6 +197,11 @@ pub struct Opts {
     /// (repeatable; {token} in the value is each stream's token).
     #[arg(long = "header", value_name = "NAME: VALUE", value_parser = header)]
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Trust the certificates (PEM) in FILE for https:// URLs, besides the
+    /// public roots: a private CA's, or a test server's own (plotly and http
+    /// targets; needs the tls feature).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// The request method of --target http: POST or PUT.
     #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = method)]
     pub method: http::Method,

@@ -18,6 +18,8 @@ pub(crate) struct Config {
     pub(crate) method: http::Method,
     /// Extra headers; `{token}` in a value is filled per stream.
     pub(crate) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Certificates to trust for `https://` (`--ca-cert`).
+    pub(crate) ca_certs_pem: Option<std::sync::Arc<[u8]>>,
 }
 
 pub(crate) struct Http(Stream);
@@ -37,6 +39,7 @@ impl Publish for Http {
             method: config.method.clone(),
             headers,
             token_header: false,
+            ca_certs_pem: config.ca_certs_pem.clone(),
             ..StreamOptions::default()
         };
         Stream::connect(&fill(&config.url, token), token, opts)

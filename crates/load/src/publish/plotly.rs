@@ -11,6 +11,8 @@ use crate::chain;
 pub(crate) struct Config {
     /// The URL, `{token}` filled per stream.
     pub(crate) url: String,
+    /// Certificates to trust for `https://` (`--ca-cert`).
+    pub(crate) ca_certs_pem: Option<std::sync::Arc<[u8]>>,
 }
 
 pub(crate) struct Plotly(Stream);
@@ -19,7 +21,11 @@ impl Publish for Plotly {
     type Config = Config;
 
     async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
-        Stream::connect(&fill(&config.url, token), token, StreamOptions::default())
+        let opts = StreamOptions {
+            ca_certs_pem: config.ca_certs_pem.clone(),
+            ..StreamOptions::default()
+        };
+        Stream::connect(&fill(&config.url, token), token, opts)
             .await
             .map(Plotly)
             .map_err(|e| PublishError(chain(&e)))
