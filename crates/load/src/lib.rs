@@ -519,7 +519,16 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         lateness: lateness_over_time,
         latency: latency_over_time,
         open: open_over_time,
-    } = monitor.await.unwrap_or_default();
+    } = match monitor.await {
+        Ok(seconds) => seconds,
+        // Its per-second figures are gone: the report says so, not zeros.
+        Err(e) => {
+            shared.note_error(&Error::Options(format!(
+                "the monitor task failed, so the report has no per-second figures: {e}"
+            )));
+            monitor::Seconds::default()
+        }
+    };
     let counters = &shared.counters;
     let elapsed = schedule.t0.elapsed();
 
