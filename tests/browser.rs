@@ -8,6 +8,8 @@
 //! chromedriver the tests are ignored and say why, except under `CI=true` (where
 //! `.ci/run` installs them), where it fails.
 
+mod common;
+
 use std::io;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -389,15 +391,7 @@ browser_test! {
         let _turn = ONE_BROWSER.lock().await;
         let viewer = plotstream::viewer::Viewer::new(plotstream::viewer::Config::default())
             .expect("a valid config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("an address").to_string();
-        tokio::spawn(plotstream::viewer::serve(
-            listener,
-            viewer.clone(),
-            std::future::pending(),
-        ));
+        let addr = common::serve_here(&viewer).await;
         let plot = json!({
             "figure": {
                 "data": [{"type": "scatter", "x": [], "y": [], "mode": "lines+markers",
@@ -461,15 +455,7 @@ browser_test! {
         use plotstream::viewer::{Config, Viewer};
         let _turn = ONE_BROWSER.lock().await;
         let viewer = Viewer::new(Config::default()).expect("a valid config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("address").to_string();
-        tokio::spawn(plotstream::viewer::serve(
-            listener,
-            viewer.clone(),
-            std::future::pending(),
-        ));
+        let addr = common::serve_here(&viewer).await;
         let figure = |token: &str| plotstream::protocol::Figure {
             data: vec![plotstream::protocol::Trace::streamed(
                 "scatter",

@@ -37,15 +37,7 @@ async fn chart_studio_streams_every_point_and_closes_with_200() {
             ..Figure::default()
         })
         .expect("a valid figure");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("an address").to_string();
-    tokio::spawn(plotstream::viewer::serve(
-        listener,
-        viewer.clone(),
-        std::future::pending(),
-    ));
+    let addr = common::serve_here(&viewer).await;
     let port = addr.rsplit(':').next().expect("a port").to_owned();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -265,15 +265,7 @@ async fn live_with_url_creates_its_figure_on_that_viewer() {
     use plotstream::viewer::{Config, Viewer};
 
     let viewer = Viewer::new(Config::default()).expect("a valid config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(plotstream::viewer::serve(
-        listener,
-        viewer.clone(),
-        std::future::pending(),
-    ));
+    let url = format!("http://{}", common::serve_here(&viewer).await);
 
     let args = plotstream::live::LiveArgs {
         url: Some(url.clone()),

@@ -110,6 +110,19 @@ async fn record(
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
 
+/// Serves `viewer` in this process on a free loopback port, until the
+/// test ends; its `host:port`.
+pub async fn serve_here(viewer: &plotstream::viewer::Viewer) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("an address").to_string();
+    tokio::spawn(plotstream::viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+    addr
+}
+
 /// The `plotstream` binary under test: `PLOTSTREAM_BIN` if set (to run
 /// these tests against another build, such as an older commit's), else
 /// this package's.
