@@ -375,7 +375,11 @@ async fn html_report_and_live_plot() {
         page.contains("plotly.js (basic - minified) v3.7.0"),
         "plotly.js's basic bundle is inside"
     );
-    assert!(page.len() < 1_300_000, "the basic bundle, not the full: {} bytes", page.len());
+    assert!(
+        page.len() < 1_300_000,
+        "the basic bundle, not the full: {} bytes",
+        page.len()
+    );
     assert!(!page.contains("<script src="), "nothing is fetched");
     assert!(page.contains("Percentile spectrum") && page.contains("Writes per second"));
     assert!(page.contains("Lateness and end-to-end latency each second"));

@@ -51,6 +51,11 @@ impl http_body::Body for ChannelBody {
     }
 }
 
+/// The read buffer of a connection: an answer's head must fit in it (a
+/// stream server's is a few hundred bytes); a body is read through it in
+/// pieces of this size.
+const READ_BUFFER: usize = 2048;
+
 /// Connects to `target` and completes the HTTP/1.1 handshake, all within the
 /// connect timeout; the connection's driver runs on its own task.
 pub(crate) async fn open<B>(target: &Target, opts: &StreamOptions) -> Result<SendRequest<B>, Error>
@@ -72,7 +77,11 @@ where
             source,
         })?;
         let io = wrap_tls(target, opts, tcp).await?;
-        http1::handshake(TokioIo::new(io))
+        // A stream reads one short answer; hyper's default read buffer of
+        // 8 KiB per connection was a third of a load test's memory per stream.
+        http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUFFER))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|source| Error::Http {
                 addr: target.addr.clone(),

@@ -593,11 +593,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             *statuses.entry(s.clone()).or_insert(0) += 1;
         }
     }
-    let lateness = shared
-        .lateness
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let lateness = shared.lateness.total();
     let report = Report {
         config: RunConfig {
             url: opts.url.clone(),

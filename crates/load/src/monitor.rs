@@ -131,7 +131,7 @@ impl Monitor {
             let writes = counters.writes.load(Ordering::Relaxed);
             let delta = writes - last;
             last = writes;
-            let [p50, p99] = take(&self.shared.window);
+            let [p50, p99] = self.shared.lateness.take_window();
             let end_to_end = take(&self.shared.latency_window);
             let open = counters.open.load(Ordering::Relaxed);
             if stopped {

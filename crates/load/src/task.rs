@@ -23,14 +23,76 @@ pub(crate) struct Counters {
     pub(crate) stream_errors: AtomicU64,
 }
 
+/// Every write's lateness, in histograms that all streams share.
+///
+/// A histogram of 1 µs to an hour at 3 significant digits is 23,552
+/// counters (184 KiB): one per stream was most of a stream's memory, and
+/// merging each into the run's once a second most of the monitor's work.
+/// Instead a write records once, into one of a few shards (its stream's, by
+/// position, so that streams on different threads rarely wait for each
+/// other); once a second the monitor moves the shards' records into the
+/// run's total, reading that second's percentiles on the way.
+#[derive(Debug)]
+pub(crate) struct Lateness {
+    shards: Vec<Mutex<hdrhistogram::Histogram<u64>>>,
+    total: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Lateness {
+    /// Shards for `threads` worker threads: four a thread, so that two
+    /// streams' writes on two threads seldom meet.
+    pub(crate) fn new(threads: usize) -> Self {
+        Lateness {
+            shards: (0..threads.max(1) * 4)
+                .map(|_| Mutex::new(report::histogram()))
+                .collect(),
+            total: Mutex::new(report::histogram()),
+        }
+    }
+
+    /// Records the lateness of a write of the stream at `position`.
+    pub(crate) fn record(&self, position: usize, late: Duration) {
+        let shard = &self.shards[position % self.shards.len()];
+        report::record(
+            &mut shard.lock().unwrap_or_else(PoisonError::into_inner),
+            late,
+        );
+    }
+
+    /// Moves what the shards recorded since the last call into the total;
+    /// the p50 and p99 (ms) of it.
+    pub(crate) fn take_window(&self) -> [f64; 2] {
+        let mut window = report::histogram();
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = window.add(&*shard);
+            shard.reset();
+        }
+        let _ = self
+            .total
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(&window);
+        let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
+        [ms(0.5), ms(0.99)]
+    }
+
+    /// Every write's lateness so far.
+    pub(crate) fn total(&self) -> hdrhistogram::Histogram<u64> {
+        self.take_window();
+        self.total
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// What all streams share: counters, and the histograms of lateness.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Every write's lateness.
-    pub(crate) lateness: Mutex<hdrhistogram::Histogram<u64>>,
-    /// The lateness recorded since the monitor last looked.
-    pub(crate) window: Mutex<hdrhistogram::Histogram<u64>>,
+    pub(crate) lateness: Lateness,
     /// The end-to-end latency subscribers recorded since the monitor last
     /// looked.
     pub(crate) latency_window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
@@ -42,22 +104,12 @@ impl Shared {
     pub(crate) fn new() -> Self {
         Shared {
             counters: Counters::default(),
-            lateness: Mutex::new(report::histogram()),
-            window: Mutex::new(report::histogram()),
+            lateness: Lateness::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            ),
             latency_window: Arc::new(Mutex::new(report::histogram())),
             first_error: Mutex::new(None),
         }
-    }
-
-    /// Adds a stream's recent lateness to the run's histograms, and empties it.
-    pub(crate) fn add_lateness(&self, local: &mut hdrhistogram::Histogram<u64>) {
-        for h in [&self.lateness, &self.window] {
-            let _ = h
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .add(&*local);
-        }
-        local.reset();
     }
 
     /// Keeps the first error met, with its causes.
@@ -108,15 +160,11 @@ impl<P: Publish> StreamTask<P> {
     pub(crate) async fn run(mut self) -> StreamResult {
         let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
         let mut result = StreamResult::default();
-        let mut local = report::histogram();
         let mut frame = Frame::default();
         let mut payload = Vec::new();
         let mut times = schedule.times(self.position);
         let mut seq = 0;
         let mut due = times.at(0);
-        // Lateness goes to the run's histograms once a second of schedule,
-        // so that progress and --live see it as the run goes.
-        let mut next_merge = schedule.start(self.position) + Duration::from_secs(1);
         for (open, close) in schedule.epochs(self.position) {
             if due.is_none() {
                 break;
@@ -171,7 +219,7 @@ impl<P: Publish> StreamTask<P> {
                     failed = Some(e.0);
                     break;
                 }
-                report::record(&mut local, d.elapsed());
+                shared.lateness.record(self.position, d.elapsed());
                 shared.counters.writes.fetch_add(1, Ordering::Relaxed);
                 let since_start =
                     u64::try_from(schedule.t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -179,10 +227,6 @@ impl<P: Publish> StreamTask<P> {
                     .counters
                     .last_write_nanos
                     .fetch_max(since_start, Ordering::Relaxed);
-                if d >= next_merge {
-                    shared.add_lateness(&mut local);
-                    next_merge = d + Duration::from_secs(1);
-                }
             }
             if failed.is_some() {
                 // The rest of this connection's writes are never sent.
@@ -212,7 +256,6 @@ impl<P: Publish> StreamTask<P> {
                 result.status = closed.status;
             }
         }
-        shared.add_lateness(&mut local);
         result
     }
 }
