@@ -818,3 +818,58 @@ async fn capacity_search_finds_a_slow_server_s_capacity() {
         "the HTML plots latency against load"
     );
 }
+
+/// `--bind` spreads the streams over the source addresses given, round
+/// robin, as the server sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_spreads_the_streams_over_source_addresses() {
+    let server = common::Recorder::start().await;
+    let out = load(&[
+        "--url",
+        &server.url,
+        "--streams",
+        "4",
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+        "--bind",
+        "127.0.0.2-127.0.0.3",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let mut peers: Vec<String> = server
+        .streams()
+        .iter()
+        .filter_map(|s| s.peer.map(|p| p.ip().to_string()))
+        .collect();
+    peers.sort();
+    assert_eq!(peers, ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]);
+}
+
+/// A run that runs out of file descriptors says so, and what to do, not
+/// only "connect errors".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_said() {
+    let server = common::Recorder::start().await;
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 48; exec \"$0\" load --url \"$1\" --streams 80 --rate 2 --duration 1s")
+        .arg(env!("CARGO_BIN_EXE_plotstream"))
+        .arg(&server.url)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("ends")
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("open files needed, the system allows 48"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first error: cannot connect to 127.0.0.1:")
+            && stdout.contains("(out of file descriptors: raise the open-file limit"),
+        "{stdout}"
+    );
+}

@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
     pub token: String,
+    /// Where the connection came from.
+    pub peer: Option<std::net::SocketAddr>,
     pub lines: Vec<String>,
     /// The body ended with its zero chunk (not a reset).
     pub ended_cleanly: bool,
@@ -38,13 +40,14 @@ impl Recorder {
         let shared = Arc::clone(&streams);
         tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else {
+                let Ok((socket, peer)) = listener.accept().await else {
                     return;
                 };
                 let streams = Arc::clone(&shared);
                 tokio::spawn(async move {
-                    let service =
-                        service_fn(move |req: Request<Incoming>| record(req, Arc::clone(&streams)));
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        record(req, peer, Arc::clone(&streams))
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(socket), service)
                         .await;
@@ -66,6 +69,7 @@ impl Recorder {
 
 async fn record(
     req: Request<Incoming>,
+    peer: std::net::SocketAddr,
     streams: Arc<Mutex<Vec<Recorded>>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let Some(token) = req
@@ -82,6 +86,7 @@ async fn record(
         let mut s = streams.lock().expect("not poisoned");
         s.push(Recorded {
             token,
+            peer: Some(peer),
             ..Recorded::default()
         });
         s.len() - 1

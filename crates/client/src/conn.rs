@@ -65,12 +65,14 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let connecting = async {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port))
-            .await
-            .map_err(|source| Error::Connect {
-                addr: target.addr.clone(),
-                source,
-            })?;
+        let tcp = match opts.local_addr {
+            None => TcpStream::connect((target.host.as_str(), target.port)).await,
+            Some(local) => connect_from(local, target).await,
+        }
+        .map_err(|source| Error::Connect {
+            addr: target.addr.clone(),
+            source,
+        })?;
         // Lines are small and latency matters more than packet count.
         tcp.set_nodelay(true).map_err(|source| Error::Connect {
             addr: target.addr.clone(),
@@ -101,6 +103,26 @@ where
         }
     });
     Ok(sender)
+}
+
+/// Connects to `target` from the address `local` (any port).
+async fn connect_from(local: std::net::IpAddr, target: &Target) -> std::io::Result<TcpStream> {
+    let remote = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{} has no address of {local}'s family", target.host),
+            )
+        })?;
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(local, 0))?;
+    socket.connect(remote).await
 }
 
 #[cfg(not(feature = "tls"))]

@@ -64,6 +64,12 @@ pub struct StreamOptions {
     /// a private CA's, or a test server's own. Needs the `tls` feature.
     /// Default none.
     pub ca_certs_pem: Option<Arc<[u8]>>,
+    /// The address connections go from. One (source, destination) address
+    /// pair has only the ephemeral port range (about 28,000 ports on
+    /// Linux): a load test of more connections to one server spreads them
+    /// over several source addresses (on loopback, 127.0.0.1, 127.0.0.2, …).
+    /// Default: the system's choice.
+    pub local_addr: Option<std::net::IpAddr>,
 }
 
 impl Default for StreamOptions {
@@ -80,6 +86,7 @@ impl Default for StreamOptions {
             headers: Vec::new(),
             token_header: true,
             ca_certs_pem: None,
+            local_addr: None,
         }
     }
 }

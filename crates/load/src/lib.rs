@@ -92,7 +92,7 @@ pub use capacity::{Capacity, Knob, RESOLUTION, Step, find_capacity};
 pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
 pub use offered::Offered;
-pub use opts::{Opts, Payload, Shard, Target, parse_duration, positive_duration};
+pub use opts::{BindAddrs, Opts, Payload, Shard, Target, parse_duration, positive_duration};
 pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
 pub use schedule::Arrivals;
 pub(crate) use schedule::Schedule;
@@ -169,6 +169,26 @@ impl Outcome {
     }
 }
 
+/// Why a connection failed, in one line, with what to do when the machine
+/// ran out of ports or file descriptors.
+pub(crate) fn connect_error(e: &plotstream_client::Error) -> String {
+    let mut text = chain(e);
+    if let plotstream_client::Error::Connect { source, .. } = e {
+        if source.kind() == io::ErrorKind::AddrNotAvailable {
+            text.push_str(
+                " (out of local ports from this source address: spread the streams over \
+                 more with --bind, such as --bind 127.0.0.1-127.0.0.8)",
+            );
+        } else if matches!(source.raw_os_error(), Some(23 | 24)) {
+            text.push_str(
+                " (out of file descriptors: raise the open-file limit, `ulimit -n`, \
+                 or split the test over processes with --shard)",
+            );
+        }
+    }
+    text
+}
+
 /// An error and its causes, in one line.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -230,6 +250,45 @@ fn raise_file_limit(needed: u64, out: &mut (dyn io::Write + Send)) -> Result<(),
         Ok(_) => Ok(()),
         Err(e) => writeln!(out, "warning: cannot raise the open-file limit: {e}").map_err(Error::Output),
     }
+}
+
+/// Streams from one address to one server: fewer than the ephemeral port
+/// range (28,232 ports by default on Linux), with room.
+const STREAMS_PER_SOURCE: usize = 20_000;
+
+/// The source addresses for `here` streams: `--bind`'s, or on a loopback
+/// target with more streams than one address has ports for, 127.0.0.1 to
+/// 127.0.0.8 (said on `out`); else none (the system's choice).
+fn source_addresses(
+    opts: &Opts,
+    here: usize,
+    out: &mut (dyn io::Write + Send),
+) -> Result<Arc<[std::net::IpAddr]>, Error> {
+    if let Some(bind) = &opts.bind {
+        return Ok(Arc::from(bind.0.as_slice()));
+    }
+    let loopback = http::Uri::try_from(opts.url.as_str())
+        .ok()
+        .is_some_and(|u| {
+            u.host().is_some_and(|h| {
+                h == "localhost"
+                    || h.parse::<std::net::Ipv4Addr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            })
+        });
+    if !loopback || here <= STREAMS_PER_SOURCE {
+        return Ok(Arc::from([]));
+    }
+    let addrs: Vec<std::net::IpAddr> = (1..=8u8)
+        .map(|i| std::net::IpAddr::from([127, 0, 0, i]))
+        .collect();
+    writeln!(
+        out,
+        "spreading {here} connections over the source addresses 127.0.0.1-127.0.0.8 \
+         (one address has ports for about {STREAMS_PER_SOURCE}; --bind chooses others)"
+    )
+    .map_err(Error::Output)?;
+    Ok(Arc::from(addrs))
 }
 
 /// Runs the load test, printing progress and the summary to `out`, writing
@@ -417,6 +476,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         })?)),
         None => None,
     };
+    let bind = source_addresses(opts, here, out)?;
     macro_rules! start_streams {
         ($publisher:ty, $config:expr) => {{
             let config = Arc::new($config);
@@ -431,6 +491,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
                     position,
                     schedule: Arc::clone(&schedule),
                     shared: Arc::clone(&shared),
+                    bind: Arc::clone(&bind),
                 };
                 tasks.push(tokio::spawn(task.run()));
             }
@@ -661,13 +722,13 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     write!(out, "{report}").map_err(Error::Output)?;
     // Streams that failed, the panicked ones (no result) among them.
     let failed = results.iter().filter(|r| r.failed).count() + (here - results.len());
+    let first_error = shared
+        .first_error
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     if report.writes == 0 || (failed >= here && here > 0) {
-        let why = shared
-            .first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_else(|| "no error was reported".to_owned());
+        let why = first_error.unwrap_or_else(|| "no error was reported".to_owned());
         return Err(Error::NothingSent {
             what: format!(
                 "{} writes sent, {failed} of {here} {} failed",
@@ -677,6 +738,10 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             why,
         });
     }
+    if let (Some(why), true) = (&first_error, failed > 0) {
+        writeln!(out, "  first error: {why}").map_err(Error::Output)?;
+    }
+
     for b in &breaches {
         writeln!(out, "threshold breached: {b}").map_err(Error::Output)?;
     }

@@ -77,6 +77,47 @@ fn at_least_one(s: &str) -> Result<u64, String> {
 }
 
 /// Parses a share from 0 to 1.
+/// Source addresses (`--bind`): at most this many.
+const MAX_BIND: u32 = 65_536;
+
+/// The addresses of `--bind`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindAddrs(pub Vec<std::net::IpAddr>);
+
+/// `--bind`: `A-B` (IPv4, every address from A to B) or `A,B,…`.
+fn bind_addrs(s: &str) -> Result<BindAddrs, String> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let usage = || {
+        format!(
+            "{s:?} is not a set of source addresses: give a range such as 127.0.0.1-127.0.0.8 \
+             or a list such as 127.0.0.2,127.0.0.3"
+        )
+    };
+    if let Some((a, b)) = s.split_once('-') {
+        let (a, b): (Ipv4Addr, Ipv4Addr) = (
+            a.trim().parse().map_err(|_| usage())?,
+            b.trim().parse().map_err(|_| usage())?,
+        );
+        let (a, b) = (u32::from(a), u32::from(b));
+        if b < a || b - a >= MAX_BIND {
+            return Err(format!(
+                "{s:?}: the range must go upwards and hold at most {MAX_BIND} addresses"
+            ));
+        }
+        return Ok(BindAddrs(
+            (a..=b).map(|n| IpAddr::from(Ipv4Addr::from(n))).collect(),
+        ));
+    }
+    let addrs = s
+        .split(',')
+        .map(|a| a.trim().parse::<IpAddr>().map_err(|_| usage()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if addrs.len() > MAX_BIND as usize {
+        return Err(format!("{s:?}: at most {MAX_BIND} addresses"));
+    }
+    Ok(BindAddrs(addrs))
+}
+
 fn fraction(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
@@ -202,6 +243,14 @@ pub struct Opts {
     /// targets; needs the tls feature).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<std::path::PathBuf>,
+    /// Connect from these source addresses, stream i from the i-th (round
+    /// robin): a range `127.0.0.1-127.0.0.8` or a list `127.0.0.2,127.0.0.3`.
+    /// One source address has only the ephemeral ports (about 28,000) for
+    /// one server; on a loopback target of more than 20,000 streams the
+    /// default spreads them over 127.0.0.1-127.0.0.8 (plotly and http
+    /// targets).
+    #[arg(long, value_name = "ADDRS", value_parser = bind_addrs)]
+    pub bind: Option<BindAddrs>,
     /// The request method of --target http: POST or PUT.
     #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = method)]
     pub method: http::Method,
@@ -349,5 +398,32 @@ impl Opts {
     /// Whether stages, not `--duration`, set how long the run lasts.
     pub fn staged(&self) -> bool {
         self.stages.is_some() || self.rate_stages.is_some()
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[test]
+    fn source_addresses_are_a_range_or_a_list() {
+        let r = bind_addrs("127.0.0.1-127.0.0.3").expect("a range");
+        let want: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+            .iter()
+            .map(|a| a.parse().expect("an address"))
+            .collect();
+        assert_eq!(r.0, want);
+        let l = bind_addrs("127.0.0.2, ::1").expect("a list");
+        assert_eq!(l.0.len(), 2);
+        for bad in [
+            "",
+            "127.0.0.3-127.0.0.1",
+            "10.0.0.0-10.2.0.0",
+            "127.0.0.1-",
+            "x",
+        ] {
+            assert!(bind_addrs(bad).is_err(), "{bad}");
+        }
     }
 }

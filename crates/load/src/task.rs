@@ -152,6 +152,9 @@ pub(crate) struct StreamTask<P: Publish> {
     pub(crate) position: usize,
     pub(crate) schedule: Arc<Schedule>,
     pub(crate) shared: Arc<Shared>,
+    /// The source addresses the run's connections spread over (`--bind`);
+    /// empty: the system's choice.
+    pub(crate) bind: Arc<[std::net::IpAddr]>,
 }
 
 impl<P: Publish> StreamTask<P> {
@@ -171,7 +174,8 @@ impl<P: Publish> StreamTask<P> {
             }
             tokio::time::sleep_until(open).await;
             let in_epoch = |d: Instant| d < close;
-            let mut publisher = match P::connect(&self.config, &self.token).await {
+            let local = (!self.bind.is_empty()).then(|| self.bind[self.position % self.bind.len()]);
+            let mut publisher = match P::connect(&self.config, &self.token, local).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(token = self.token, "cannot connect: {e}");

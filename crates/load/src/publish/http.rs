@@ -27,7 +27,11 @@ pub(crate) struct Http(Stream);
 impl Publish for Http {
     type Config = Config;
 
-    async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
+    async fn connect(
+        config: &Config,
+        token: &str,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, PublishError> {
         let mut headers = Vec::with_capacity(config.headers.len());
         for (name, value) in &config.headers {
             let text = String::from_utf8_lossy(value.as_bytes());
@@ -40,12 +44,13 @@ impl Publish for Http {
             headers,
             token_header: false,
             ca_certs_pem: config.ca_certs_pem.clone(),
+            local_addr: local,
             ..StreamOptions::default()
         };
         Stream::connect(&fill(&config.url, token), token, opts)
             .await
             .map(Http)
-            .map_err(|e| PublishError(chain(&e)))
+            .map_err(|e| PublishError(crate::connect_error(&e)))
     }
 
     async fn send(&mut self, message: &Message<'_>) -> Result<(), PublishError> {

@@ -60,10 +60,12 @@ pub(crate) trait Publish: Sized + Send + 'static {
     /// What connecting needs, shared by every stream of a run.
     type Config: Send + Sync + 'static;
 
-    /// Opens the stream for `token`.
+    /// Opens the stream for `token`, from the address `local` where given
+    /// (`--bind`; the ws and mqtt targets let the system choose).
     fn connect(
         config: &Self::Config,
         token: &str,
+        local: Option<std::net::IpAddr>,
     ) -> impl Future<Output = Result<Self, PublishError>> + Send;
 
     /// Sends one write.

@@ -104,7 +104,11 @@ pub(crate) struct Mqtt {
 impl Publish for Mqtt {
     type Config = Config;
 
-    async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
+    async fn connect(
+        config: &Config,
+        token: &str,
+        _local: Option<std::net::IpAddr>,
+    ) -> Result<Self, PublishError> {
         let pending: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
         let (qos, acks, waiting) = (config.qos, Arc::clone(&config.acks), Arc::clone(&pending));
         let on_event = move |event: &Event| {

@@ -20,15 +20,20 @@ pub(crate) struct Plotly(Stream);
 impl Publish for Plotly {
     type Config = Config;
 
-    async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
+    async fn connect(
+        config: &Config,
+        token: &str,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, PublishError> {
         let opts = StreamOptions {
             ca_certs_pem: config.ca_certs_pem.clone(),
+            local_addr: local,
             ..StreamOptions::default()
         };
         Stream::connect(&fill(&config.url, token), token, opts)
             .await
             .map(Plotly)
-            .map_err(|e| PublishError(chain(&e)))
+            .map_err(|e| PublishError(crate::connect_error(&e)))
     }
 
     async fn send(&mut self, message: &Message<'_>) -> Result<(), PublishError> {

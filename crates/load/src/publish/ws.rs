@@ -63,7 +63,11 @@ pub(crate) async fn open(
 impl Publish for Ws {
     type Config = Config;
 
-    async fn connect(config: &Config, token: &str) -> Result<Self, PublishError> {
+    async fn connect(
+        config: &Config,
+        token: &str,
+        _local: Option<std::net::IpAddr>,
+    ) -> Result<Self, PublishError> {
         let socket = open(&fill(&config.url, token), &config.headers).await?;
         let (sink, mut stream) = socket.split();
         let closed_by_server = Arc::new(Mutex::new(None));
