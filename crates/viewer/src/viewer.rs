@@ -416,6 +416,7 @@ impl Viewer {
                 .flat_map(|t| t.figures())
                 .filter_map(|(id, auto)| (auto && id != entry.id).then_some(id))
                 .collect();
+            ids.sort_unstable();
             ids.dedup();
             ids
         };
