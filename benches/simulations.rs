@@ -62,6 +62,50 @@ fn pendulum(c: &mut Criterion) {
     group.finish();
 }
 
+/// The pendulum as a load source: 1,000 streams' demos, each taking its
+/// next frame in turn, as a load test's paced streams do; with their own
+/// integrators, or all reading one shared trajectory
+/// (`DemoKind::for_many`). Throughput is frames (writes).
+fn pendulum_load(c: &mut Criterion) {
+    use plotstream_demos::{Clock, Demo, DemoKind, Frame};
+    const STREAMS: usize = 1_000;
+    const ROUNDS: u64 = 20;
+    let mut group = c.benchmark_group("pendulum_load");
+    group.throughput(Throughput::Elements(STREAMS as u64 * ROUNDS));
+    group.sample_size(20);
+    let shared = DemoKind::DoublePendulum.for_many().expect("valid");
+    let mut cases: [(&str, Vec<Box<dyn Demo>>); 2] = [
+        (
+            "own",
+            (0..STREAMS)
+                .map(|i| DemoKind::DoublePendulum.build_with_prefix(0, &format!("s{i}")))
+                .collect::<Result<_, _>>()
+                .expect("valid"),
+        ),
+        (
+            "shared",
+            (0..STREAMS)
+                .map(|i| shared.build(0, &format!("s{i}")))
+                .collect::<Result<_, _>>()
+                .expect("valid"),
+        ),
+    ];
+    let mut frame = Frame::default();
+    for (name, demos) in &mut cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                for _ in 0..ROUNDS {
+                    for demo in demos.iter_mut() {
+                        demo.next_frame(Clock::Simulated, &mut frame);
+                    }
+                }
+                black_box(frame.writes.len())
+            });
+        });
+    }
+    group.finish();
+}
+
 fn gapminder(c: &mut Criterion) {
     use plotstream_demos::{Clock, Demo, Frame, GapminderDemo, XAxis};
     use plotstream_gapminder::{Dataset, Timeline};
@@ -128,5 +172,5 @@ fn ppbp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cosine, pendulum, gapminder, ppbp);
+criterion_group!(benches, cosine, pendulum, pendulum_load, gapminder, ppbp);
 criterion_main!(benches);

@@ -47,7 +47,7 @@ mod ppbp;
 
 pub use cosine::NoisyCosineDemo;
 pub use gapminder::{GapminderDemo, XAxis};
-pub use pendulum::DoublePendulumDemo;
+pub use pendulum::{DoublePendulumDemo, Trajectory};
 pub use ppbp::PpbpDemo;
 
 /// A streamed scatter trace for `token` keeping `maxpoints`, drawn in
@@ -225,7 +225,10 @@ impl DemoKind {
         Ok(match self {
             DemoKind::NoisyCosine => Box::new(NoisyCosineDemo::new(seed, prefix)?),
             // Deterministic: the seed has nothing to draw.
-            DemoKind::DoublePendulum => Box::new(DoublePendulumDemo::new(prefix, 120.0, -10.0)?),
+            DemoKind::DoublePendulum => {
+                let (theta1, theta2) = DoublePendulumDemo::START_DEGREES;
+                Box::new(DoublePendulumDemo::new(prefix, theta1, theta2)?)
+            }
             DemoKind::Gapminder => Box::new(GapminderDemo::new(prefix, XAxis::Log)?),
             DemoKind::Ppbp => Box::new(PpbpDemo::new(
                 prefix,
@@ -233,6 +236,62 @@ impl DemoKind {
                 seed,
             )?),
         })
+    }
+}
+
+impl DemoKind {
+    /// A builder of this kind's demos for many streams, which share what
+    /// they can: every pendulum stream reads one [`Trajectory`] (they all
+    /// start where the demo does), so that a load test of thousands of them
+    /// computes one simulation, not one each.
+    ///
+    /// ```
+    /// use plotstream_demos::{Clock, DemoKind, Frame};
+    ///
+    /// let many = DemoKind::DoublePendulum.for_many()?;
+    /// let (mut a, mut b) = (many.build(0, "a")?, many.build(1, "b")?);
+    /// let (mut fa, mut fb) = (Frame::default(), Frame::default());
+    /// a.next_frame(Clock::Simulated, &mut fa);
+    /// b.next_frame(Clock::Simulated, &mut fb);
+    /// assert_eq!(fa.writes[0].write, fb.writes[0].write, "one trajectory");
+    /// # Ok::<(), plotstream_demos::Error>(())
+    /// ```
+    pub fn for_many(self) -> Result<Demos, Error> {
+        let trajectory = match self {
+            DemoKind::DoublePendulum => {
+                let (theta1, theta2) = DoublePendulumDemo::START_DEGREES;
+                Some(Trajectory::new(theta1, theta2)?)
+            }
+            _ => None,
+        };
+        Ok(Demos {
+            kind: self,
+            trajectory,
+        })
+    }
+}
+
+/// Demos of one kind for many streams ([`DemoKind::for_many`]).
+#[derive(Debug)]
+pub struct Demos {
+    kind: DemoKind,
+    trajectory: Option<std::sync::Arc<Trajectory>>,
+}
+
+impl Demos {
+    /// One stream's demo, as [`DemoKind::build_with_prefix`] builds it (the
+    /// same writes), sharing what the kind shares.
+    pub fn build(&self, seed: u64, prefix: &str) -> Result<Box<dyn Demo>, Error> {
+        match &self.trajectory {
+            Some(trajectory) => {
+                check_token_prefix(prefix)?;
+                Ok(Box::new(DoublePendulumDemo::shared(
+                    prefix,
+                    std::sync::Arc::clone(trajectory),
+                )))
+            }
+            None => self.kind.build_with_prefix(seed, prefix),
+        }
     }
 }
 

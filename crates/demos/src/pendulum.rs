@@ -1,5 +1,6 @@
 //! The `double-pendulum` demo.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use plotstream_pendulum::{Frames, Params, Sample, State, Steps};
@@ -17,27 +18,135 @@ const TRAIL: u64 = 100;
 /// a frame every 0.05 s of simulated time.
 #[derive(Debug)]
 pub struct DoublePendulumDemo {
-    frames: Frames,
+    source: Source,
     period: Duration,
     tokens: [String; 2],
     index: u64,
     last: Option<Sample>,
 }
 
+/// Where a demo's frames come from.
+#[derive(Debug)]
+enum Source {
+    /// Its own integrator (boxed: a shared demo has none).
+    Own(Box<Frames>),
+    /// A trajectory other demos share.
+    Shared(Arc<Trajectory>),
+}
+
 impl DoublePendulumDemo {
+    /// Where Plotly's demo starts, from rest: θ1 = 120°, θ2 = −10°.
+    pub const START_DEGREES: (f64, f64) = (120.0, -10.0);
+
     /// The demo's pendulum (G = 9.8, L1 = L2 = 1, M1 = M2 = 1) from rest at
     /// `theta1`, `theta2` degrees (the demo's start is 120°, −10°), with
     /// tokens `<prefix>-rods` and `<prefix>-trail`.
     pub fn new(prefix: &str, theta1: f64, theta2: f64) -> Result<Self, Error> {
-        let steps = Steps::default();
-        let start = State::from_degrees(theta1, theta2)?;
-        Ok(DoublePendulumDemo {
-            frames: Frames::new(Params::default(), start, steps)?,
-            period: Duration::from_secs_f64(steps.frame),
+        let frames = Frames::new(
+            Params::default(),
+            State::from_degrees(theta1, theta2)?,
+            Steps::default(),
+        )?;
+        Ok(Self::from_source(prefix, Source::Own(Box::new(frames))))
+    }
+
+    /// The same demo, its frames read from `trajectory`, which other demos
+    /// share: many streams of one pendulum cost one simulation. Its writes
+    /// are the same, byte for byte, as those of [`DoublePendulumDemo::new`]
+    /// from the trajectory's start.
+    pub fn shared(prefix: &str, trajectory: Arc<Trajectory>) -> Self {
+        Self::from_source(prefix, Source::Shared(trajectory))
+    }
+
+    fn from_source(prefix: &str, source: Source) -> Self {
+        DoublePendulumDemo {
+            source,
+            period: Duration::from_secs_f64(Steps::default().frame),
             tokens: [format!("{prefix}-rods"), format!("{prefix}-trail")],
             index: 0,
             last: None,
-        })
+        }
+    }
+
+    /// The next sample: its own integrator's, or frame `index` of the shared
+    /// trajectory; past the frames it keeps, a copy of its integrator of
+    /// this demo's own.
+    fn next_sample(&mut self) -> Sample {
+        if let Source::Shared(trajectory) = &self.source {
+            match trajectory.frame(self.index) {
+                Ok(sample) => return sample,
+                Err(own) => self.source = Source::Own(own),
+            }
+        }
+        match &mut self.source {
+            Source::Own(frames) => frames
+                .next()
+                .unwrap_or_else(|| unreachable!("the pendulum never stops")),
+            Source::Shared(_) => unreachable!("made its own above"),
+        }
+    }
+}
+
+/// A pendulum's frames, computed once and read by every demo that shares it
+/// ([`DoublePendulumDemo::shared`]): a load test's thousands of pendulum
+/// streams, which all start where the demo does, compute one trajectory
+/// instead of one each (50 RK4 steps a frame).
+///
+/// It keeps its frames (80 bytes each) up to a bound,
+/// [`Trajectory::MAX_FRAMES`] by default (a day of a 20-frame/s stream); a
+/// demo that goes past them goes on with a copy of the integrator there.
+#[derive(Debug)]
+pub struct Trajectory {
+    inner: Mutex<Computed>,
+    max_frames: u64,
+}
+
+#[derive(Debug)]
+struct Computed {
+    frames: Frames,
+    samples: Vec<Sample>,
+}
+
+impl Trajectory {
+    /// The most frames a trajectory keeps by default.
+    pub const MAX_FRAMES: u64 = 1 << 21;
+
+    /// The demo's pendulum from rest at `theta1`, `theta2` degrees.
+    pub fn new(theta1: f64, theta2: f64) -> Result<Arc<Self>, Error> {
+        Self::with_max_frames(theta1, theta2, Self::MAX_FRAMES)
+    }
+
+    fn with_max_frames(theta1: f64, theta2: f64, max_frames: u64) -> Result<Arc<Self>, Error> {
+        let frames = Frames::new(
+            Params::default(),
+            State::from_degrees(theta1, theta2)?,
+            Steps::default(),
+        )?;
+        Ok(Arc::new(Trajectory {
+            inner: Mutex::new(Computed {
+                frames,
+                samples: Vec::new(),
+            }),
+            max_frames,
+        }))
+    }
+
+    /// Frame `k` (computing those before it that no demo asked for yet);
+    /// past the frames it keeps, the integrator positioned there.
+    fn frame(&self, k: u64) -> Result<Sample, Box<Frames>> {
+        let mut c = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let want = usize::try_from(k).unwrap_or(usize::MAX);
+        while c.samples.len() <= want {
+            if c.samples.len() as u64 >= self.max_frames {
+                return Err(Box::new(c.frames.clone()));
+            }
+            let next = c
+                .frames
+                .next()
+                .unwrap_or_else(|| unreachable!("the pendulum never stops"));
+            c.samples.push(next);
+        }
+        Ok(c.samples[want])
     }
 }
 
@@ -74,9 +183,7 @@ impl Demo for DoublePendulumDemo {
     }
 
     fn next_frame(&mut self, _clock: Clock, frame: &mut Frame) {
-        let Some(s) = self.frames.next() else {
-            unreachable!("the pendulum never stops")
-        };
+        let s = self.next_sample();
         self.last = Some(s);
         frame.start(self.index, self.period);
         self.index += 1;
@@ -169,6 +276,38 @@ mod tests {
         let mut keys = keys;
         keys.sort_unstable();
         assert_eq!(keys, want);
+    }
+
+    /// Demos that share a trajectory write what a demo of its own writes,
+    /// frame for frame, also past the frames the trajectory keeps.
+    #[test]
+    fn a_shared_trajectory_writes_what_an_own_integrator_writes() {
+        let trajectory = Trajectory::with_max_frames(120.0, -10.0, 30).expect("valid");
+        let mut own = DoublePendulumDemo::new("dp", 120.0, -10.0).expect("valid");
+        let mut early = DoublePendulumDemo::shared("dp", Arc::clone(&trajectory));
+        let mut late = DoublePendulumDemo::shared("dp", Arc::clone(&trajectory));
+        let (mut a, mut b, mut c) = (Frame::default(), Frame::default(), Frame::default());
+        for i in 0..100 {
+            own.next_frame(Clock::Simulated, &mut a);
+            early.next_frame(Clock::Simulated, &mut b);
+            if i >= 20 {
+                // Starts later: it reads from where it is, not where others are.
+                late.next_frame(Clock::Simulated, &mut c);
+            }
+            assert_eq!(a.writes, b.writes, "frame {i}");
+            assert_eq!(a.t, b.t, "frame {i}");
+        }
+        let mut own_again = DoublePendulumDemo::new("dp", 120.0, -10.0).expect("valid");
+        for _ in 0..80 {
+            own_again.next_frame(Clock::Simulated, &mut a);
+        }
+        assert_eq!(a.writes, c.writes, "the late one's 80th frame");
+        assert!(
+            matches!(early.source, Source::Own(_)),
+            "past 30 frames, its own"
+        );
+        let kept = trajectory.inner.lock().expect("not poisoned").samples.len();
+        assert_eq!(kept, 30, "the trajectory keeps no more than its bound");
     }
 
     #[test]

@@ -459,12 +459,12 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             ))
         })?;
     let mut tasks = Vec::with_capacity(here);
-    // Stream i plays its demo seeded with seed + i, on token prefix-i.
+    // Stream i plays its demo seeded with seed + i, on token prefix-i; the
+    // streams share what their demo can (the pendulum's one trajectory).
+    let demos = opts.demo.for_many()?;
     let demo_of = |i: u64| -> Result<(String, Box<dyn plotstream_demos::Demo>), Error> {
         let token = token(i);
-        let demo = opts
-            .demo
-            .build_with_prefix(opts.seed.wrapping_add(i), &token)?;
+        let demo = demos.build(opts.seed.wrapping_add(i), &token)?;
         Ok((token, demo))
     };
     let ca_certs: Option<Arc<[u8]>> = match &opts.ca_cert {
