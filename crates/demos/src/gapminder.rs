@@ -1,5 +1,6 @@
 //! The `gapminder` demo.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use plotstream_gapminder::{Continent, Dataset, Timeline, Values};
@@ -40,7 +41,8 @@ pub enum XAxis {
 /// trace's x, y and sizes, 1952 → 2007, then again.
 #[derive(Debug)]
 pub struct GapminderDemo {
-    data: Dataset,
+    /// The data, shared by every stream of a load test (it is the same).
+    data: Arc<Dataset>,
     timeline: Timeline,
     axis: XAxis,
     tokens: Vec<String>,
@@ -57,7 +59,12 @@ impl GapminderDemo {
     /// `<prefix>-europe`, `<prefix>-africa`, `<prefix>-americas`,
     /// `<prefix>-oceania`.
     pub fn new(prefix: &str, axis: XAxis) -> Result<Self, Error> {
-        let data = Dataset::embedded()?;
+        Self::with_data(prefix, axis, Arc::new(Dataset::embedded()?))
+    }
+
+    /// The same demo over `data`, which other demos share: many streams
+    /// of it parse and keep the data once.
+    pub fn with_data(prefix: &str, axis: XAxis, data: Arc<Dataset>) -> Result<Self, Error> {
         let members = TRACES
             .iter()
             .map(|(continent, _)| {

@@ -36,6 +36,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
@@ -243,7 +244,8 @@ impl DemoKind {
     /// A builder of this kind's demos for many streams, which share what
     /// they can: every pendulum stream reads one [`Trajectory`] (they all
     /// start where the demo does), so that a load test of thousands of them
-    /// computes one simulation, not one each.
+    /// computes one simulation, not one each; Gapminder's streams share the
+    /// parsed data.
     ///
     /// ```
     /// use plotstream_demos::{Clock, DemoKind, Frame};
@@ -257,17 +259,17 @@ impl DemoKind {
     /// # Ok::<(), plotstream_demos::Error>(())
     /// ```
     pub fn for_many(self) -> Result<Demos, Error> {
-        let trajectory = match self {
+        let shared = match self {
             DemoKind::DoublePendulum => {
                 let (theta1, theta2) = DoublePendulumDemo::START_DEGREES;
-                Some(Trajectory::new(theta1, theta2)?)
+                Shared::Trajectory(Trajectory::new(theta1, theta2)?)
             }
-            _ => None,
+            DemoKind::Gapminder => {
+                Shared::Data(Arc::new(plotstream_gapminder::Dataset::embedded()?))
+            }
+            DemoKind::NoisyCosine | DemoKind::Ppbp => Shared::Nothing,
         };
-        Ok(Demos {
-            kind: self,
-            trajectory,
-        })
+        Ok(Demos { kind: self, shared })
     }
 }
 
@@ -275,23 +277,32 @@ impl DemoKind {
 #[derive(Debug)]
 pub struct Demos {
     kind: DemoKind,
-    trajectory: Option<std::sync::Arc<Trajectory>>,
+    shared: Shared,
+}
+
+/// What the streams of one demo share.
+#[derive(Debug)]
+enum Shared {
+    /// The pendulum's frames: they all start where the demo does.
+    Trajectory(Arc<Trajectory>),
+    /// Gapminder's data, parsed once.
+    Data(Arc<plotstream_gapminder::Dataset>),
+    /// Nothing: each draws from its own seed.
+    Nothing,
 }
 
 impl Demos {
     /// One stream's demo, as [`DemoKind::build_with_prefix`] builds it (the
     /// same writes), sharing what the kind shares.
     pub fn build(&self, seed: u64, prefix: &str) -> Result<Box<dyn Demo>, Error> {
-        match &self.trajectory {
-            Some(trajectory) => {
-                check_token_prefix(prefix)?;
-                Ok(Box::new(DoublePendulumDemo::shared(
-                    prefix,
-                    std::sync::Arc::clone(trajectory),
-                )))
+        check_token_prefix(prefix)?;
+        Ok(match &self.shared {
+            Shared::Trajectory(t) => Box::new(DoublePendulumDemo::shared(prefix, Arc::clone(t))),
+            Shared::Data(d) => {
+                Box::new(GapminderDemo::with_data(prefix, XAxis::Log, Arc::clone(d))?)
             }
-            None => self.kind.build_with_prefix(seed, prefix),
-        }
+            Shared::Nothing => self.kind.build_with_prefix(seed, prefix)?,
+        })
     }
 }
 
@@ -335,6 +346,33 @@ impl FromStr for DemoKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Demos built for many streams write what demos built one by one
+    /// write, frame for frame, for every kind.
+    #[test]
+    fn demos_for_many_write_what_demos_alone_write() {
+        for &kind in DemoKind::ALL {
+            let many = kind.for_many().expect("valid");
+            for seed in [0, 7] {
+                let mut alone = kind.build_with_prefix(seed, "p").expect("valid");
+                let mut shared = many.build(seed, "p").expect("valid");
+                let (mut a, mut b) = (Frame::default(), Frame::default());
+                for i in 0..60 {
+                    alone.next_frame(Clock::Simulated, &mut a);
+                    shared.next_frame(Clock::Simulated, &mut b);
+                    assert_eq!(a.writes, b.writes, "{kind:?} seed {seed} frame {i}");
+                }
+                assert_eq!(alone.figure(), shared.figure(), "{kind:?}");
+            }
+        }
+        assert!(
+            DemoKind::Gapminder
+                .for_many()
+                .expect("valid")
+                .build(0, "bad token")
+                .is_err()
+        );
+    }
 
     #[test]
     fn names_parse_back() {
