@@ -524,12 +524,6 @@ impl TokenEntry {
         targets.iter().map(|(f, _)| Arc::clone(f)).collect()
     }
 
-    /// The figures this token feeds, as (id, made for it on its own).
-    pub(crate) fn figures(&self) -> Vec<(u64, bool)> {
-        let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
-        targets.iter().map(|(f, _)| (f.id, f.auto)).collect()
-    }
-
     /// The data of every trace this token feeds.
     pub(crate) fn traces_json(&self) -> Vec<Value> {
         let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);

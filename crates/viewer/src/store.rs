@@ -317,12 +317,7 @@ impl Store {
             |txn| {
                 txn.open_table(FIGURES)?.insert(id, bytes.as_slice())?;
                 txn.open_table(DATA)?.remove(id)?;
-                let mut meta = txn.open_table(META)?;
-                let old = meta.get("next_id")?.map_or(0, |v| v.value());
-                if next_id > old {
-                    meta.insert("next_id", next_id)?;
-                }
-                Ok(())
+                raise_next_id(txn, next_id)
             },
         )
     }
@@ -374,15 +369,21 @@ impl Store {
                     }
                     data.insert(row.id, row.data.as_slice())?;
                 }
-                let mut meta = txn.open_table(META)?;
-                let old = meta.get("next_id")?.map_or(0, |v| v.value());
-                if next_id > old {
-                    meta.insert("next_id", next_id)?;
-                }
-                Ok(())
+                raise_next_id(txn, next_id)
             },
         )
     }
+}
+
+/// Keeps `next_id` as the next id to give out, unless a higher one is kept
+/// already: ids are never given out twice.
+fn raise_next_id(txn: &redb::WriteTransaction, next_id: u64) -> Result<(), redb::Error> {
+    let mut meta = txn.open_table(META)?;
+    let old = meta.get("next_id")?.map_or(0, |v| v.value());
+    if next_id > old {
+        meta.insert("next_id", next_id)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

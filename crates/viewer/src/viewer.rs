@@ -413,8 +413,8 @@ impl Viewer {
                 .tokens()
                 .iter()
                 .filter_map(|t| tokens.get(t))
-                .flat_map(|t| t.figures())
-                .filter_map(|(id, auto)| (auto && id != entry.id).then_some(id))
+                .flat_map(|t| t.targets())
+                .filter_map(|f| (f.auto && f.id != entry.id).then_some(f.id))
                 .collect();
             ids.sort_unstable();
             ids.dedup();
@@ -646,9 +646,9 @@ impl Viewer {
                 .get(token)?,
         );
         let figures: Vec<u64> = t
-            .figures()
-            .into_iter()
-            .filter_map(|(id, auto)| (!auto).then_some(id))
+            .targets()
+            .iter()
+            .filter_map(|f| (!f.auto).then_some(f.id))
             .collect();
         Some(json!({
             "token": t.token,
