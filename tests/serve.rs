@@ -88,23 +88,23 @@ async fn serve_takes_a_host_name_and_refuses_open_with_closed() {
         "{last}"
     );
     drop(served);
-    let out = tokio::process::Command::new(common::plotstream_bin())
-        .args(["serve", "--open", "--closed", "--in-memory"])
-        .output()
-        .await
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Refused as bad arguments (exit 2), saying why.
+    let refused = async |args: &[&str]| {
+        let out = tokio::process::Command::new(common::plotstream_bin())
+            .arg("serve")
+            .args(args)
+            .arg("--in-memory")
+            .output()
+            .await
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(&["--open", "--closed"]).await;
     assert!(
         err.contains("'--open' cannot be used with '--closed'"),
         "{err}"
     );
-    let out = tokio::process::Command::new(common::plotstream_bin())
-        .args(["serve", "--addr", "localhost", "--in-memory"])
-        .output()
-        .await
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&["--addr", "localhost"]).await;
     assert!(err.contains("give IP:PORT or NAME:PORT"), "{err}");
 }
