@@ -1,18 +1,15 @@
 //! Opening one HTTP/1.1 connection: TCP, TLS when asked, the hyper handshake.
 
-use std::convert::Infallible;
-use std::pin::Pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 #[cfg(feature = "tls")]
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
-use bytes::Bytes;
-use http_body::Frame;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 use crate::target::Target;
 use crate::{Error, StreamOptions};
@@ -21,44 +18,63 @@ use crate::{Error, StreamOptions};
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// The request body: chunks handed over by the sender task, one frame each.
-/// When the sender drops its end, the body ends and hyper writes the zero chunk.
-#[derive(Debug)]
-pub(crate) struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl ChannelBody {
-    /// A body and the sender that feeds it. One chunk may wait in the
-    /// channel: the sender's queue, not this channel, holds the backlog.
-    pub(crate) fn channel() -> (mpsc::Sender<Bytes>, Self) {
-        let (tx, rx) = mpsc::channel(1);
-        (tx, ChannelBody { rx })
-    }
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
-    }
-}
-
 /// The read buffer of a connection: an answer's head must fit in it (a
 /// stream server's is a few hundred bytes); a body is read through it in
 /// pieces of this size.
 const READ_BUFFER: usize = 2048;
 
+/// What drives one connection: reads and writes its socket.
+type Driver<B> = http1::Connection<TokioIo<Box<dyn Io>>, B>;
+
+/// One connection whose driver runs on the task that uses it: a stream
+/// needs no second task (nor its wake-up per write) to move its bytes.
+pub(crate) struct Connection<B>
+where
+    B: http_body::Body + 'static,
+{
+    pub(crate) send: SendRequest<B>,
+    /// `None` once the connection has ended.
+    driver: Option<Pin<Box<Driver<B>>>>,
+}
+
+impl<B> Connection<B>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Awaits `fut` (a response, or its body) while driving the connection.
+    /// When the connection ends first, it is dropped, so a pending answer
+    /// resolves with the reason rather than waiting for ever.
+    pub(crate) async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            if let Some(driver) = self.driver.as_mut()
+                && let Poll::Ready(ended) = driver.as_mut().poll(cx)
+            {
+                // Its errors also reach the pending response, which is
+                // where they are handled.
+                if let Err(e) = ended {
+                    tracing::debug!("stream connection ended: {e}");
+                }
+                self.driver = None;
+                return fut.as_mut().poll(cx);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 /// Connects to `target` and completes the HTTP/1.1 handshake, all within the
-/// connect timeout; the connection's driver runs on its own task.
-pub(crate) async fn open<B>(target: &Target, opts: &StreamOptions) -> Result<SendRequest<B>, Error>
+/// connect timeout; the caller drives the connection ([`Connection::drive`]).
+pub(crate) async fn connect<B>(
+    target: &Target,
+    opts: &StreamOptions,
+) -> Result<Connection<B>, Error>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -90,19 +106,35 @@ where
                 source,
             })
     };
-    let (sender, connection) = tokio::time::timeout(opts.connect_timeout, connecting)
+    let (send, driver) = tokio::time::timeout(opts.connect_timeout, connecting)
         .await
         .map_err(|_| Error::ConnectTimeout {
             addr: target.addr.clone(),
             timeout: opts.connect_timeout,
         })??;
-    tokio::spawn(async move {
-        // Its errors also reach the pending response, which is where they are handled.
-        if let Err(e) = connection.await {
-            tracing::debug!("stream connection ended: {e}");
-        }
-    });
-    Ok(sender)
+    Ok(Connection {
+        send,
+        driver: Some(Box::pin(driver)),
+    })
+}
+
+/// [`connect`], with the connection's driver on its own task: for one
+/// request and its answer.
+pub(crate) async fn open<B>(target: &Target, opts: &StreamOptions) -> Result<SendRequest<B>, Error>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Connection { send, driver } = connect(target, opts).await?;
+    if let Some(driver) = driver {
+        tokio::spawn(async move {
+            if let Err(e) = driver.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    Ok(send)
 }
 
 /// Connects to `target` from the address `local` (any port).

@@ -1,20 +1,23 @@
 //! [`Stream`]: one Plotly stream, a long chunked `POST` fed from a bounded queue.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::{HOST, HeaderValue, TRANSFER_ENCODING};
 use http::{Method, Request, Response, Uri};
+use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
 use plotstream_protocol::{TOKEN_HEADER, Write};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
-use crate::conn::{self, ChannelBody};
+use crate::conn::{self, Connection};
 use crate::target::Target;
 use crate::{Error, Overflow, StreamOptions};
 
@@ -169,13 +172,16 @@ struct State {
     stats: Stats,
     closing: bool,
     failed: Option<Arc<Error>>,
+    /// The request body's waker, left when it found the queue empty: the
+    /// next line queued, or the close, wakes it.
+    body_waker: Option<Waker>,
+    /// What the current connection's body carried.
+    carried: Carried,
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// The sender waits here for the queue to go from empty to not empty.
-    data_ready: Notify,
     /// Blocked writers wait here for room in the queue.
     space: Notify,
     opts: StreamOptions,
@@ -184,6 +190,15 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the request body, if it waits for the queue.
+    fn wake_body(mut state: MutexGuard<'_, State>) {
+        let waker = state.body_waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     fn stats(&self) -> Stats {
@@ -253,10 +268,9 @@ impl Stream {
         plotstream_protocol::check_token(token).map_err(invalid)?;
         let token_value = HeaderValue::from_str(token)
             .expect("the token rule admits only visible ASCII, which is always a header value");
-        let connection = conn::open(&target, &opts).await?;
+        let connection = conn::connect(&target, &opts).await?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
-            data_ready: Notify::new(),
             space: Notify::new(),
             opts,
         });
@@ -327,8 +341,9 @@ impl Stream {
     }
 
     fn begin_close(&self) {
-        self.shared.lock().closing = true;
-        self.shared.data_ready.notify_one();
+        let mut state = self.shared.lock();
+        state.closing = true;
+        Shared::wake_body(state);
     }
 
     async fn enqueue(
@@ -361,8 +376,8 @@ impl Stream {
         encode: &impl Fn(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
     ) -> Result<bool, Error> {
         let opts = &self.shared.opts;
-        let was_empty = {
-            let mut state = self.shared.lock();
+        let mut state = self.shared.lock();
+        {
             if let Some(err) = &state.failed {
                 return Err(Error::Stopped(Arc::clone(err)));
             }
@@ -379,18 +394,16 @@ impl Stream {
                     }
                 }
             }
-            let was_empty = state.queue.len() == 0;
             state.queue.push(!heartbeat, encode)?;
             if heartbeat {
                 state.stats.heartbeats += 1;
             } else {
                 state.stats.writes += 1;
             }
-            was_empty
-        };
-        if was_empty {
-            self.shared.data_ready.notify_one();
         }
+        // The body leaves its waker only on an empty queue, so this wakes
+        // it for the first line after a pause and costs nothing otherwise.
+        Shared::wake_body(state);
         Ok(true)
     }
 }
@@ -434,7 +447,7 @@ impl RequestParts {
         })
     }
 
-    fn request(&self, body: ChannelBody) -> Request<ChannelBody> {
+    fn request(&self, body: QueueBody) -> Request<QueueBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.path.clone();
@@ -451,24 +464,6 @@ impl RequestParts {
     }
 }
 
-/// Why one connection's request ended.
-enum Ended {
-    /// The stream was closing: the body ended and this is the answer.
-    Closed(Result<Response<Incoming>, hyper::Error>),
-    /// The server answered, or the connection failed, while streaming.
-    Interrupted(Result<Response<Incoming>, hyper::Error>),
-}
-
-/// What the sender does next with one connection.
-enum Next {
-    /// Send this chunk.
-    Chunk(Bytes),
-    /// The queue is empty and the stream is closing: end the body.
-    End,
-    /// The queue is empty: wait for writes, the answer, or the heartbeat time.
-    Wait,
-}
-
 /// What one connection carried.
 #[derive(Clone, Copy, Debug, Default)]
 struct Carried {
@@ -476,6 +471,98 @@ struct Carried {
     chunks: u64,
     /// Writes taken from the queue for it.
     writes: u64,
+    /// Whether its body ended (the stream was closing and all was sent).
+    ended: bool,
+}
+
+/// The request body: whole lines taken straight from the stream's queue,
+/// up to [`StreamOptions::max_chunk`] bytes a chunk, and a heartbeat after
+/// [`StreamOptions::heartbeat_after`] of silence. It ends once the stream is
+/// closing and the queue is empty; hyper then writes the zero chunk.
+#[derive(Debug)]
+pub(crate) struct QueueBody {
+    shared: Arc<Shared>,
+    /// When a chunk last went out.
+    last_sent: Instant,
+    /// Fires at the earliest time a heartbeat may be due; moved on, not
+    /// reset per chunk, so a busy stream touches the timer once an interval.
+    heartbeat: Pin<Box<Sleep>>,
+}
+
+impl QueueBody {
+    fn new(shared: Arc<Shared>) -> Self {
+        let now = Instant::now();
+        let heartbeat = Box::pin(tokio::time::sleep_until(now + shared.opts.heartbeat_after));
+        QueueBody {
+            shared,
+            last_sent: now,
+            heartbeat,
+        }
+    }
+}
+
+impl http_body::Body for QueueBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        let opts = &this.shared.opts;
+        loop {
+            let mut state = this.shared.lock();
+            let was_full = state.queue.len() >= opts.queue_capacity;
+            if let Some(taken) = state.queue.take(opts.max_chunk) {
+                state.stats.sent += taken.lines;
+                state.stats.bytes += taken.chunk.len() as u64;
+                // Counted once taken: a chunk this connection then fails to
+                // carry is lost with it, as far as anyone can tell, like
+                // those it carried unanswered.
+                state.carried.writes += taken.writes;
+                state.carried.chunks += 1;
+                drop(state);
+                if was_full {
+                    this.shared.space.notify_waiters();
+                }
+                this.last_sent = Instant::now();
+                return Poll::Ready(Some(Ok(Frame::data(taken.chunk))));
+            }
+            if state.closing {
+                state.carried.ended = true;
+                return Poll::Ready(None);
+            }
+            if !state
+                .body_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                state.body_waker = Some(cx.waker().clone());
+            }
+            drop(state);
+            let due = this.last_sent + opts.heartbeat_after;
+            if this.heartbeat.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if Instant::now() < due {
+                // Chunks went out since the timer was set: wait for the rest.
+                this.heartbeat.as_mut().reset(due);
+                continue;
+            }
+            let mut state = this.shared.lock();
+            // A heartbeat's encoding cannot fail.
+            let _ = state.queue.push(false, |buf| {
+                plotstream_protocol::encode_heartbeat(buf);
+                Ok(())
+            });
+            state.stats.heartbeats += 1;
+            drop(state);
+            this.heartbeat
+                .as_mut()
+                .reset(Instant::now() + opts.heartbeat_after);
+        }
+    }
 }
 
 /// The sender task: owns the connection, reconnects, keeps alive.
@@ -486,7 +573,7 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(self, connection: SendRequest<ChannelBody>) -> Result<CloseSummary, Error> {
+    async fn run(self, connection: Connection<QueueBody>) -> Result<CloseSummary, Error> {
         let result = self.drive(connection).await;
         match result {
             Ok(summary) => Ok(summary),
@@ -500,55 +587,58 @@ impl Sender {
         }
     }
 
-    async fn drive(&self, mut connection: SendRequest<ChannelBody>) -> Result<CloseSummary, Error> {
+    async fn drive(&self, mut connection: Connection<QueueBody>) -> Result<CloseSummary, Error> {
         // Tries since a connection last carried data: a server that ends
         // every stream at once cannot keep the client reconnecting for ever.
         let mut tries = 0;
         loop {
-            let (ended, carried) = self.pump(&mut connection).await;
+            let (answer, carried) = self.pump(&mut connection).await;
             if carried.chunks > 0 {
                 tries = 0;
             }
             // Writes on a connection that ends without the server's answer
             // may or may not have been applied: they are unconfirmed.
             let unanswered = || self.shared.lock().stats.unconfirmed += carried.writes;
-            let cause = match ended {
-                Ended::Closed(answer) => {
-                    let answer = answer.map_err(|e| {
-                        unanswered();
-                        self.http_error(e)
-                    })?;
-                    let (status, body) = read_answer(answer).await;
-                    if !(200..300).contains(&status) {
-                        return Err(self.status_error(status, body));
-                    }
-                    let stats = Stats {
-                        queued: 0,
-                        ..self.shared.lock().stats
-                    };
-                    return Ok(CloseSummary {
-                        status,
-                        body,
-                        stats,
-                    });
-                }
-                // The connection dropped: worth a reconnect.
-                Ended::Interrupted(Err(e)) => {
+            let response = match answer {
+                Ok(response) => response,
+                Err(e) => {
                     unanswered();
-                    self.http_error(e)
-                }
-                Ended::Interrupted(Ok(response)) => {
-                    let (status, body) = read_answer(response).await;
-                    if !matches!(status, 200 | 408 | 502) {
-                        return Err(self.status_error(status, body));
+                    let cause = self.http_error(e);
+                    if carried.ended {
+                        return Err(cause);
                     }
-                    // A gateway's 502 says nothing of what the server applied.
-                    if status == 502 {
-                        unanswered();
-                    }
-                    self.status_error(status, body)
+                    // The connection dropped: worth a reconnect.
+                    tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
+                    connection = self.reconnect(&mut tries, cause).await?;
+                    self.shared.lock().stats.reconnects += 1;
+                    continue;
                 }
             };
+            let (status, body) = connection.drive(read_answer(response)).await;
+            if carried.ended {
+                // The stream was closing, the body ended: this is the answer.
+                if !(200..300).contains(&status) {
+                    return Err(self.status_error(status, body));
+                }
+                let stats = Stats {
+                    queued: 0,
+                    ..self.shared.lock().stats
+                };
+                return Ok(CloseSummary {
+                    status,
+                    body,
+                    stats,
+                });
+            }
+            // The server answered while the stream was streaming.
+            if !matches!(status, 200 | 408 | 502) {
+                return Err(self.status_error(status, body));
+            }
+            // A gateway's 502 says nothing of what the server applied.
+            if status == 502 {
+                unanswered();
+            }
+            let cause = self.status_error(status, body);
             tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
             connection = self.reconnect(&mut tries, cause).await?;
             self.shared.lock().stats.reconnects += 1;
@@ -560,7 +650,7 @@ impl Sender {
         &self,
         tries: &mut u32,
         cause: Error,
-    ) -> Result<SendRequest<ChannelBody>, Error> {
+    ) -> Result<Connection<QueueBody>, Error> {
         let opts = &self.shared.opts;
         let mut last = cause;
         loop {
@@ -573,7 +663,7 @@ impl Sender {
                 });
             }
             tokio::time::sleep(opts.backoff(*tries)).await;
-            match conn::open(&self.target, opts).await {
+            match conn::connect(&self.target, opts).await {
                 Ok(connection) => return Ok(connection),
                 Err(e) => {
                     tracing::info!(addr = %self.target.addr, "reconnect try {tries} failed: {e}");
@@ -583,70 +673,18 @@ impl Sender {
         }
     }
 
-    /// Streams the queue over one connection until it ends; says what went
-    /// out on it.
-    async fn pump(&self, connection: &mut SendRequest<ChannelBody>) -> (Ended, Carried) {
-        let shared = &self.shared;
-        let (tx, body) = ChannelBody::channel();
-        let answer = connection.send_request(self.request.request(body));
-        tokio::pin!(answer);
-        let mut progressed = Carried::default();
-        let mut last_sent = Instant::now();
-        loop {
-            let next = {
-                let mut state = shared.lock();
-                match state.queue.take(shared.opts.max_chunk) {
-                    Some(taken) => {
-                        state.stats.sent += taken.lines;
-                        state.stats.bytes += taken.chunk.len() as u64;
-                        // Counted once taken: a chunk this connection then
-                        // fails to carry is lost with it, as far as anyone
-                        // can tell, like those it carried unanswered.
-                        progressed.writes += taken.writes;
-                        Next::Chunk(taken.chunk)
-                    }
-                    None if state.closing => Next::End,
-                    None => Next::Wait,
-                }
-            };
-            match next {
-                Next::End => {
-                    drop(tx);
-                    return (Ended::Closed(answer.await), progressed);
-                }
-                Next::Chunk(chunk) => {
-                    shared.space.notify_waiters();
-                    tokio::select! {
-                        biased;
-                        a = &mut answer => return (Ended::Interrupted(a), progressed),
-                        sent = tx.send(chunk) => {
-                            if sent.is_err() {
-                                // hyper dropped the body: the connection is gone.
-                                return (Ended::Interrupted(answer.await), progressed);
-                            }
-                            progressed.chunks += 1;
-                            last_sent = Instant::now();
-                        }
-                    }
-                }
-                Next::Wait => {
-                    tokio::select! {
-                        biased;
-                        a = &mut answer => return (Ended::Interrupted(a), progressed),
-                        () = shared.data_ready.notified() => {}
-                        () = tokio::time::sleep_until(last_sent + shared.opts.heartbeat_after) => {
-                            let mut state = shared.lock();
-                            state.queue.push(false, |buf| {
-                                plotstream_protocol::encode_heartbeat(buf);
-                                Ok(())
-                            }).ok();
-                            state.stats.heartbeats += 1;
-                            last_sent = Instant::now();
-                        }
-                    }
-                }
-            }
-        }
+    /// Streams the queue over one connection until the server answers or
+    /// the connection ends; the answer, and what went out on it.
+    async fn pump(
+        &self,
+        connection: &mut Connection<QueueBody>,
+    ) -> (Result<Response<Incoming>, hyper::Error>, Carried) {
+        self.shared.lock().carried = Carried::default();
+        let body = QueueBody::new(Arc::clone(&self.shared));
+        let answer = connection.send.send_request(self.request.request(body));
+        let answer = connection.drive(answer).await;
+        let carried = std::mem::take(&mut self.shared.lock().carried);
+        (answer, carried)
     }
 
     fn http_error(&self, source: hyper::Error) -> Error {

@@ -196,13 +196,15 @@ impl<P: Publish> StreamTask<P> {
             let mut failed = None;
             while let Some(d) = due.filter(|&d| in_epoch(d)) {
                 tokio::time::sleep_until(d).await;
-                // The next write of the demo's first trace, numbered.
-                let mut write = loop {
+                // The next write of the demo's first trace, numbered (in
+                // place: the frame is the demo's to overwrite next time).
+                let first = loop {
                     self.demo.next_frame(Clock::Simulated, &mut frame);
-                    if let Some(w) = frame.writes.iter().find(|w| w.token == 0) {
-                        break w.write.clone();
+                    if let Some(i) = frame.writes.iter().position(|w| w.token == 0) {
+                        break i;
                     }
                 };
+                let write = &mut frame.writes[first].write;
                 write.customdata = Some(Update::append(seq));
                 payload.clear();
                 encode_payload(
@@ -210,11 +212,11 @@ impl<P: Publish> StreamTask<P> {
                     self.run,
                     &self.token,
                     seq,
-                    &write,
+                    write,
                     &mut payload,
                 );
                 let message = Message {
-                    write: &write,
+                    write,
                     payload: &payload,
                 };
                 seq += 1;
