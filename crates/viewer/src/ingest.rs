@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use plotstream_protocol::{Line, LineDecoder, TOKEN_HEADER, Write};
+use tokio::time::Instant;
 
 use crate::figure::TokenEntry;
 use crate::metrics::Open;
@@ -103,26 +104,42 @@ async fn stream(
     let metrics = viewer.metrics();
     let mut decoder = LineDecoder::with_max_line_len(config.max_line_len);
     let mut batch = Batch::default();
+    // One timer and one watch for the whole stream, not one of each per
+    // chunk: at one write a chunk (chart_studio's way, or any paced
+    // client) making and dropping them was a tenth of the viewer's time.
+    // The idle timer is moved on only when it fires early.
+    let taken_over = ended.changed();
+    tokio::pin!(taken_over);
+    let idle = tokio::time::sleep(config.idle_timeout);
+    tokio::pin!(idle);
+    let mut last_frame = Instant::now();
     loop {
         let frame = tokio::select! {
-            frame = tokio::time::timeout(config.idle_timeout, body.frame()) => frame,
-            _ = ended.changed() => {
+            biased;
+            frame = body.frame() => frame,
+            _ = &mut taken_over => {
                 return Err(if entry.is_removed() {
                     Error::FigureDeleted { token: token.clone() }
                 } else {
                     Error::TakenOver { token: token.clone() }
                 });
             }
-        };
-        let data = match frame {
-            Err(_) => {
+            () = &mut idle => {
+                let due = last_frame + config.idle_timeout;
+                if Instant::now() < due {
+                    idle.as_mut().reset(due);
+                    continue;
+                }
                 return Err(Error::IdleTimeout {
                     token: token.clone(),
                     timeout: config.idle_timeout,
                 });
             }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => match body_fault(&e, tail.as_ref(), decoder.pending()) {
+        };
+        last_frame = Instant::now();
+        let data = match frame {
+            None => break,
+            Some(Err(e)) => match body_fault(&e, tail.as_ref(), decoder.pending()) {
                 Fault::CleanEnd => break,
                 Fault::Gone => {
                     tracing::debug!(token, "stream connection dropped: {e}");
@@ -136,7 +153,7 @@ async fn stream(
                     });
                 }
             },
-            Ok(Some(Ok(frame))) => match frame.into_data() {
+            Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
                 Err(_) => continue,
             },

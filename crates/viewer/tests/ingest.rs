@@ -289,6 +289,33 @@ async fn an_idle_stream_is_closed_with_408() {
     );
 }
 
+/// The idle timer is set once a stream and moved on only when it fires:
+/// chunks that keep coming, each well within the timeout though the
+/// stream lasts many timeouts, keep it open; the silence after them ends it.
+#[tokio::test]
+async fn a_stream_that_keeps_writing_outlives_its_idle_timeout() {
+    let v = with_figure(Config {
+        idle_timeout: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    let mut s = open_stream(&v.addr).await;
+    let started = std::time::Instant::now();
+    for x in 2..=9 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.write_all(format!("8\r\n{{\"x\":{x}}}\n\r\n").as_bytes())
+            .await
+            .expect("the stream is still open");
+    }
+    let a = answer_of(s).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "open for the 8 chunks"
+    );
+    assert_eq!(a.status, 408);
+    assert_eq!(xs(&v.addr).await, json!([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+}
+
 #[tokio::test]
 async fn metrics_count_streams_writes_and_errors_by_kind() {
     let v = with_figure(Config::default()).await;
