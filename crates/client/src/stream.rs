@@ -609,12 +609,14 @@ impl Sender {
                     }
                     // The connection dropped: worth a reconnect.
                     tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
-                    connection = self.reconnect(&mut tries, cause).await?;
+                    connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
                     self.shared.lock().stats.reconnects += 1;
                     continue;
                 }
             };
-            let (status, body) = connection.drive(read_answer(response)).await;
+            // Boxed, like the reconnect: once a connection, not inline in
+            // the task for the stream's whole life.
+            let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
             if carried.ended {
                 // The stream was closing, the body ended: this is the answer.
                 if !(200..300).contains(&status) {
@@ -640,7 +642,7 @@ impl Sender {
             }
             let cause = self.status_error(status, body);
             tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
-            connection = self.reconnect(&mut tries, cause).await?;
+            connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
             self.shared.lock().stats.reconnects += 1;
         }
     }

@@ -163,7 +163,12 @@ impl<P: Publish> StreamTask<P> {
     pub(crate) async fn run(mut self) -> StreamResult {
         let (schedule, shared) = (Arc::clone(&self.schedule), Arc::clone(&self.shared));
         let mut result = StreamResult::default();
-        let mut frame = Frame::default();
+        // Most demos write one trace a frame: room for one write, not the
+        // four a first push would make.
+        let mut frame = Frame {
+            writes: Vec::with_capacity(1),
+            ..Frame::default()
+        };
         let mut payload = Vec::new();
         let mut times = schedule.times(self.position);
         let mut seq = 0;
@@ -175,7 +180,10 @@ impl<P: Publish> StreamTask<P> {
             tokio::time::sleep_until(open).await;
             let in_epoch = |d: Instant| d < close;
             let local = (!self.bind.is_empty()).then(|| self.bind[self.position % self.bind.len()]);
-            let mut publisher = match P::connect(&self.config, &self.token, local).await {
+            // Connecting and closing happen once a connection, so their
+            // futures are boxed: kept inline they would size this task,
+            // for the whole run, by its rarest await.
+            let mut publisher = match Box::pin(P::connect(&self.config, &self.token, local)).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(token = self.token, "cannot connect: {e}");
@@ -243,7 +251,7 @@ impl<P: Publish> StreamTask<P> {
                 // unstaged stream closes after its last write).
                 tokio::time::sleep_until(close).await;
             }
-            let closed = publisher.close().await;
+            let closed = Box::pin(publisher.close()).await;
             shared.counters.open.fetch_sub(1, Ordering::Relaxed);
             if let Some(e) = failed.or(closed.error) {
                 shared
