@@ -86,6 +86,27 @@ pub enum Error {
         /// The start of the response body (64 KiB at most).
         body: String,
     },
+    /// [`StreamOptions::acks`](crate::StreamOptions::acks) is on, and the
+    /// server did not answer with acknowledgements (`plotstream-ack: 1`)
+    /// within the connect timeout: it is not a plotstream viewer.
+    #[error(
+        "{addr} does not acknowledge writes (no plotstream-ack answer within {timeout:?}): stream to it without acks"
+    )]
+    NoAcks {
+        /// `host:port`.
+        addr: String,
+        /// How long the answer was waited for.
+        timeout: Duration,
+    },
+    /// An acknowledged stream's answer broke the extension's rules: a line
+    /// that is not an ack, or an ack of lines never sent.
+    #[error("{addr} sent a bad acknowledgement: {reason}")]
+    BadAck {
+        /// `host:port`.
+        addr: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The connection ended, and every reconnect failed.
     #[error("gave up on {addr} after {tries} reconnect tries")]
     Reconnect {

@@ -70,6 +70,20 @@ pub struct StreamOptions {
     /// over several source addresses (on loopback, 127.0.0.1, 127.0.0.2, …).
     /// Default: the system's choice.
     pub local_addr: Option<std::net::IpAddr>,
+    /// Ask the server to acknowledge the lines it has taken, and resume
+    /// after a drop without sending any twice: plotstream's extension of
+    /// the protocol, which a plotstream viewer speaks
+    /// ([`plotstream_protocol::Ack`]). Writes not yet acknowledged are kept
+    /// (up to [`StreamOptions::max_unacked_bytes`]) and sent again on the
+    /// next connection; none is ever left unconfirmed. A server that does
+    /// not answer with acknowledgements within the connect timeout stops the
+    /// stream with [`Error::NoAcks`](crate::Error::NoAcks). Default false.
+    pub acks: bool,
+    /// With [`StreamOptions::acks`]: how many bytes of lines (sent but not
+    /// acknowledged, and not yet sent) the stream keeps. When they are
+    /// full, [`StreamOptions::overflow`] applies, and a dropped write is
+    /// counted. Default 16 MiB.
+    pub max_unacked_bytes: usize,
 }
 
 impl Default for StreamOptions {
@@ -87,6 +101,8 @@ impl Default for StreamOptions {
             token_header: true,
             ca_certs_pem: None,
             local_addr: None,
+            acks: false,
+            max_unacked_bytes: 16 << 20,
         }
     }
 }
@@ -105,6 +121,9 @@ impl StreamOptions {
         }
         if self.max_chunk == 0 {
             return invalid("max_chunk must be at least 1 byte");
+        }
+        if self.max_unacked_bytes == 0 {
+            return invalid("max_unacked_bytes must be at least 1 byte");
         }
         if self.heartbeat_after.is_zero() {
             return invalid("heartbeat_after must be longer than zero");

@@ -12,7 +12,7 @@ use http::{Method, Request, Response, Uri};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use plotstream_protocol::{TOKEN_HEADER, Write};
+use plotstream_protocol::{ACK_HEADER, RESUME_HEADER, TOKEN_HEADER, Write};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
@@ -45,7 +45,12 @@ pub struct Stats {
     /// applied them or not, nobody can tell. They may be lost.
     pub unconfirmed: u64,
     /// Lines waiting in the queue now (after a failed stream: never sent).
+    /// With [`StreamOptions::acks`]: the writes not acknowledged yet, sent
+    /// or not.
     pub queued: u64,
+    /// Writes the server acknowledged (with [`StreamOptions::acks`]): with
+    /// acks, every write is acknowledged, dropped, or still queued.
+    pub acked: u64,
 }
 
 impl Stats {
@@ -77,11 +82,22 @@ struct Queued {
 }
 
 /// Encoded lines waiting to be sent: one buffer and each line's length.
+///
+/// With acknowledgements the lines sent stay at the front, after the last
+/// line acknowledged, until the server acknowledges them; a new connection
+/// sends them again ([`Queue::rewind`]).
 #[derive(Debug, Default)]
 struct Queue {
     buf: Vec<u8>,
     head: usize,
     lines: VecDeque<Queued>,
+    /// Lines at the front sent and kept for acknowledgement.
+    sent: usize,
+    /// Their bytes.
+    sent_bytes: usize,
+    /// The number of the first line kept, counting every line ever queued
+    /// from 0: the line a resumed stream starts at.
+    front: u64,
 }
 
 /// Whole lines taken from the queue: one chunk.
@@ -92,8 +108,46 @@ struct Taken {
 }
 
 impl Queue {
+    /// Lines waiting to be sent.
     fn len(&self) -> usize {
-        self.lines.len()
+        self.lines.len() - self.sent
+    }
+
+    /// Bytes of the lines kept: sent and unacknowledged, and unsent.
+    fn kept_bytes(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    /// Writes among the lines kept.
+    fn kept_writes(&self) -> u64 {
+        self.lines.iter().map(|q| u64::from(q.write)).sum()
+    }
+
+    /// Sends the kept lines again, from the first unacknowledged.
+    fn rewind(&mut self) {
+        self.sent = 0;
+        self.sent_bytes = 0;
+    }
+
+    /// The server has taken every line before number `upto`: they are
+    /// let go. The writes among them; `None` for an ack of lines not sent.
+    fn ack(&mut self, upto: u64) -> Option<u64> {
+        if upto > self.front + self.sent as u64 {
+            return None;
+        }
+        let mut writes = 0;
+        while self.front < upto {
+            let Some(q) = self.lines.pop_front() else {
+                break;
+            };
+            self.front += 1;
+            self.sent -= 1;
+            self.sent_bytes -= q.len;
+            self.head += q.len;
+            writes += u64::from(q.write);
+        }
+        self.reclaim();
+        Some(writes)
     }
 
     /// Appends one line written by `encode`; on error nothing is queued.
@@ -120,32 +174,45 @@ impl Queue {
         let Some(q) = self.lines.pop_front() else {
             return false;
         };
+        if self.sent > 0 {
+            self.sent -= 1;
+            self.sent_bytes -= q.len;
+        }
+        self.front += 1;
         self.head += q.len;
         self.reclaim();
         q.write
     }
 
-    /// Takes whole lines from the front, at most `max` bytes of them (but at
-    /// least one line): the next chunk.
-    fn take(&mut self, max: usize) -> Option<Taken> {
+    /// Takes whole lines not sent yet, at most `max` bytes of them (but at
+    /// least one line): the next chunk. With `keep` they stay, sent, until
+    /// acknowledged.
+    fn take(&mut self, max: usize, keep: bool) -> Option<Taken> {
         let mut bytes = 0;
         let mut lines = 0u64;
         let mut writes = 0u64;
-        while let Some(&q) = self.lines.front() {
+        for &q in self.lines.range(self.sent..) {
             if lines > 0 && bytes + q.len > max {
                 break;
             }
             bytes += q.len;
             lines += 1;
             writes += u64::from(q.write);
-            self.lines.pop_front();
         }
         if lines == 0 {
             return None;
         }
-        let chunk = Bytes::copy_from_slice(&self.buf[self.head..self.head + bytes]);
-        self.head += bytes;
-        self.reclaim();
+        let start = self.head + self.sent_bytes;
+        let chunk = Bytes::copy_from_slice(&self.buf[start..start + bytes]);
+        if keep {
+            self.sent += lines as usize;
+            self.sent_bytes += bytes;
+        } else {
+            self.lines.drain(..lines as usize);
+            self.front += lines;
+            self.head += bytes;
+            self.reclaim();
+        }
         Some(Taken {
             chunk,
             lines,
@@ -179,6 +246,15 @@ struct State {
     carried: Carried,
 }
 
+impl State {
+    /// Whether a write must wait, or drop the oldest, for room: the queue
+    /// holds its most lines, or (with acks) its most bytes kept.
+    fn full(&self, opts: &StreamOptions) -> bool {
+        self.queue.len() >= opts.queue_capacity
+            || (opts.acks && self.queue.kept_bytes() >= opts.max_unacked_bytes)
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
@@ -204,7 +280,11 @@ impl Shared {
     fn stats(&self) -> Stats {
         let state = self.lock();
         Stats {
-            queued: state.queue.len() as u64,
+            queued: if self.opts.acks {
+                state.queue.kept_writes()
+            } else {
+                state.queue.len() as u64
+            },
             ..state.stats
         }
     }
@@ -276,6 +356,7 @@ impl Stream {
         });
         let sender = Sender {
             request: RequestParts::new(&target, token_value, &shared.opts)?,
+            stream_id: shared.opts.acks.then(new_stream_id),
             shared: Arc::clone(&shared),
             target,
         };
@@ -384,12 +465,14 @@ impl Stream {
             if state.closing {
                 return Err(Error::Closed);
             }
-            if state.queue.len() >= opts.queue_capacity {
+            if state.full(opts) {
                 match opts.overflow {
                     Overflow::Block => return Ok(false),
                     Overflow::DropOldest => {
-                        if state.queue.drop_oldest() {
-                            state.stats.dropped += 1;
+                        while state.full(opts) && state.queue.lines.front().is_some() {
+                            if state.queue.drop_oldest() {
+                                state.stats.dropped += 1;
+                            }
                         }
                     }
                 }
@@ -447,7 +530,7 @@ impl RequestParts {
         })
     }
 
-    fn request(&self, body: QueueBody) -> Request<QueueBody> {
+    fn request(&self, body: QueueBody, resume: Option<HeaderValue>) -> Request<QueueBody> {
         let mut req = Request::new(body);
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.path.clone();
@@ -460,8 +543,23 @@ impl RequestParts {
             headers.insert(TOKEN_HEADER, token.clone());
         }
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        if let Some(resume) = resume {
+            headers.insert(ACK_HEADER, HeaderValue::from_static("1"));
+            headers.insert(RESUME_HEADER, resume);
+        }
         req
     }
+}
+
+/// How one connection's request ended.
+enum Answer {
+    /// The server's status and words: its answer, or with acks the last
+    /// ack line's (200 and nothing when it had no error).
+    Ended(u16, String),
+    /// The connection ended without an answer.
+    Dropped(hyper::Error),
+    /// The stream cannot go on (a server without acks, a bad ack).
+    Stopped(Error),
 }
 
 /// What one connection carried.
@@ -513,8 +611,8 @@ impl http_body::Body for QueueBody {
         let opts = &this.shared.opts;
         loop {
             let mut state = this.shared.lock();
-            let was_full = state.queue.len() >= opts.queue_capacity;
-            if let Some(taken) = state.queue.take(opts.max_chunk) {
+            let was_full = state.full(opts);
+            if let Some(taken) = state.queue.take(opts.max_chunk, opts.acks) {
                 state.stats.sent += taken.lines;
                 state.stats.bytes += taken.chunk.len() as u64;
                 // Counted once taken: a chunk this connection then fails to
@@ -570,6 +668,8 @@ struct Sender {
     shared: Arc<Shared>,
     target: Target,
     request: RequestParts,
+    /// The stream's id, with acks: the same on every connection.
+    stream_id: Option<String>,
 }
 
 impl Sender {
@@ -597,27 +697,34 @@ impl Sender {
                 tries = 0;
             }
             // Writes on a connection that ends without the server's answer
-            // may or may not have been applied: they are unconfirmed.
-            let unanswered = || self.shared.lock().stats.unconfirmed += carried.writes;
-            let response = match answer {
-                Ok(response) => response,
-                Err(e) => {
+            // may or may not have been applied: they are unconfirmed. (With
+            // acks none are: what was not acknowledged is sent again.)
+            let unanswered = || {
+                if !self.shared.opts.acks {
+                    self.shared.lock().stats.unconfirmed += carried.writes;
+                }
+            };
+            let (status, body) = match answer {
+                Answer::Ended(status, body) => (status, body),
+                Answer::Stopped(e) => return Err(e),
+                // The connection dropped: worth a reconnect.
+                Answer::Dropped(e) => {
                     unanswered();
-                    let cause = self.http_error(e);
-                    if carried.ended {
-                        return Err(cause);
+                    if carried.ended && !self.shared.opts.acks {
+                        return Err(self.http_error(e));
                     }
-                    // The connection dropped: worth a reconnect.
+                    let cause = self.http_error(e);
                     tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
                     connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
                     self.shared.lock().stats.reconnects += 1;
                     continue;
                 }
             };
-            // Boxed, like the reconnect: once a connection, not inline in
-            // the task for the stream's whole life.
-            let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
-            if carried.ended {
+            // With acks, the body's end counts only once every line was
+            // acknowledged: the server may end a stream early (408).
+            let done = carried.ended
+                && (!self.shared.opts.acks || self.shared.lock().queue.lines.is_empty());
+            if done {
                 // The stream was closing, the body ended: this is the answer.
                 if !(200..300).contains(&status) {
                     return Err(self.status_error(status, body));
@@ -675,18 +782,154 @@ impl Sender {
         }
     }
 
-    /// Streams the queue over one connection until the server answers or
-    /// the connection ends; the answer, and what went out on it.
-    async fn pump(
+    /// Streams the queue over one connection until the server's answer
+    /// (with acks: the answer's end) or the connection's; how it ended, and
+    /// what went out on it.
+    async fn pump(&self, connection: &mut Connection<QueueBody>) -> (Answer, Carried) {
+        let resume = {
+            let mut state = self.shared.lock();
+            state.carried = Carried::default();
+            self.stream_id.as_ref().map(|id| {
+                // What was not acknowledged goes again, from its first line.
+                state.queue.rewind();
+                let resume = plotstream_protocol::Resume {
+                    stream_id: id.clone(),
+                    acked: state.queue.front,
+                };
+                HeaderValue::from_str(&resume.to_string())
+                    .expect("a stream id and a number are a header value")
+            })
+        };
+        let acks = resume.is_some();
+        let body = QueueBody::new(Arc::clone(&self.shared));
+        let request = self.request.request(body, resume);
+        let answer = connection.send.send_request(request);
+        let answer = if acks {
+            // A plotstream viewer answers an acknowledged stream at once.
+            let timeout = self.shared.opts.connect_timeout;
+            match tokio::time::timeout(timeout, connection.drive(answer)).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return (
+                        Answer::Stopped(Error::NoAcks {
+                            addr: self.target.addr.clone(),
+                            timeout,
+                        }),
+                        self.carried(),
+                    );
+                }
+            }
+        } else {
+            connection.drive(answer).await
+        };
+        let answer = match answer {
+            Err(e) => Answer::Dropped(e),
+            Ok(response) if acks => self.read_acks(connection, response).await,
+            // Boxed, like the reconnect: once a connection, not inline in
+            // the task for the stream's whole life.
+            Ok(response) => {
+                let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
+                Answer::Ended(status, body)
+            }
+        };
+        (answer, self.carried())
+    }
+
+    /// What the connection just ended carried.
+    fn carried(&self) -> Carried {
+        std::mem::take(&mut self.shared.lock().carried)
+    }
+
+    /// Reads an acknowledged stream's answer to its end, letting go of the
+    /// lines each ack covers.
+    async fn read_acks(
         &self,
         connection: &mut Connection<QueueBody>,
-    ) -> (Result<Response<Incoming>, hyper::Error>, Carried) {
-        self.shared.lock().carried = Carried::default();
-        let body = QueueBody::new(Arc::clone(&self.shared));
-        let answer = connection.send.send_request(self.request.request(body));
-        let answer = connection.drive(answer).await;
-        let carried = std::mem::take(&mut self.shared.lock().carried);
-        (answer, carried)
+        response: Response<Incoming>,
+    ) -> Answer {
+        let status = response.status().as_u16();
+        let speaks_acks = response
+            .headers()
+            .get(plotstream_protocol::ACK_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1");
+        if !(200..300).contains(&status) || !speaks_acks {
+            // A refusal before streaming began (404, 409, ...), or a server
+            // that answered without the extension: its answer, as usual.
+            let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
+            if speaks_acks || !(200..300).contains(&status) {
+                return Answer::Ended(status, body);
+            }
+            return Answer::Stopped(Error::NoAcks {
+                addr: self.target.addr.clone(),
+                timeout: self.shared.opts.connect_timeout,
+            });
+        }
+        let bad = |reason: String| {
+            Answer::Stopped(Error::BadAck {
+                addr: self.target.addr.clone(),
+                reason,
+            })
+        };
+        let mut body = response.into_body();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut last = None;
+        loop {
+            let frame = match connection.drive(body.frame()).await {
+                None => break,
+                Some(Err(e)) => return Answer::Dropped(e),
+                Some(Ok(frame)) => frame,
+            };
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            pending.extend_from_slice(data);
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+                let line = &pending[start..start + end];
+                start += end + 1;
+                let ack = match plotstream_protocol::Ack::parse(line) {
+                    Ok(ack) => ack,
+                    Err(e) => return bad(e.to_string()),
+                };
+                if let Err(reason) = self.acknowledged(ack.acked) {
+                    return bad(reason);
+                }
+                last = Some(ack);
+            }
+            pending.drain(..start);
+            if pending.len() > MAX_RESPONSE_BODY {
+                return bad(format!("a line longer than {MAX_RESPONSE_BODY} bytes"));
+            }
+        }
+        match last {
+            Some(plotstream_protocol::Ack {
+                status: Some(status),
+                error,
+                ..
+            }) => Answer::Ended(status, error.unwrap_or_default()),
+            Some(_) => Answer::Ended(status, String::new()),
+            None => bad("the answer ended without an ack line".to_owned()),
+        }
+    }
+
+    /// The server has taken every line before number `upto`.
+    fn acknowledged(&self, upto: u64) -> Result<(), String> {
+        let opts = &self.shared.opts;
+        let mut state = self.shared.lock();
+        let was_full = state.full(opts);
+        let front = state.queue.front;
+        let Some(writes) = state.queue.ack(upto) else {
+            return Err(format!(
+                "{upto} lines acknowledged, but only {} were sent",
+                front + state.queue.sent as u64
+            ));
+        };
+        state.stats.acked += writes;
+        drop(state);
+        if was_full {
+            self.shared.space.notify_waiters();
+        }
+        Ok(())
     }
 
     fn http_error(&self, source: hyper::Error) -> Error {
@@ -703,6 +946,29 @@ impl Sender {
             body,
         }
     }
+}
+
+/// A new stream id: 128 bits no other stream of this process or another
+/// is likely to have (the standard library's random hash keys, the time
+/// and a count), in hex.
+fn new_stream_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let half = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u64(n);
+        h.write_u32(std::process::id());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
 }
 
 /// The status and the first 64 KiB of the body of an answer; a body cut
@@ -741,11 +1007,11 @@ mod tests {
         for s in ["aaaa", "bb", "cccccccccc"] {
             q.push(true, |b| line(b, s)).expect("queues");
         }
-        let t = q.take(8).expect("a chunk");
+        let t = q.take(8, false).expect("a chunk");
         assert_eq!((&t.chunk[..], t.lines), (&b"aaaa\nbb\n"[..], 2));
-        let t = q.take(8).expect("an over-long line alone");
+        let t = q.take(8, false).expect("an over-long line alone");
         assert_eq!((&t.chunk[..], t.lines), (&b"cccccccccc\n"[..], 1));
-        assert!(q.take(8).is_none());
+        assert!(q.take(8, false).is_none());
         assert_eq!((q.buf.len(), q.head), (0, 0), "space is given back");
     }
 
@@ -758,7 +1024,7 @@ mod tests {
         q.push(false, |b| line(b, "")).expect("a heartbeat");
         assert!(q.drop_oldest(), "a write");
         assert_eq!(q.len(), 3);
-        let t = q.take(100).expect("a chunk");
+        let t = q.take(100, false).expect("a chunk");
         assert_eq!(
             (&t.chunk[..], t.lines, t.writes),
             (&b"22\n333\n\n"[..], 3, 2)
@@ -776,11 +1042,50 @@ mod tests {
         assert!(err.is_err());
         q.push(true, |b| line(b, "after")).expect("queues");
         assert_eq!(q.len(), 2);
-        let t = q.take(100).expect("a chunk");
+        let t = q.take(100, false).expect("a chunk");
         assert_eq!(
             &t.chunk[..],
             b"before\nafter\n",
             "nothing of the failed line"
         );
+    }
+
+    #[test]
+    fn with_acks_sent_lines_stay_until_acknowledged_and_go_again_after_a_rewind() {
+        let mut q = Queue::default();
+        for s in ["a", "b", "c"] {
+            q.push(true, |b| line(b, s)).expect("queues");
+        }
+        q.push(false, |b| line(b, "")).expect("a heartbeat");
+        let t = q.take(4, true).expect("a chunk");
+        assert_eq!(&t.chunk[..], b"a\nb\n");
+        assert_eq!((q.len(), q.kept_bytes()), (2, 7), "two unsent, all kept");
+        assert_eq!(q.ack(3), None, "line 2 was not sent");
+        assert_eq!(q.ack(1), Some(1), "line 0 was a write");
+        assert_eq!((q.front, q.kept_writes()), (1, 2));
+        q.rewind();
+        let t = q.take(100, true).expect("a chunk");
+        assert_eq!(
+            &t.chunk[..],
+            b"b\nc\n\n",
+            "sent again from the first unacknowledged"
+        );
+        assert_eq!(q.ack(4), Some(2), "two writes and the heartbeat");
+        assert_eq!((q.front, q.kept_bytes(), q.len()), (4, 0, 0));
+    }
+
+    #[test]
+    fn dropping_the_oldest_moves_the_resume_point_past_it() {
+        let mut q = Queue::default();
+        for s in ["a", "b", "c"] {
+            q.push(true, |b| line(b, s)).expect("queues");
+        }
+        q.take(2, true).expect("a sent");
+        assert!(q.drop_oldest());
+        assert_eq!((q.front, q.sent, q.len()), (1, 0, 2));
+        let t = q.take(100, true).expect("the rest");
+        assert_eq!(&t.chunk[..], b"b\nc\n");
+        assert_eq!(q.ack(1), Some(0), "the dropped line was let go already");
+        assert_eq!(q.ack(3), Some(2));
     }
 }

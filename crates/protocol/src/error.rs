@@ -24,6 +24,12 @@ pub enum Error {
         /// Why, in the JSON parser's words, with the column when there is one.
         reason: String,
     },
+    /// A line of an acknowledged stream's answer is not an ack.
+    #[error("invalid ack line from the server: {reason}")]
+    InvalidAck {
+        /// Why, in the JSON parser's words.
+        reason: String,
+    },
     /// A value could not be encoded as JSON (a map with non-string keys).
     #[error("cannot encode a line as JSON")]
     Encode {

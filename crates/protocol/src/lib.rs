@@ -15,6 +15,8 @@
 //! - [`TapeLine`] / [`TapeRecord`]: the NDJSON tape `plotstream generate` prints.
 //! - [`Write::for_each_attribute`]: the one walk over what a write changes,
 //!   bounded by [`MAX_PATH_DEPTH`]; [`check_token`]: the one token rule.
+//! - [`Ack`], [`Resume`]: plotstream's acknowledgement extension (acked
+//!   streams that resume after a drop without a line sent twice).
 //! - [`ViewerEvent`]: the viewer's event stream (`snapshot`, then
 //!   [`FigureUpdate`]s), written by the viewer and read by subscribers.
 //!
@@ -52,6 +54,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod ack;
 mod attribute;
 mod codec;
 mod error;
@@ -61,6 +64,9 @@ mod tape;
 mod token;
 mod write;
 
+pub use ack::{
+    ACK_BYTES, ACK_HEADER, ACK_INTERVAL, Ack, MAX_STREAM_ID_LEN, RESUME_HEADER, Resume, ResumeError,
+};
 pub use attribute::{Attribute, Change, Field, Fields, MAX_PATH_DEPTH, PathTooDeep};
 pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
 pub use error::Error;

@@ -34,6 +34,13 @@ pub enum Error {
     /// The server stopped on an I/O error.
     #[error("the viewer's server failed")]
     Serve(#[source] io::Error),
+    /// A `plotstream-ack` or `plotstream-resume` header the viewer cannot
+    /// take (400).
+    #[error("{reason}")]
+    BadAckHeaders {
+        /// Which header, and why.
+        reason: String,
+    },
     /// A figure the viewer cannot stream into (400).
     #[error("invalid figure: {reason}")]
     InvalidFigure {
@@ -158,6 +165,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message an answer carries: this error's words and those of its
+    /// sources that it does not already say.
+    pub fn message(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        message
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -169,6 +192,7 @@ impl Error {
             | Error::MissingToken
             | Error::InvalidToken(_)
             | Error::TooManyColumns { .. }
+            | Error::BadAckHeaders { .. }
             | Error::MalformedBody { .. } => StatusCode::BAD_REQUEST,
             Error::InvalidWrite { source, .. } => match source {
                 plotstream_protocol::Error::LineTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -193,17 +217,7 @@ impl IntoResponse for Error {
     /// after it: a refused stream is over, and Plotly's Python client reads
     /// its answer until the server closes.
     fn into_response(self) -> Response {
-        let mut message = self.to_string();
-        let mut source = std::error::Error::source(&self);
-        // Sources that are not already part of the message.
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
+        let mut message = self.message();
         message.push('\n');
         (
             self.status(),

@@ -413,6 +413,8 @@ pub(crate) struct TokenEntry {
     /// connection watches it and ends.
     pub(crate) generation: watch::Sender<u64>,
     removed: AtomicBool,
+    /// The token's last acknowledged stream, to resume it after a drop.
+    pub(crate) resume: crate::ack::Resumable,
 }
 
 impl TokenEntry {
@@ -428,6 +430,7 @@ impl TokenEntry {
             connections: AtomicI64::new(0),
             generation: watch::Sender::new(0),
             removed: AtomicBool::new(false),
+            resume: crate::ack::Resumable::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use plotstream_protocol::{Line, LineDecoder, TOKEN_HEADER, Write};
 use tokio::time::Instant;
 
+use crate::ack::{self, Claim};
 use crate::figure::TokenEntry;
 use crate::metrics::Open;
 use crate::server::ConnTail;
@@ -40,16 +41,34 @@ impl Drop for Connected {
 /// writes at once. Bad input ends the stream with a clear answer, keeping
 /// every write before it. The connection closes after the answer: Plotly's
 /// Python client reads its answer until the server closes.
+///
+/// A client that asks for acknowledgements (`plotstream-ack: 1`) gets its
+/// answer's head at once and ack lines while it writes ([`crate::ack`]).
 pub(crate) async fn ingest(
     State(viewer): State<Viewer>,
     tail: Option<Extension<ConnTail>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match take(&viewer, tail.map(|Extension(t)| t), &headers, body).await {
-        Ok(()) => (StatusCode::OK, [(header::CONNECTION, "close")], "ok\n").into_response(),
-        Err(e) => viewer.refuse(e).into_response(),
-    }
+    let tail = tail.map(|Extension(t)| t);
+    let answer = match ack::requested(&headers) {
+        Ok(None) => take(&viewer, tail, &headers, body)
+            .await
+            .map(|()| (StatusCode::OK, [(header::CONNECTION, "close")], "ok\n").into_response()),
+        Ok(Some(resume)) => acknowledged(&viewer, tail, &headers, resume.as_ref(), body),
+        Err(e) => Err(e),
+    };
+    answer.unwrap_or_else(|e| viewer.refuse(e).into_response())
+}
+
+/// The token the request streams to.
+fn token_entry(viewer: &Viewer, headers: &HeaderMap) -> Result<Arc<TokenEntry>, Error> {
+    let token = headers
+        .get(TOKEN_HEADER)
+        .ok_or(Error::MissingToken)?
+        .to_str()
+        .map_err(|_| Error::MissingToken)?;
+    viewer.token(token)
 }
 
 async fn take(
@@ -58,17 +77,36 @@ async fn take(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), Error> {
-    let token = headers
-        .get(TOKEN_HEADER)
-        .ok_or(Error::MissingToken)?
-        .to_str()
-        .map_err(|_| Error::MissingToken)?;
-    let entry = viewer.token(token)?;
-    let result = stream(viewer, &entry, tail, body).await;
+    let entry = token_entry(viewer, headers)?;
+    let result = stream(viewer, &entry, tail, body, None).await;
     if result.is_err() {
         entry.errors.fetch_add(1, Ordering::Relaxed);
     }
     result
+}
+
+/// An acknowledged stream: its claim on the token's stream is made (or
+/// refused) before the answer's head, and its ingest runs in the answer's
+/// body, which sends the acks.
+fn acknowledged(
+    viewer: &Viewer,
+    tail: Option<ConnTail>,
+    headers: &HeaderMap,
+    resume: Option<&plotstream_protocol::Resume>,
+    body: Body,
+) -> Result<Response, Error> {
+    let entry = token_entry(viewer, headers)?;
+    let claim = entry.resume.claim(resume);
+    let progress = Arc::clone(&claim.progress);
+    let ingest_viewer = viewer.clone();
+    let ingest: ack::Ingest = Box::pin(async move {
+        let result = stream(&ingest_viewer, &entry, tail, body, Some(&claim)).await;
+        if result.is_err() {
+            entry.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    });
+    Ok(ack::answer(viewer.clone(), progress, ingest))
 }
 
 /// Why decoding a chunk stopped.
@@ -88,6 +126,7 @@ async fn stream(
     entry: &Arc<TokenEntry>,
     tail: Option<ConnTail>,
     mut body: Body,
+    claim: Option<&Claim>,
 ) -> Result<(), Error> {
     // A newer connection with this token ends this one.
     entry.generation.send_modify(|g| *g += 1);
@@ -103,7 +142,10 @@ async fn stream(
     let config = viewer.config();
     let metrics = viewer.metrics();
     let mut decoder = LineDecoder::with_max_line_len(config.max_line_len);
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        skip: claim.map_or(0, |c| c.skip),
+        ..Batch::default()
+    };
     // One timer and one watch for the whole stream, not one of each per
     // chunk: at one write a chunk (chart_studio's way, or any paced
     // client) making and dropping them was a tenth of the viewer's time.
@@ -162,11 +204,18 @@ async fn stream(
             .bytes
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         let result = decoder.feed(&data, |line| batch.collect(viewer, entry, line));
-        batch.apply(viewer, entry);
+        batch.apply(viewer, entry, claim)?;
         result.map_err(|stop| stop.into_error(token))?;
+        if let Some(claim) = claim {
+            claim.progress.input(data.len());
+            if claim.progress.ack_due() {
+                // Lets the answer's body, which polls this, send the ack.
+                tokio::task::yield_now().await;
+            }
+        }
     }
     let result = decoder.finish(|line| batch.collect(viewer, entry, line));
-    batch.apply(viewer, entry);
+    batch.apply(viewer, entry, claim)?;
     result.map_err(|stop| stop.into_error(token))
 }
 
@@ -187,10 +236,22 @@ impl Stop {
 struct Batch {
     writes: Vec<Write>,
     heartbeats: u64,
+    /// Lines (writes and heartbeats) collected.
+    lines: u64,
+    /// Lines still to pass over: a resumed stream's, taken before.
+    skip: u64,
 }
 
 impl Batch {
     fn collect(&mut self, viewer: &Viewer, entry: &TokenEntry, line: Line<'_>) -> Result<(), Stop> {
+        if self.skip > 0 {
+            self.skip -= 1;
+            viewer
+                .metrics()
+                .lines_skipped
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         match line.parse_write() {
             None => self.heartbeats += 1,
             Some(write) => {
@@ -201,10 +262,35 @@ impl Batch {
                 self.writes.push(write);
             }
         }
+        // Counted once taken: a refused line is not.
+        self.lines += 1;
         Ok(())
     }
 
-    fn apply(&mut self, viewer: &Viewer, entry: &TokenEntry) {
+    /// Applies what was collected; on an acknowledged stream, counted in
+    /// the same step, and only while this connection owns the stream.
+    fn apply(
+        &mut self,
+        viewer: &Viewer,
+        entry: &TokenEntry,
+        claim: Option<&Claim>,
+    ) -> Result<(), Error> {
+        let lines = std::mem::take(&mut self.lines);
+        let Some(claim) = claim else {
+            self.apply_now(viewer, entry);
+            return Ok(());
+        };
+        let applied = entry
+            .resume
+            .apply(&entry.token, claim, lines, || self.apply_now(viewer, entry));
+        if applied.is_err() {
+            self.writes.clear();
+            self.heartbeats = 0;
+        }
+        applied
+    }
+
+    fn apply_now(&mut self, viewer: &Viewer, entry: &TokenEntry) {
         let metrics = viewer.metrics();
         entry.apply(&self.writes);
         metrics

@@ -82,6 +82,7 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
+mod ack;
 mod api;
 mod chart_studio;
 mod column;

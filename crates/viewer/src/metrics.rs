@@ -114,6 +114,8 @@ pub(crate) struct Metrics {
     pub(crate) connections_refused: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) heartbeats: AtomicU64,
+    /// Lines a resumed acknowledged stream sent again, passed over.
+    pub(crate) lines_skipped: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) resyncs: AtomicU64,
     pub(crate) figures_deleted: AtomicU64,
@@ -184,6 +186,12 @@ impl Metrics {
                 "counter",
                 "Heartbeats received.",
                 load(&self.heartbeats),
+            ),
+            (
+                "resumed_lines_skipped_total",
+                "counter",
+                "Lines resumed acknowledged streams sent again, taken before and passed over.",
+                load(&self.lines_skipped),
             ),
             (
                 "bytes_total",
