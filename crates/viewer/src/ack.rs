@@ -23,6 +23,7 @@ use http_body::Frame;
 use plotstream_protocol::{ACK_BYTES, ACK_HEADER, ACK_INTERVAL, Ack, RESUME_HEADER, Resume};
 use tokio::time::{Instant, Sleep};
 
+use crate::store::StreamMark;
 use crate::{Error, Viewer};
 
 /// What a request asks of acknowledgements: nothing (`None`), or acks, for
@@ -101,6 +102,19 @@ impl Progress {
 }
 
 impl Resumable {
+    /// Puts back a stream's mark from the store: where the points restored
+    /// end. A token whose figures were saved at different marks resumes
+    /// from the least: a write is applied again rather than lost.
+    pub(crate) fn restore(&self, mark: &StreamMark) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.stream_id.as_deref() == Some(mark.stream_id.as_str()) {
+            slot.lines = slot.lines.min(mark.lines);
+        } else {
+            slot.stream_id = Some(mark.stream_id.clone());
+            slot.lines = mark.lines;
+        }
+    }
+
     /// Takes over the token's acknowledged stream for a new connection.
     pub(crate) fn claim(&self, resume: Option<&Resume>) -> Claim {
         let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -142,12 +156,15 @@ impl Resumable {
     /// Applies `lines` lines of `claim`'s connection with `apply`, unless a
     /// newer connection has taken the stream over: then nothing is applied,
     /// so no line is taken twice.
+    ///
+    /// `apply` gets the stream's mark with these lines counted, to keep
+    /// beside the points they reach (a stream without an id has none).
     pub(crate) fn apply(
         &self,
         token: &str,
         claim: &Claim,
         lines: u64,
-        apply: impl FnOnce(),
+        apply: impl FnOnce(Option<&StreamMark>),
     ) -> Result<(), Error> {
         let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.owner != claim.owner {
@@ -155,7 +172,12 @@ impl Resumable {
                 token: token.to_owned(),
             });
         }
-        apply();
+        let mark = slot.stream_id.as_ref().map(|id| StreamMark {
+            token: token.to_owned(),
+            stream_id: id.clone(),
+            lines: slot.lines + lines,
+        });
+        apply(mark.as_ref());
         slot.lines += lines;
         claim.progress.lines.store(slot.lines, Ordering::Release);
         Ok(())

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use crate::column::{TraceData, relayout, restored_attributes};
 use crate::event::{self, Pending};
 use crate::fanout::{Fanout, Message, Subscriber};
-use crate::store::{SaveRow, StoredData};
+use crate::store::{SaveRow, StoredData, StreamMark};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -96,6 +96,9 @@ struct FigureState {
     last_sent: Instant,
     /// When it was made or last written to.
     last_write: Instant,
+    /// How far each acknowledged stream that wrote to it reached, one per
+    /// token at most: saved with the points.
+    streams: Vec<StreamMark>,
 }
 
 /// What a new figure entry needs besides its figure.
@@ -130,6 +133,7 @@ impl FigureEntry {
                 pending: None,
                 last_sent: Instant::now(),
                 last_write: Instant::now(),
+                streams: Vec::new(),
             }),
             template,
             fanout: Fanout::new(
@@ -240,7 +244,7 @@ impl FigureEntry {
             return None;
         }
         let traces: Vec<_> = state.traces.iter().map(TraceData::saved).collect();
-        let data = crate::store::data_row(&traces, &state.layout)?;
+        let data = crate::store::data_row(&traces, &state.layout, &state.streams)?;
         let figure = if self.stored.load(Ordering::Acquire) {
             None
         } else {
@@ -273,6 +277,7 @@ impl FigureEntry {
         if !data.layout.is_empty() {
             state.layout.clone_from(&data.layout);
         }
+        state.streams.clone_from(&data.streams);
     }
 
     /// Points held by each trace.
@@ -300,8 +305,14 @@ impl FigureEntry {
     /// sent as one event: a subscriber gets a few dozen events a second per
     /// figure however many chunks arrive. What is held back, the flusher
     /// sends.
-    fn apply(self: &Arc<Self>, indices: &[usize], writes: &[Write]) {
+    fn apply(self: &Arc<Self>, indices: &[usize], writes: &[Write], mark: Option<&StreamMark>) {
         let mut state = self.lock();
+        if let Some(mark) = mark {
+            match state.streams.iter_mut().find(|m| m.token == mark.token) {
+                Some(m) => m.clone_from(mark),
+                None => state.streams.push(mark.clone()),
+            }
+        }
         let mut pending = if self.fanout.receiver_count() > 0 {
             Some(state.pending.take().unwrap_or_default())
         } else {
@@ -508,14 +519,15 @@ impl TokenEntry {
         }
     }
 
-    /// Applies `writes` to every trace this token feeds.
-    pub(crate) fn apply(&self, writes: &[Write]) {
+    /// Applies `writes` to every trace this token feeds; `mark`, for an
+    /// acknowledged stream, is how far its lines reach with them.
+    pub(crate) fn apply(&self, writes: &[Write], mark: Option<&StreamMark>) {
         if writes.is_empty() {
             return;
         }
         let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
         for (figure, indices) in targets.iter() {
-            figure.apply(indices, writes);
+            figure.apply(indices, writes, mark);
         }
         self.writes
             .fetch_add(writes.len() as u64, Ordering::Relaxed);

@@ -16,6 +16,7 @@ use crate::ack::{self, Claim};
 use crate::figure::TokenEntry;
 use crate::metrics::Open;
 use crate::server::ConnTail;
+use crate::store::StreamMark;
 use crate::{Error, Viewer};
 
 /// Keeps the token's connection count right however the handler ends,
@@ -277,12 +278,12 @@ impl Batch {
     ) -> Result<(), Error> {
         let lines = std::mem::take(&mut self.lines);
         let Some(claim) = claim else {
-            self.apply_now(viewer, entry);
+            self.apply_now(viewer, entry, None);
             return Ok(());
         };
-        let applied = entry
-            .resume
-            .apply(&entry.token, claim, lines, || self.apply_now(viewer, entry));
+        let applied = entry.resume.apply(&entry.token, claim, lines, |mark| {
+            self.apply_now(viewer, entry, mark);
+        });
         if applied.is_err() {
             self.writes.clear();
             self.heartbeats = 0;
@@ -290,9 +291,9 @@ impl Batch {
         applied
     }
 
-    fn apply_now(&mut self, viewer: &Viewer, entry: &TokenEntry) {
+    fn apply_now(&mut self, viewer: &Viewer, entry: &TokenEntry, mark: Option<&StreamMark>) {
         let metrics = viewer.metrics();
-        entry.apply(&self.writes);
+        entry.apply(&self.writes, mark);
         metrics
             .writes
             // Release: a save that reads this count sees the figures these

@@ -111,6 +111,22 @@ pub(crate) struct StoredFigure {
 pub(crate) struct StoredData {
     pub(crate) traces: Vec<Vec<(String, Vec<Value>)>>,
     pub(crate) layout: Map<String, Value>,
+    /// The acknowledged streams whose lines these points hold (absent in
+    /// rows saved before acknowledgements).
+    #[serde(default)]
+    pub(crate) streams: Vec<StreamMark>,
+}
+
+/// How far an acknowledged stream's lines reached a figure: saved with
+/// its points, in the same row, so that a viewer started again resumes
+/// the stream exactly where the points it restored end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StreamMark {
+    pub(crate) token: String,
+    pub(crate) stream_id: String,
+    /// Lines taken on the stream, over all its connections, when its last
+    /// writes reached the figure.
+    pub(crate) lines: u64,
 }
 
 /// [`StoredData`] as it is written, borrowed from a figure.
@@ -118,12 +134,23 @@ pub(crate) struct StoredData {
 struct DataRow<'a, T> {
     traces: &'a [T],
     layout: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    streams: &'a [StreamMark],
 }
 
 /// The JSON of a figure's data row: each trace's columns (as
-/// `TraceData::saved` serializes them) and its layout.
-pub(crate) fn data_row<T: Serialize>(traces: &[T], layout: &Map<String, Value>) -> Option<Vec<u8>> {
-    serde_json::to_vec(&DataRow { traces, layout }).ok()
+/// `TraceData::saved` serializes them), its layout and its streams' marks.
+pub(crate) fn data_row<T: Serialize>(
+    traces: &[T],
+    layout: &Map<String, Value>,
+    streams: &[StreamMark],
+) -> Option<Vec<u8>> {
+    serde_json::to_vec(&DataRow {
+        traces,
+        layout,
+        streams,
+    })
+    .ok()
 }
 
 /// [`StoredFigure`] as it is written, borrowed from a figure.

@@ -213,6 +213,18 @@ impl Viewer {
                 }
             }
         }
+        {
+            let tokens = self
+                .inner
+                .tokens
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for mark in &data.streams {
+                if let Some(token) = tokens.get(&mark.token) {
+                    token.resume.restore(mark);
+                }
+            }
+        }
         entry.restore(&data);
         entry.points().iter().sum()
     }
@@ -604,7 +616,7 @@ impl Viewer {
                 break;
             }
         }
-        entry.apply(&writes[..admitted]);
+        entry.apply(&writes[..admitted], None);
         self.inner
             .metrics
             .writes
