@@ -873,3 +873,73 @@ async fn running_out_of_file_descriptors_is_said() {
         "{stdout}"
     );
 }
+
+/// `--acks`: the viewer acknowledges every write, so the report times each
+/// one (sent to applied) without `--subscribe`, and its counts stay exact
+/// when the viewer is killed mid-run and started again on its port: the
+/// streams resume, and every write is acknowledged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_time_every_write_and_keep_the_count_across_a_restart() {
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut first = Served::start(&["--addr", &addr]).await;
+    let report = scratch("acks.json");
+    let url = format!("http://{addr}");
+    let path = report.to_str().expect("utf-8").to_owned();
+    let run = tokio::spawn(async move {
+        load(&[
+            "--url",
+            &url,
+            "--streams",
+            "20",
+            "--rate",
+            "100",
+            "--duration",
+            "6s",
+            "--acks",
+            "--report",
+            &path,
+        ])
+        .await
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first.child.start_kill().expect("SIGKILL");
+    first.child.wait().await.expect("dies");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = Served::start(&["--addr", &addr]).await;
+    let out = run.await.expect("the load task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let (_, r) = read_report(&report);
+    assert_eq!(r.writes, 12_000, "{stdout}");
+    assert_eq!(r.acked, Some(12_000), "{stdout}");
+    assert_eq!((r.drops, r.unconfirmed, r.unsent), (0, 0, 0), "{stdout}");
+    assert!(r.reconnects >= 20, "every stream resumed: {stdout}");
+    let acks = r.ack_latency_ms.as_ref().expect("ack latency");
+    assert_eq!(acks.count, 12_000, "one ack latency a write");
+    assert!(
+        stdout.contains("every write acknowledged by the server (12000)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  ack       min"), "{stdout}");
+    drop(second);
+}
+
+#[tokio::test]
+async fn acks_need_the_plotly_target() {
+    let out = load(&[
+        "--url",
+        "ws://127.0.0.1:9/{token}",
+        "--acks",
+        "--duration",
+        "1s",
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Like the load's other refused options, before any stream opens.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--acks asks a plotstream viewer"),
+        "{stderr}"
+    );
+}

@@ -77,6 +77,6 @@ mod target;
 
 pub use error::Error;
 pub use figures::{CreatedFigure, create_figure, delete_figure, figures_fed_by};
-pub use options::{Overflow, StreamOptions};
+pub use options::{AckHook, Overflow, StreamOptions};
 pub use sink::NdjsonSink;
 pub use stream::{CloseSummary, Stats, StatsHandle, Stream};

@@ -84,7 +84,58 @@ pub struct StreamOptions {
     /// full, [`StreamOptions::overflow`] applies, and a dropped write is
     /// counted. Default 16 MiB.
     pub max_unacked_bytes: usize,
+    /// With [`StreamOptions::acks`]: called with each acknowledged write's
+    /// latency, from [`Stream::write`](crate::Stream::write) queuing it to
+    /// its ack arriving (under the stream's lock: keep it short, such as a
+    /// histogram record). Default none.
+    pub on_ack: Option<AckHook>,
 }
+
+/// A function called with each acknowledged write's latency
+/// ([`StreamOptions::on_ack`]).
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use plotstream_client::AckHook;
+///
+/// let slowest = Arc::new(AtomicU64::new(0));
+/// let seen = Arc::clone(&slowest);
+/// let hook = AckHook::new(move |latency| {
+///     seen.fetch_max(latency.as_micros() as u64, Ordering::Relaxed);
+/// });
+/// hook.call(std::time::Duration::from_micros(250));
+/// assert_eq!(slowest.load(Ordering::Relaxed), 250);
+/// ```
+#[derive(Clone)]
+pub struct AckHook(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl AckHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        AckHook(Arc::new(f))
+    }
+
+    /// Calls it with one write's latency.
+    pub fn call(&self, latency: Duration) {
+        (self.0)(latency);
+    }
+}
+
+impl std::fmt::Debug for AckHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AckHook(..)")
+    }
+}
+
+impl PartialEq for AckHook {
+    /// The same function (one hook, cloned).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for AckHook {}
 
 impl Default for StreamOptions {
     fn default() -> Self {
@@ -103,6 +154,7 @@ impl Default for StreamOptions {
             local_addr: None,
             acks: false,
             max_unacked_bytes: 16 << 20,
+            on_ack: None,
         }
     }
 }

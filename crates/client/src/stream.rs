@@ -74,11 +74,13 @@ pub struct CloseSummary {
     pub stats: Stats,
 }
 
-/// One queued line: its length, and whether it is a write (or a heartbeat).
+/// One queued line: its length, whether it is a write (or a heartbeat),
+/// and, with an ack hook, when it was queued.
 #[derive(Clone, Copy, Debug)]
 struct Queued {
     len: usize,
     write: bool,
+    at: Option<Instant>,
 }
 
 /// Encoded lines waiting to be sent: one buffer and each line's length.
@@ -130,8 +132,9 @@ impl Queue {
     }
 
     /// The server has taken every line before number `upto`: they are
-    /// let go. The writes among them; `None` for an ack of lines not sent.
-    fn ack(&mut self, upto: u64) -> Option<u64> {
+    /// let go, each write's queued time given to `each`. The writes among
+    /// them; `None` for an ack of lines not sent.
+    fn ack(&mut self, upto: u64, mut each: impl FnMut(Instant)) -> Option<u64> {
         if upto > self.front + self.sent as u64 {
             return None;
         }
@@ -145,6 +148,9 @@ impl Queue {
             self.sent_bytes -= q.len;
             self.head += q.len;
             writes += u64::from(q.write);
+            if let (true, Some(at)) = (q.write, q.at) {
+                each(at);
+            }
         }
         self.reclaim();
         Some(writes)
@@ -156,6 +162,16 @@ impl Queue {
         write: bool,
         encode: impl FnOnce(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
     ) -> Result<(), Error> {
+        self.push_at(write, None, encode)
+    }
+
+    /// [`Queue::push`], noting when (for the ack latency).
+    fn push_at(
+        &mut self,
+        write: bool,
+        at: Option<Instant>,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), plotstream_protocol::Error>,
+    ) -> Result<(), Error> {
         let start = self.buf.len();
         if let Err(e) = encode(&mut self.buf) {
             // Whatever the encoder wrote before failing is not a line.
@@ -165,6 +181,7 @@ impl Queue {
         self.lines.push_back(Queued {
             len: self.buf.len() - start,
             write,
+            at,
         });
         Ok(())
     }
@@ -477,7 +494,8 @@ impl Stream {
                     }
                 }
             }
-            state.queue.push(!heartbeat, encode)?;
+            let at = opts.on_ack.as_ref().map(|_| Instant::now());
+            state.queue.push_at(!heartbeat, at, encode)?;
             if heartbeat {
                 state.stats.heartbeats += 1;
             } else {
@@ -918,7 +936,13 @@ impl Sender {
         let mut state = self.shared.lock();
         let was_full = state.full(opts);
         let front = state.queue.front;
-        let Some(writes) = state.queue.ack(upto) else {
+        let now = Instant::now();
+        let hook = opts.on_ack.as_ref();
+        let Some(writes) = state.queue.ack(upto, |at| {
+            if let Some(hook) = hook {
+                hook.call(now.saturating_duration_since(at));
+            }
+        }) else {
             return Err(format!(
                 "{upto} lines acknowledged, but only {} were sent",
                 front + state.queue.sent as u64
@@ -1060,8 +1084,8 @@ mod tests {
         let t = q.take(4, true).expect("a chunk");
         assert_eq!(&t.chunk[..], b"a\nb\n");
         assert_eq!((q.len(), q.kept_bytes()), (2, 7), "two unsent, all kept");
-        assert_eq!(q.ack(3), None, "line 2 was not sent");
-        assert_eq!(q.ack(1), Some(1), "line 0 was a write");
+        assert_eq!(q.ack(3, |_| {}), None, "line 2 was not sent");
+        assert_eq!(q.ack(1, |_| {}), Some(1), "line 0 was a write");
         assert_eq!((q.front, q.kept_writes()), (1, 2));
         q.rewind();
         let t = q.take(100, true).expect("a chunk");
@@ -1070,7 +1094,7 @@ mod tests {
             b"b\nc\n\n",
             "sent again from the first unacknowledged"
         );
-        assert_eq!(q.ack(4), Some(2), "two writes and the heartbeat");
+        assert_eq!(q.ack(4, |_| {}), Some(2), "two writes and the heartbeat");
         assert_eq!((q.front, q.kept_bytes(), q.len()), (4, 0, 0));
     }
 
@@ -1085,7 +1109,11 @@ mod tests {
         assert_eq!((q.front, q.sent, q.len()), (1, 0, 2));
         let t = q.take(100, true).expect("the rest");
         assert_eq!(&t.chunk[..], b"b\nc\n");
-        assert_eq!(q.ack(1), Some(0), "the dropped line was let go already");
-        assert_eq!(q.ack(3), Some(2));
+        assert_eq!(
+            q.ack(1, |_| {}),
+            Some(0),
+            "the dropped line was let go already"
+        );
+        assert_eq!(q.ack(3, |_| {}), Some(2));
     }
 }

@@ -446,7 +446,8 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     schedule.t0 = Instant::now() + Duration::from_millis(100);
     let schedule = Arc::new(schedule);
     let _ = schedule_cell.set(Arc::clone(&schedule));
-    // The broker's acknowledgement latency (MQTT at QoS 1 and 2).
+    // The server's acknowledgement latency (MQTT at QoS 1 and 2, the
+    // Plotly protocol with --acks).
     let acks = Arc::new(Mutex::new(report::histogram()));
 
     let target = opts
@@ -458,6 +459,12 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
                 opts.url
             ))
         })?;
+    if opts.acks && target != Target::Plotly {
+        return Err(Error::Options(format!(
+            "--acks asks a plotstream viewer to acknowledge writes (--target plotly), not a {} server",
+            format!("{target:?}").to_lowercase()
+        )));
+    }
     let mut tasks = Vec::with_capacity(here);
     // Stream i plays its demo seeded with seed + i, on token prefix-i; the
     // streams share what their demo can (the pendulum's one trajectory).
@@ -503,6 +510,15 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
             publish::plotly::Config {
                 url: opts.url.clone(),
                 ca_certs_pem: ca_certs.clone(),
+                acks: opts.acks.then(|| {
+                    let acks = Arc::clone(&acks);
+                    plotstream_client::AckHook::new(move |latency| {
+                        report::record(
+                            &mut acks.lock().unwrap_or_else(PoisonError::into_inner),
+                            latency,
+                        );
+                    })
+                }),
             }
         ),
         Target::Http => start_streams!(
@@ -691,6 +707,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         reconnects: results.iter().map(|r| r.reconnects).sum(),
         drops: results.iter().map(|r| r.drops).sum(),
         unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
+        acked: opts.acks.then(|| results.iter().map(|r| r.acked).sum()),
         unsent: results.iter().map(|r| r.unsent).sum(),
         statuses,
         lateness_ms: Percentiles::of(&lateness)?,

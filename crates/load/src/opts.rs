@@ -251,6 +251,14 @@ pub struct Opts {
     /// targets).
     #[arg(long, value_name = "ADDRS", value_parser = bind_addrs)]
     pub bind: Option<BindAddrs>,
+    /// Ask the server to acknowledge each write (plotstream's extension of
+    /// the Plotly protocol, which plotstream's viewer speaks): the report
+    /// gives each write's ack latency (sent to applied, no --subscribe
+    /// needed), and a stream that drops resumes without losing or repeating
+    /// a write, so the loss count stays exact across server restarts
+    /// (plotly target).
+    #[arg(long)]
+    pub acks: bool,
     /// The request method of --target http: POST or PUT.
     #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = method)]
     pub method: http::Method,

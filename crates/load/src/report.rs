@@ -179,9 +179,14 @@ pub struct Report {
     /// the server may or may not have applied them.
     #[serde(default)]
     pub unconfirmed: u64,
-    /// Writes still queued when their stream failed: never sent.
+    /// Writes still queued when their stream failed: never sent (with
+    /// `--acks`: not acknowledged).
     #[serde(default)]
     pub unsent: u64,
+    /// Writes the server acknowledged (with `--acks`): then every write is
+    /// acknowledged, dropped from a full queue, or counted unsent.
+    #[serde(default)]
+    pub acked: Option<u64>,
     /// The server's answers at close, by status.
     pub statuses: BTreeMap<String, u64>,
     /// Intended send time to the write being handed to the stream.
@@ -214,7 +219,8 @@ pub struct Report {
     /// Bytes per second sent over that span.
     #[serde(default)]
     pub bytes_per_s: f64,
-    /// Write to the broker's acknowledgement (MQTT at QoS 1 and 2).
+    /// Write to the server's acknowledgement (MQTT at QoS 1 and 2, the
+    /// Plotly protocol with `--acks`).
     #[serde(default)]
     pub ack_latency_ms: Option<Percentiles>,
     /// The load the schedule offered: rates, dispersion, Hurst estimate
@@ -234,7 +240,10 @@ impl Report {
     /// some writes went unanswered.
     fn sending_losses(&self) -> String {
         if self.may_be_lost() == 0 {
-            return "every write went out on a connection that ended cleanly".to_owned();
+            return match self.acked {
+                Some(n) => format!("every write acknowledged by the server ({n})"),
+                None => "every write went out on a connection that ended cleanly".to_owned(),
+            };
         }
         format!(
             "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that did not end cleanly, or not acknowledged), {} never sent",
@@ -266,6 +275,7 @@ impl Report {
         out.drops = 0;
         out.unconfirmed = 0;
         out.unsent = 0;
+        out.acked = None;
         out.statuses.clear();
         out.loss = None;
         out.rate_over_time.clear();
@@ -292,6 +302,9 @@ impl Report {
             out.drops += r.drops;
             out.unconfirmed += r.unconfirmed;
             out.unsent += r.unsent;
+            if let Some(n) = r.acked {
+                *out.acked.get_or_insert(0) += n;
+            }
             out.connections += r.connections;
             add_seconds(&mut out.rate_over_time, &r.rate_over_time);
             add_seconds(&mut out.open_over_time, &r.open_over_time);

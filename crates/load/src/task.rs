@@ -136,6 +136,7 @@ pub(crate) struct StreamResult {
     pub(crate) drops: u64,
     pub(crate) unconfirmed: u64,
     pub(crate) unsent: u64,
+    pub(crate) acked: u64,
     pub(crate) status: Option<String>,
 }
 
@@ -265,6 +266,7 @@ impl<P: Publish> StreamTask<P> {
             result.reconnects += closed.reconnects;
             result.drops += closed.drops;
             result.unconfirmed += closed.unconfirmed;
+            result.acked += closed.acked;
             result.unsent += closed.unsent;
             if closed.status.is_some() {
                 result.status = closed.status;

@@ -39,6 +39,8 @@ pub(crate) struct Closed {
     pub(crate) drops: u64,
     pub(crate) unconfirmed: u64,
     pub(crate) unsent: u64,
+    /// Writes the server acknowledged (plotly target with `--acks`).
+    pub(crate) acked: u64,
     /// Why the stream failed, if it did.
     pub(crate) error: Option<String>,
 }

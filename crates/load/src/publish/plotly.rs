@@ -13,6 +13,8 @@ pub(crate) struct Config {
     pub(crate) url: String,
     /// Certificates to trust for `https://` (`--ca-cert`).
     pub(crate) ca_certs_pem: Option<std::sync::Arc<[u8]>>,
+    /// With `--acks`: records each write's ack latency.
+    pub(crate) acks: Option<plotstream_client::AckHook>,
 }
 
 pub(crate) struct Plotly(Stream);
@@ -28,6 +30,8 @@ impl Publish for Plotly {
         let opts = StreamOptions {
             ca_certs_pem: config.ca_certs_pem.clone(),
             local_addr: local,
+            acks: config.acks.is_some(),
+            on_ack: config.acks.clone(),
             ..StreamOptions::default()
         };
         Stream::connect(&fill(&config.url, token), token, opts)
@@ -70,6 +74,7 @@ pub(crate) async fn closed_stream(stream: Stream) -> Closed {
     closed.reconnects = st.reconnects;
     closed.drops = st.dropped;
     closed.unconfirmed = st.unconfirmed;
+    closed.acked = st.acked;
     closed.unsent = st.queued;
     closed
 }
