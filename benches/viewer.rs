@@ -8,6 +8,9 @@
 //!   stream feeding its own figure (maxpoints 500), while one browser-like
 //!   subscriber reads the first figure's event stream. Time runs from the
 //!   first write until the viewer has applied the last one.
+//! - `viewer/acks/{off,on}`: one stream's 1,000,000 writes, from connect
+//!   to `close()` answered, without and with acknowledgements
+//!   (`StreamOptions::acks`): what the extension costs in throughput.
 //! - `viewer/save/{1,100,1000}`: one save to the figure store (a redb file
 //!   in a temp dir, committed to disk) of that many figures, each written to
 //!   since the last save and holding 500 `(x, y)` points: what the saver
@@ -142,6 +145,70 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
+/// One stream's writes to applied, without and with acknowledgements, in
+/// one run: 1,000,000 writes from `Stream::connect` to `close()` answered
+/// (with acks: to the last write acknowledged), a fresh figure each time.
+fn acks(c: &mut Criterion) {
+    const WRITES: u64 = 1_000_000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (viewer, url) = rt.block_on(async {
+        let viewer = Viewer::new(Config {
+            max_figures: 10_000,
+            ..Config::default()
+        })
+        .expect("a valid config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("address").to_string();
+        tokio::spawn(plotstream_viewer::serve(
+            listener,
+            viewer.clone(),
+            std::future::pending(),
+        ));
+        (viewer, format!("http://{addr}"))
+    });
+    let mut group = c.benchmark_group("viewer/acks");
+    group.throughput(Throughput::Elements(WRITES));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    let mut run = 0u64;
+    for acked in [false, true] {
+        let name = if acked { "on" } else { "off" };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        run += 1;
+                        let token = format!("acks-{run}");
+                        viewer.add_figure(figure(&token, 500)).expect("valid");
+                        let opts = StreamOptions {
+                            acks: acked,
+                            ..StreamOptions::default()
+                        };
+                        let start = Instant::now();
+                        let stream = Stream::connect(&url, &token, opts).await.expect("connects");
+                        let mut w = Write::xy(0, 0.0);
+                        for k in 0..WRITES {
+                            w.x = Some(Update::append(k));
+                            w.y = Some(Update::append((k as f64 * 0.37).sin()));
+                            stream.write(&w).await.expect("writes");
+                        }
+                        let summary = stream.close().await.expect("closes");
+                        total += start.elapsed();
+                        assert_eq!(summary.stats.acked, if acked { WRITES } else { 0 });
+                    }
+                    total
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
 fn save(c: &mut Criterion) {
     let mut group = c.benchmark_group("viewer/save");
     group.sample_size(20);
@@ -235,7 +302,7 @@ fn memory_per_point() {
     );
 }
 
-criterion_group!(benches, ingest, save);
+criterion_group!(benches, ingest, acks, save);
 
 fn main() {
     memory_per_point();
