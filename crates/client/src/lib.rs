@@ -6,7 +6,8 @@
 //! plotstream viewer takes. It works with any server that speaks the protocol.
 //!
 //! - Writes go into a bounded queue ([`StreamOptions::queue_capacity`]); a
-//!   sender task sends whatever is queued as one chunk. A full queue blocks
+//!   stream's one task (which also drives its connection) sends whatever is
+//!   queued as one chunk. A full queue blocks
 //!   the writer or drops the oldest write ([`Overflow`]), never silently: see
 //!   [`Stats::dropped`].
 //! - After 30 s without sending, a heartbeat goes out by itself.
@@ -18,6 +19,12 @@
 //!   sent on it unconfirmed: the server may have applied them or not. They
 //!   are counted ([`Stats::unconfirmed`], [`Stats::may_be_lost`]), never
 //!   passed off as delivered.
+//! - With [`StreamOptions::acks`] (a plotstream viewer's extension), the
+//!   server acknowledges what it has applied; what is not acknowledged is
+//!   kept ([`StreamOptions::max_unacked_bytes`]) and sent again after a
+//!   drop, resuming the stream without a line twice: every write ends up
+//!   acknowledged ([`Stats::acked`]), dropped or still queued, and none
+//!   unconfirmed. [`StreamOptions::on_ack`] gets each write's ack latency.
 //! - [`Stream::close`] sends what is queued, ends the body with the zero
 //!   chunk, and returns the server's answer ([`CloseSummary`]).
 //!

@@ -17,7 +17,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `POST /` | a stream: header `plotly-streamtoken`, one JSON write per line |
+//! | `POST /` | a stream: header `plotly-streamtoken`, one JSON write per line; with `plotstream-ack: 1`, answered at once with `{"acked": N}` lines, and resumable (`plotstream-resume`, see [`plotstream_protocol::Ack`]) |
 //! | `POST /api/figures` | a Plotly figure (`application/json`) → 201 `{"id", "url"}` |
 //! | `GET /api/figures`, `GET /api/figures/{id}` | the figures; one with the data it holds |
 //! | `DELETE /api/figures/{id}` | deletes a figure → 204 |
