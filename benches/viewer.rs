@@ -40,6 +40,19 @@ fn figure(token: &str, maxpoints: u64) -> Figure {
     }
 }
 
+/// Serves `viewer` on a free loopback port, in the background; its
+/// `host:port`.
+async fn serve(viewer: &Viewer) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("address").to_string();
+    tokio::spawn(plotstream_viewer::serve(
+        listener,
+        viewer.clone(),
+        std::future::pending(),
+    ));
+    addr
+}
+
 /// Reads `/plot/1/events` and throws it away, as a browser tab would draw it.
 async fn subscribe(addr: String) {
     let Ok(mut s) = TcpStream::connect(&addr).await else {
@@ -77,13 +90,7 @@ fn ingest(c: &mut Criterion) {
                     .add_figure(figure(&format!("s-{i}"), 500))
                     .expect("valid");
             }
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-            let addr = listener.local_addr().expect("address").to_string();
-            tokio::spawn(plotstream_viewer::serve(
-                listener,
-                viewer.clone(),
-                std::future::pending(),
-            ));
+            let addr = serve(&viewer).await;
             tokio::spawn(subscribe(addr.clone()));
             let url = format!("http://{addr}");
             let mut open = Vec::new();
@@ -161,13 +168,7 @@ fn acks(c: &mut Criterion) {
             ..Config::default()
         })
         .expect("a valid config");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-        let addr = listener.local_addr().expect("address").to_string();
-        tokio::spawn(plotstream_viewer::serve(
-            listener,
-            viewer.clone(),
-            std::future::pending(),
-        ));
+        let addr = serve(&viewer).await;
         (viewer, format!("http://{addr}"))
     });
     let mut group = c.benchmark_group("viewer/acks");

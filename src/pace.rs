@@ -168,7 +168,9 @@ impl Streams {
 /// out on a connection that ended unanswered: those may be lost, and it
 /// says how many.
 fn report(out: &mut dyn io::Write, token: &str, st: &Stats, end: &str) -> io::Result<()> {
-    let lost = if st.may_be_lost() == 0 {
+    let lost = if st.may_be_lost() == 0 && st.writes > 0 && st.acked == st.writes {
+        "every write acknowledged by the server".to_owned()
+    } else if st.may_be_lost() == 0 {
         "every write sent on a connection the server answered".to_owned()
     } else {
         format!(

@@ -464,3 +464,26 @@ async fn a_viewer_killed_mid_stream_leaves_unconfirmed_writes_counted() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn with_acks_the_summary_says_every_write_was_acknowledged() {
+    let served = common::Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let out = plotstream(&[
+        "stream",
+        "noisy-cosine",
+        "--max-rate",
+        "--count",
+        "2000",
+        "--acks",
+        "--url",
+        &format!("http://{}", served.addr),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("noisy-cosine: 2000 writes")
+            && stdout.contains("every write acknowledged by the server"),
+        "{stdout}"
+    );
+}

@@ -76,6 +76,12 @@ pub struct Connect {
     /// feature: cargo build --release --features tls).
     #[arg(long = "ca-cert", value_name = "FILE", value_parser = flags::ca_cert)]
     pub ca_cert: Option<std::sync::Arc<[u8]>>,
+    /// Ask a plotstream viewer to acknowledge every write: a stream that
+    /// drops resumes without losing or repeating one, and the summary
+    /// counts what was acknowledged (a server without the extension is
+    /// told apart within the connect timeout, and the stream stops).
+    #[arg(long)]
+    pub acks: bool,
 }
 
 impl Connect {
@@ -83,6 +89,7 @@ impl Connect {
     pub fn options(&self) -> plotstream_client::StreamOptions {
         plotstream_client::StreamOptions {
             ca_certs_pem: self.ca_cert.clone(),
+            acks: self.acks,
             ..plotstream_client::StreamOptions::default()
         }
     }

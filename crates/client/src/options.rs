@@ -32,7 +32,8 @@ pub enum Overflow {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamOptions {
-    /// How many writes may wait to be sent. Default 65,536.
+    /// How many writes may wait to be sent (with [`StreamOptions::acks`]:
+    /// may be kept, sent or not, until acknowledged). Default 65,536.
     pub queue_capacity: usize,
     /// What a write does when the queue is full. Default [`Overflow::Block`].
     pub overflow: Overflow,

@@ -265,10 +265,15 @@ struct State {
 
 impl State {
     /// Whether a write must wait, or drop the oldest, for room: the queue
-    /// holds its most lines, or (with acks) its most bytes kept.
+    /// holds its most lines (with acks: lines kept, sent or not), or its
+    /// most bytes kept.
     fn full(&self, opts: &StreamOptions) -> bool {
-        self.queue.len() >= opts.queue_capacity
-            || (opts.acks && self.queue.kept_bytes() >= opts.max_unacked_bytes)
+        if opts.acks {
+            self.queue.lines.len() >= opts.queue_capacity
+                || self.queue.kept_bytes() >= opts.max_unacked_bytes
+        } else {
+            self.queue.len() >= opts.queue_capacity
+        }
     }
 }
 
