@@ -21,11 +21,11 @@ struct Outcome {
 }
 
 /// `STREAMS` streams of `writes` writes each, as fast as the viewer takes
-/// them, their `x` the write's number. When half are acknowledged (every
+/// them, their `x` the write's number. When 42% are acknowledged (every
 /// stream past 40% of its writes, none done) the viewer is killed with
 /// `kill -9`; 3 s later a new one starts on the same port and data
 /// directory, and the streams resume on it.
-async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> (Vec<Outcome>, u64) {
+async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> Vec<Outcome> {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("acks-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -77,13 +77,13 @@ async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> (Vec<
     met.wait().await;
     let acked = || streams.iter().map(|(_, s)| s.get().acked).sum::<u64>();
     let start = Instant::now();
-    while acked() < STREAMS as u64 * writes / 2 {
+    // Just past the meeting point (40%): no stream can be done yet.
+    while acked() < STREAMS as u64 * writes * 42 / 100 {
         assert!(start.elapsed() < Duration::from_secs(300), "too slow");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.child.start_kill().expect("SIGKILL");
     first.child.wait().await.expect("dies");
-    let acked_at_kill = acked();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let second = common::Served::start(&args).await;
     let mut outcomes = Vec::new();
@@ -105,7 +105,7 @@ async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> (Vec<
             applied: s["writes"].as_u64().expect("a count"),
         });
     }
-    (outcomes, acked_at_kill)
+    outcomes
 }
 
 /// The client's counts add up: every write acknowledged, none dropped,
@@ -126,11 +126,13 @@ fn assert_all_acknowledged(i: usize, o: &Outcome, writes: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_killed_mid_stream_loses_nothing_acknowledged_and_applies_nothing_twice() {
     const WRITES: u64 = 1_000_000;
-    let (outcomes, acked_at_kill) = kill_and_restart("unsaved", WRITES, "1h").await;
-    let mut resumed = 0;
+    let outcomes = kill_and_restart("unsaved", WRITES, "1h").await;
     for (i, o) in outcomes.iter().enumerate() {
         assert_all_acknowledged(i, o, WRITES);
         let first = *o.xs.first().expect("points");
+        // It resumed in the middle: the old viewer had acknowledged some,
+        // not all (acks in flight when it died may still have arrived).
+        assert!(first > 0 && first < WRITES, "stream {i} resumed at {first}");
         // Each write sent to the restarted viewer, once, no gap: x runs
         // from where the stream resumed to the last write, one by one.
         assert_eq!(o.xs.len() as u64, WRITES - first, "stream {i}");
@@ -139,12 +141,7 @@ async fn a_viewer_killed_mid_stream_loses_nothing_acknowledged_and_applies_nothi
             "stream {i}: a duplicate or a gap"
         );
         assert_eq!(o.applied, WRITES - first, "stream {i}");
-        resumed += first;
     }
-    assert!(
-        resumed > 0 && resumed <= acked_at_kill,
-        "the streams resumed at {resumed} writes in all, {acked_at_kill} acknowledged when the viewer died"
-    );
 }
 
 /// The same with points saved every 100 ms: the restarted viewer restores
@@ -155,7 +152,7 @@ async fn a_viewer_killed_mid_stream_loses_nothing_acknowledged_and_applies_nothi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_figure_resumes_its_stream_where_its_saved_points_end() {
     const WRITES: u64 = 200_000;
-    let (outcomes, _) = kill_and_restart("saved", WRITES, "100ms").await;
+    let outcomes = kill_and_restart("saved", WRITES, "100ms").await;
     let mut restored = 0;
     for (i, o) in outcomes.iter().enumerate() {
         assert_all_acknowledged(i, o, WRITES);
