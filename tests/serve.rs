@@ -108,3 +108,18 @@ async fn serve_takes_a_host_name_and_refuses_open_with_closed() {
     let err = refused(&["--addr", "localhost"]).await;
     assert!(err.contains("give IP:PORT or NAME:PORT"), "{err}");
 }
+
+/// `--max-points` bounds the `maxpoints` a figure may ask for.
+#[tokio::test]
+async fn max_points_bounds_what_a_figure_may_keep() {
+    let served = Served::start(&["--addr", "127.0.0.1:0", "--max-points", "100"]).await;
+    let figure = |maxpoints: u64| serde_json::json!({"data": [{"type": "scatter", "stream": {"token": "p", "maxpoints": maxpoints}}]});
+    let (status, body) = common::post_json(&served.addr, "/api/figures", &figure(101)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("maxpoints 101 is outside 1 to 100 (--max-points)"),
+        "{body}"
+    );
+    let (status, body) = common::post_json(&served.addr, "/api/figures", &figure(100)).await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -48,6 +48,10 @@ pub struct ServeOpts {
     /// The longest line a stream may send; a longer one is refused with 413.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "1MiB", value_parser = flags::bytes)]
     pub max_line_bytes: usize,
+    /// The largest maxpoints a trace may ask for (each point it keeps costs
+    /// 16 bytes as an (x, y) pair); a figure asking more is refused with 400.
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000000", value_parser = flags::count)]
+    pub max_points: usize,
     /// The largest figure POST /api/figures takes.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "2MiB", value_parser = flags::bytes)]
     pub max_figure_bytes: usize,
@@ -109,6 +113,7 @@ impl ServeOpts {
             max_traces: self.max_traces,
             max_columns: self.max_columns,
             max_figure_bytes: self.max_figure_bytes,
+            max_points: u64::try_from(self.max_points).unwrap_or(u64::MAX),
             open_figure_ttl: self.open_figure_ttl.0,
             header_timeout: self.header_timeout,
             max_connections: self.max_connections,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Error;
 
-/// The most points a trace may keep.
+/// The most points a trace may keep by default ([`Config::max_points`]).
 pub const MAX_MAXPOINTS: u64 = 1_000_000;
 
 /// Which `Host` header values the viewer answers.
@@ -121,6 +121,10 @@ pub struct Config {
     /// The largest figure (`POST /api/figures` body) taken, in bytes.
     /// Default 2 MiB.
     pub max_figure_bytes: usize,
+    /// The largest `maxpoints` a trace may ask for: each point it keeps
+    /// costs 16 bytes as an `(x, y)` pair. A figure asking more is refused
+    /// with 400 naming the limit. Default [`MAX_MAXPOINTS`] (1,000,000).
+    pub max_points: u64,
     /// A figure made for an unknown token (under [`Config::open`]) is
     /// dropped once it has had no stream and no write for this long; `None`
     /// keeps them. Default 10 minutes.
@@ -158,6 +162,7 @@ impl Default for Config {
             max_traces: 1_000,
             max_columns: 64,
             max_figure_bytes: 2 << 20,
+            max_points: MAX_MAXPOINTS,
             open_figure_ttl: Some(Duration::from_secs(600)),
             header_timeout: Duration::from_secs(5),
             max_connections: 16_384,
@@ -187,6 +192,9 @@ impl Config {
             if value == 0 {
                 return invalid(format!("{name} must be at least 1"));
             }
+        }
+        if self.max_points == 0 {
+            return invalid("max_points must be at least 1".to_owned());
         }
         for (name, value) in [
             ("idle_timeout", Some(self.idle_timeout)),

@@ -14,7 +14,7 @@ use crate::column::TraceData;
 use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
 use crate::metrics::Metrics;
 use crate::store::{SaveRow, StoredData, StoredFigure};
-use crate::{Config, Error, MAX_MAXPOINTS, Store};
+use crate::{Config, Error, Store};
 
 #[derive(Debug)]
 struct Inner {
@@ -793,7 +793,7 @@ fn check_figure(figure: &Figure, config: &Config) -> Result<Vec<TraceData>, Erro
     let mut traces = Vec::with_capacity(figure.data.len());
     for (i, trace) in figure.data.iter().enumerate() {
         let maxpoints = match &trace.stream {
-            Some(spec) => check_stream(i, spec)?,
+            Some(spec) => check_stream(i, spec, config.max_points)?,
             None => 0,
         };
         traces.push(TraceData::new(maxpoints));
@@ -801,15 +801,15 @@ fn check_figure(figure: &Figure, config: &Config) -> Result<Vec<TraceData>, Erro
     Ok(traces)
 }
 
-fn check_stream(index: usize, spec: &StreamSpec) -> Result<u64, Error> {
+fn check_stream(index: usize, spec: &StreamSpec, max_points: u64) -> Result<u64, Error> {
     let invalid = |reason: String| Error::InvalidFigure {
         reason: format!("trace {index}: {reason}"),
     };
     check_token(&spec.token).map_err(|e| invalid(e.to_string()))?;
     let maxpoints = spec.maxpoints();
-    if !(1..=MAX_MAXPOINTS).contains(&maxpoints) {
+    if !(1..=max_points).contains(&maxpoints) {
         return Err(invalid(format!(
-            "maxpoints {maxpoints} is outside 1 to {MAX_MAXPOINTS}"
+            "maxpoints {maxpoints} is outside 1 to {max_points} (--max-points)"
         )));
     }
     Ok(maxpoints)

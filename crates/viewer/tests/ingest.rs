@@ -215,8 +215,16 @@ async fn the_figures_api_creates_and_checks() {
     assert_eq!(status, 400);
     assert_eq!(
         err,
-        "invalid figure: trace 0: maxpoints 1000001 is outside 1 to 1000000"
+        "invalid figure: trace 0: maxpoints 1000001 is outside 1 to 1000000 (--max-points)"
     );
+    // The limit is the config's: a viewer that allows more takes it.
+    let roomy = common::start(Config {
+        max_points: 2_000_000,
+        ..Config::default()
+    })
+    .await;
+    let (status, _) = post_json(&roomy.addr, "/api/figures", &too_many).await;
+    assert_eq!(status, 201);
     let (status, err) = post_json(&v.addr, "/api/figures", &json!({"data": 5})).await;
     assert_eq!(status, 400);
     assert!(
