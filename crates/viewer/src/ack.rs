@@ -57,7 +57,7 @@ pub(crate) struct Resumable(Mutex<Slot>);
 
 #[derive(Debug, Default)]
 struct Slot {
-    /// The stream's id; `None` for a stream that named none.
+    /// The stream's id; `None` until a stream named one.
     stream_id: Option<String>,
     /// Lines taken on it, over all its connections.
     lines: u64,
@@ -70,6 +70,9 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct Claim {
     owner: u64,
+    /// A connection that named no stream: its lines are its own, counted
+    /// from 0, and the token's resumable stream is left as it was.
+    anonymous: bool,
     /// Lines at the start of this connection the viewer has already taken.
     pub(crate) skip: u64,
     /// The lines taken on the stream so far, for the acks.
@@ -136,18 +139,15 @@ impl Resumable {
                 slot.lines = r.acked;
                 0
             }
-            None => {
-                slot.stream_id = None;
-                slot.lines = 0;
-                0
-            }
+            None => 0,
         };
         slot.owner += 1;
         Claim {
             owner: slot.owner,
+            anonymous: resume.is_none(),
             skip,
             progress: Arc::new(Progress {
-                lines: AtomicU64::new(slot.lines),
+                lines: AtomicU64::new(if resume.is_some() { slot.lines } else { 0 }),
                 ..Progress::default()
             }),
         }
@@ -171,6 +171,11 @@ impl Resumable {
             return Err(Error::TakenOver {
                 token: token.to_owned(),
             });
+        }
+        if claim.anonymous {
+            apply(None);
+            claim.progress.lines.fetch_add(lines, Ordering::Release);
+            return Ok(());
         }
         let mark = slot.stream_id.as_ref().map(|id| StreamMark {
             token: token.to_owned(),

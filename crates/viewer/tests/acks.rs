@@ -281,3 +281,27 @@ async fn a_resumed_client_sends_nothing_twice_when_the_viewer_ends_its_stream() 
     let want: Vec<u32> = (0..20).collect();
     assert_eq!(xs(&v.addr).await, json!(want));
 }
+
+#[tokio::test]
+async fn a_connection_naming_no_stream_leaves_the_token_s_stream_resumable() {
+    let v = with_figure().await;
+    let mut s = open(&v.addr, "plotstream-resume: s-1:0\r\n").await;
+    head(&mut s).await;
+    chunk(&mut s, "{\"x\":0}\n{\"x\":1}\n{\"x\":2}\n").await;
+    s.get_mut().write_all(b"0\r\n\r\n").await.expect("ends");
+    assert_eq!(ack_until(&mut s, 3).await.acked, 3);
+    // Another acknowledged connection, naming no stream: counted alone.
+    let mut other = open(&v.addr, "").await;
+    head(&mut other).await;
+    chunk(&mut other, "{\"x\":10}\n{\"x\":11}\n").await;
+    other.get_mut().write_all(b"0\r\n\r\n").await.expect("ends");
+    assert_eq!(ack_until(&mut other, 2).await, Ack::progress(2));
+    // s-1 resumes from line 1 (its client saw only the first ack): the
+    // viewer still knows it, and passes over lines 1 and 2.
+    let mut again = open(&v.addr, "plotstream-resume: s-1:1\r\n").await;
+    head(&mut again).await;
+    chunk(&mut again, "{\"x\":1}\n{\"x\":2}\n{\"x\":3}\n").await;
+    again.get_mut().write_all(b"0\r\n\r\n").await.expect("ends");
+    assert_eq!(ack_until(&mut again, 4).await, Ack::progress(4));
+    assert_eq!(xs(&v.addr).await, json!([0, 1, 2, 10, 11, 3]));
+}
