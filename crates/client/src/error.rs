@@ -98,6 +98,18 @@ pub enum Error {
         /// How long the answer was waited for.
         timeout: Duration,
     },
+    /// With acks, lines waited for their acknowledgement twice the connect
+    /// timeout without one: the connection is taken for dead, and the
+    /// stream resumes on a new one.
+    #[error(
+        "{addr} acknowledged nothing for {timeout:?} while lines waited: taking the connection for dead"
+    )]
+    AckTimeout {
+        /// `host:port`.
+        addr: String,
+        /// The check interval (the connect timeout).
+        timeout: Duration,
+    },
     /// An acknowledged stream's answer broke the extension's rules: a line
     /// that is not an ack, or an ack of lines never sent.
     #[error("{addr} sent a bad acknowledgement: {reason}")]

@@ -78,7 +78,10 @@ pub struct StreamOptions {
     /// (up to [`StreamOptions::max_unacked_bytes`]) and sent again on the
     /// next connection; none is ever left unconfirmed. A server that does
     /// not answer with acknowledgements within the connect timeout stops the
-    /// stream with [`Error::NoAcks`](crate::Error::NoAcks). Default false.
+    /// stream with [`Error::NoAcks`](crate::Error::NoAcks); a connection
+    /// whose lines wait two connect timeouts for an ack is taken for dead
+    /// ([`Error::AckTimeout`](crate::Error::AckTimeout)) and the stream
+    /// resumes on a new one. Default false.
     pub acks: bool,
     /// With [`StreamOptions::acks`]: how many bytes of lines (sent but not
     /// acknowledged, and not yet sent) the stream keeps. When they are

@@ -579,8 +579,8 @@ enum Answer {
     /// The server's status and words: its answer, or with acks the last
     /// ack line's (200 and nothing when it had no error).
     Ended(u16, String),
-    /// The connection ended without an answer.
-    Dropped(hyper::Error),
+    /// The connection ended without an answer, or (with acks) went silent.
+    Dropped(Error),
     /// The stream cannot go on (a server without acks, a bad ack).
     Stopped(Error),
 }
@@ -731,12 +731,11 @@ impl Sender {
                 Answer::Ended(status, body) => (status, body),
                 Answer::Stopped(e) => return Err(e),
                 // The connection dropped: worth a reconnect.
-                Answer::Dropped(e) => {
+                Answer::Dropped(cause) => {
                     unanswered();
                     if carried.ended && !self.shared.opts.acks {
-                        return Err(self.http_error(e));
+                        return Err(cause);
                     }
-                    let cause = self.http_error(e);
                     tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
                     connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
                     self.shared.lock().stats.reconnects += 1;
@@ -846,7 +845,7 @@ impl Sender {
             connection.drive(answer).await
         };
         let answer = match answer {
-            Err(e) => Answer::Dropped(e),
+            Err(e) => Answer::Dropped(self.http_error(e)),
             Ok(response) if acks => self.read_acks(connection, response).await,
             // Boxed, like the reconnect: once a connection, not inline in
             // the task for the stream's whole life.
@@ -896,11 +895,30 @@ impl Sender {
         let mut body = response.into_body();
         let mut pending: Vec<u8> = Vec::new();
         let mut last = None;
+        // A connection whose lines wait a whole check interval, twice in a
+        // row, without an ack is taken for dead (a half-open connection, a
+        // server that hangs): it is dropped and the stream resumes.
+        let silence = self.shared.opts.connect_timeout;
+        let mut waited: Option<u64> = None;
         loop {
-            let frame = match connection.drive(body.frame()).await {
-                None => break,
-                Some(Err(e)) => return Answer::Dropped(e),
-                Some(Ok(frame)) => frame,
+            let frame = match tokio::time::timeout(silence, connection.drive(body.frame())).await {
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Answer::Dropped(self.http_error(e)),
+                Ok(Some(Ok(frame))) => frame,
+                Err(_) => {
+                    let state = self.shared.lock();
+                    let front = state.queue.front;
+                    let sent = state.queue.sent > 0;
+                    drop(state);
+                    if sent && waited == Some(front) {
+                        return Answer::Dropped(Error::AckTimeout {
+                            addr: self.target.addr.clone(),
+                            timeout: silence,
+                        });
+                    }
+                    waited = sent.then_some(front);
+                    continue;
+                }
             };
             let Some(data) = frame.data_ref() else {
                 continue;

@@ -623,3 +623,63 @@ async fn block_waits_for_room_and_loses_nothing() {
         .collect();
     assert_eq!(seqs, (0..n).collect::<Vec<_>>(), "every write, in order");
 }
+
+/// With acks, a server that answers and then goes silent (a hung process,
+/// a half-open connection) is taken for dead once lines have waited two
+/// checks of the connect timeout: the client connects again and resumes
+/// from the first line not acknowledged.
+#[tokio::test]
+async fn a_silent_acknowledging_server_is_taken_for_dead_and_the_stream_resumes() {
+    let (listener, url) = bind().await;
+    let server = tokio::spawn(async move {
+        let mut heads = Vec::new();
+        for _ in 0..2 {
+            let (socket, _) = listener.accept().await.expect("accepts");
+            let mut r = BufReader::new(socket);
+            let mut got = Received::default();
+            read_head(&mut r, &mut got).await;
+            r.get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nplotstream-ack: 1\r\ntransfer-encoding: chunked\r\n\r\nc\r\n{\"acked\":0}\n\r\n")
+                .await
+                .expect("answers");
+            heads.push(got.head);
+            // Reads on, acknowledging nothing; the socket stays open.
+            tokio::spawn(async move {
+                let mut sink = vec![0; 4096];
+                while r.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            });
+        }
+        heads
+    });
+    let opts = StreamOptions {
+        acks: true,
+        connect_timeout: Duration::from_millis(200),
+        reconnect_backoff: Duration::from_millis(10),
+        ..StreamOptions::default()
+    };
+    let stream = Stream::connect(&url, "tok", opts).await.expect("connects");
+    stream.write(&Write::xy(1, 1.0)).await.expect("queued");
+    let started = Instant::now();
+    let heads = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the client came back")
+        .expect("the server task");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "not before the silence was waited out"
+    );
+    assert!(heads[0].contains("plotstream-resume: "), "{}", heads[0]);
+    let resume = |head: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix("plotstream-resume: "))
+            .map(|v| v.trim().to_owned())
+    };
+    let (first, second) = (resume(&heads[0]), resume(&heads[1]));
+    assert_eq!(
+        first, second,
+        "the same stream, from the same line (nothing acknowledged)"
+    );
+    assert!(first.is_some_and(|v| v.ends_with(":0")));
+    assert_eq!(stream.stats().acked, 0);
+    assert_eq!(stream.stats().queued, 1, "the write is kept, not lost");
+}
