@@ -32,8 +32,9 @@ pub enum Overflow {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamOptions {
-    /// How many writes may wait to be sent (with [`StreamOptions::acks`]:
-    /// may be kept, sent or not, until acknowledged). Default 65,536.
+    /// How many writes may wait to be sent. Default 65,536. (With
+    /// [`StreamOptions::acks`], what is sent and not yet acknowledged is
+    /// bounded by [`StreamOptions::max_unacked_bytes`].)
     pub queue_capacity: usize,
     /// What a write does when the queue is full. Default [`Overflow::Block`].
     pub overflow: Overflow,

@@ -186,6 +186,22 @@ impl Queue {
         Ok(())
     }
 
+    /// Drops the oldest line not sent yet (with acks the lines before it
+    /// are on the wire already: dropping them would free no room to send);
+    /// true when it was a write. The lines after it have not been sent,
+    /// so their numbers move down with it.
+    fn drop_oldest_unsent(&mut self) -> bool {
+        if self.sent == 0 {
+            return self.drop_oldest();
+        }
+        let Some(q) = self.lines.remove(self.sent) else {
+            return false;
+        };
+        let start = self.head + self.sent_bytes;
+        self.buf.drain(start..start + q.len);
+        q.write
+    }
+
     /// Drops the oldest line; true when it was a write.
     fn drop_oldest(&mut self) -> bool {
         let Some(q) = self.lines.pop_front() else {
@@ -265,15 +281,15 @@ struct State {
 
 impl State {
     /// Whether a write must wait, or drop the oldest, for room: the queue
-    /// holds its most lines (with acks: lines kept, sent or not), or its
-    /// most bytes kept.
+    /// holds its most lines waiting to be sent, or (with acks) its most
+    /// bytes kept, sent or not.
     fn full(&self, opts: &StreamOptions) -> bool {
-        if opts.acks {
-            self.queue.lines.len() >= opts.queue_capacity
-                || self.queue.kept_bytes() >= opts.max_unacked_bytes
-        } else {
-            self.queue.len() >= opts.queue_capacity
-        }
+        self.unsent_full(opts) || (opts.acks && self.queue.kept_bytes() >= opts.max_unacked_bytes)
+    }
+
+    /// Whether the lines waiting to be sent are at the queue's capacity.
+    fn unsent_full(&self, opts: &StreamOptions) -> bool {
+        self.queue.len() >= opts.queue_capacity
     }
 }
 
@@ -491,8 +507,15 @@ impl Stream {
                 match opts.overflow {
                     Overflow::Block => return Ok(false),
                     Overflow::DropOldest => {
+                        // Too many waiting: the oldest waiting goes. Too
+                        // many bytes kept: the oldest kept goes, sent or not.
                         while state.full(opts) && state.queue.lines.front().is_some() {
-                            if state.queue.drop_oldest() {
+                            let write = if state.unsent_full(opts) {
+                                state.queue.drop_oldest_unsent()
+                            } else {
+                                state.queue.drop_oldest()
+                            };
+                            if write {
                                 state.stats.dropped += 1;
                             }
                         }
@@ -1138,5 +1161,20 @@ mod tests {
             "the dropped line was let go already"
         );
         assert_eq!(q.ack(3, |_| {}), Some(2));
+    }
+
+    #[test]
+    fn with_acks_dropping_for_room_to_send_drops_the_oldest_unsent_line() {
+        let mut q = Queue::default();
+        for s in ["a", "b", "c", "d"] {
+            q.push(true, |b| line(b, s)).expect("queues");
+        }
+        q.take(4, true).expect("a and b sent");
+        assert!(q.drop_oldest_unsent());
+        assert_eq!((q.front, q.sent, q.len(), q.kept_bytes()), (0, 2, 1, 6));
+        let t = q.take(100, true).expect("the rest");
+        assert_eq!(&t.chunk[..], b"d\n", "c went, the sent lines stay");
+        assert_eq!(q.ack(3, |_| {}), Some(3));
+        assert_eq!(q.kept_bytes(), 0);
     }
 }
