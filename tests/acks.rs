@@ -21,9 +21,9 @@ struct Outcome {
 }
 
 /// `STREAMS` streams of `writes` writes each, as fast as the viewer takes
-/// them, their `x` the write's number. When every stream has 40% of its
-/// writes acknowledged (none done: each keeps at most 256 KiB unacknowledged)
-/// the viewer is killed with
+/// them, their `x` the write's number. When every stream is past 40% of its
+/// writes and the first has half acknowledged (none done: each keeps at
+/// most 256 KiB unacknowledged) the viewer is killed with
 /// `kill -9`; 3 s later a new one starts on the same port and data
 /// directory, and the streams resume on it.
 async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> Vec<Outcome> {
@@ -80,10 +80,13 @@ async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> Vec<O
         streams.push((task, stats));
     }
     met.wait().await;
-    // Once every stream has its writes before the meeting point (40%)
-    // acknowledged: none can be done, each runs at most 256 KiB ahead.
+    // Kill once the first stream has half its writes acknowledged. Every
+    // stream is past the meeting point (40% written), and none is done: a
+    // stream writes at most 256 KiB (some 12,000 writes) past what it had
+    // acknowledged, and none had more than half acknowledged, give or take
+    // the 10 ms between looks.
     let start = Instant::now();
-    while streams.iter().any(|(_, s)| s.get().acked < writes * 2 / 5) {
+    while streams.iter().all(|(_, s)| s.get().acked < writes / 2) {
         assert!(start.elapsed() < Duration::from_secs(300), "too slow");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
