@@ -897,13 +897,15 @@ impl Sender {
             .headers()
             .get(plotstream_protocol::ACK_HEADER)
             .is_some_and(|v| v.as_bytes() == b"1");
-        if !(200..300).contains(&status) || !speaks_acks {
-            // A refusal before streaming began (404, 409, ...), or a server
-            // that answered without the extension: its answer, as usual.
+        if !(200..300).contains(&status) {
+            // A refusal before streaming began (404, 409, ...): its answer,
+            // as usual.
             let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
-            if speaks_acks || !(200..300).contains(&status) {
-                return Answer::Ended(status, body);
-            }
+            return Answer::Ended(status, body);
+        }
+        if !speaks_acks {
+            // A server that answered without the extension.
+            connection.drive(Box::pin(read_answer(response))).await;
             return Answer::Stopped(Error::NoAcks {
                 addr: self.target.addr.clone(),
                 timeout: self.shared.opts.connect_timeout,
@@ -921,14 +923,24 @@ impl Sender {
         // A connection whose lines wait a whole check interval, twice in a
         // row, without an ack is taken for dead (a half-open connection, a
         // server that hangs): it is dropped and the stream resumes.
+        // One timer for the whole answer, looked at once an interval (not a
+        // fresh timeout for every ack frame).
         let silence = self.shared.opts.connect_timeout;
+        let check = tokio::time::sleep(silence);
+        tokio::pin!(check);
         let mut waited: Option<u64> = None;
         loop {
-            let frame = match tokio::time::timeout(silence, connection.drive(body.frame())).await {
-                Ok(None) => break,
-                Ok(Some(Err(e))) => return Answer::Dropped(self.http_error(e)),
-                Ok(Some(Ok(frame))) => frame,
-                Err(_) => {
+            let frame = tokio::select! {
+                biased;
+                frame = connection.drive(body.frame()) => Some(frame),
+                () = &mut check => None,
+            };
+            let frame = match frame {
+                Some(Some(Ok(frame))) => frame,
+                Some(Some(Err(e))) => return Answer::Dropped(self.http_error(e)),
+                Some(None) => break,
+                None => {
+                    check.as_mut().reset(Instant::now() + silence);
                     let state = self.shared.lock();
                     let front = state.queue.front;
                     let sent = state.queue.sent > 0;
