@@ -195,8 +195,8 @@ async fn send_acked(addr: &str, id: &str, from: u64, to: u64) -> u64 {
     answer
         .lines()
         .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|ack| ack["acked"].as_u64())
+        .find_map(|l| plotstream_protocol::Ack::parse(l.as_bytes()).ok())
+        .map(|ack| ack.acked)
         .unwrap_or_else(|| panic!("no ack in {answer}"))
 }
 
