@@ -79,11 +79,7 @@ async fn take(
     body: Body,
 ) -> Result<(), Error> {
     let entry = token_entry(viewer, headers)?;
-    let result = stream(viewer, &entry, tail, body, None).await;
-    if result.is_err() {
-        entry.errors.fetch_add(1, Ordering::Relaxed);
-    }
-    result
+    stream(viewer, &entry, tail, body, None).await
 }
 
 /// An acknowledged stream: its claim on the token's stream is made (or
@@ -100,13 +96,8 @@ fn acknowledged(
     let claim = entry.resume.claim(resume);
     let progress = Arc::clone(&claim.progress);
     let ingest_viewer = viewer.clone();
-    let ingest: ack::Ingest = Box::pin(async move {
-        let result = stream(&ingest_viewer, &entry, tail, body, Some(&claim)).await;
-        if result.is_err() {
-            entry.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        result
-    });
+    let ingest: ack::Ingest =
+        Box::pin(async move { stream(&ingest_viewer, &entry, tail, body, Some(&claim)).await });
     Ok(ack::answer(viewer.clone(), progress, ingest))
 }
 
@@ -122,7 +113,23 @@ impl From<plotstream_protocol::Error> for Stop {
     }
 }
 
+/// Takes one stream's lines ([`take_lines`]), counting a stream that ends
+/// in an error against its token.
 async fn stream(
+    viewer: &Viewer,
+    entry: &Arc<TokenEntry>,
+    tail: Option<ConnTail>,
+    body: Body,
+    claim: Option<&Claim>,
+) -> Result<(), Error> {
+    let result = take_lines(viewer, entry, tail, body, claim).await;
+    if result.is_err() {
+        entry.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    result
+}
+
+async fn take_lines(
     viewer: &Viewer,
     entry: &Arc<TokenEntry>,
     tail: Option<ConnTail>,
