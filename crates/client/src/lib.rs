@@ -75,6 +75,7 @@
 #![deny(missing_docs)]
 
 mod conn;
+mod counts;
 mod error;
 mod figures;
 mod options;
@@ -82,6 +83,7 @@ mod sink;
 mod stream;
 mod target;
 
+pub use counts::Counts;
 pub use error::Error;
 pub use figures::{CreatedFigure, create_figure, delete_figure, figures_fed_by};
 pub use options::{AckHook, Overflow, StreamOptions};

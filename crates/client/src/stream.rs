@@ -60,6 +60,20 @@ impl Stats {
     pub fn may_be_lost(&self) -> u64 {
         self.dropped + self.unconfirmed + self.queued
     }
+
+    /// These counts as the [`Counts`](crate::Counts) that load streams and
+    /// reports add up (what is still queued was never sent).
+    pub fn counts(&self) -> crate::Counts {
+        crate::Counts {
+            bytes: self.bytes,
+            writes: self.writes,
+            reconnects: self.reconnects,
+            drops: self.dropped,
+            unconfirmed: self.unconfirmed,
+            unsent: self.queued,
+            acked: self.acked,
+        }
+    }
 }
 
 /// What [`Stream::close`] returns: the server's answer and the final counts.
@@ -416,17 +430,17 @@ impl Stream {
     /// NDJSON servers that take other writes than Plotly's. A line with a
     /// newline in it is refused: it would be two lines.
     pub async fn write_json(&self, json: &[u8]) -> Result<(), Error> {
-        if json.contains(&b'\n') || json.is_empty() {
-            return Err(Error::InvalidOptions {
-                reason: "a JSON line must be non-empty and have no newline".to_owned(),
-            });
-        }
-        self.enqueue(false, |buf| {
-            buf.extend_from_slice(json);
-            buf.push(b'\n');
-            Ok(())
-        })
-        .await
+        check_json_line(json)?;
+        self.enqueue(false, |buf| push_json_line(buf, json)).await
+    }
+
+    /// Queues one line of JSON (as [`Stream::write_json`]) if it can without
+    /// waiting: `Ok(false)` when the queue is full under
+    /// [`Overflow::Block`], and nothing was queued. For callers that drive
+    /// many streams from one task and cannot wait on any one of them.
+    pub fn try_write_json(&self, json: &[u8]) -> Result<bool, Error> {
+        check_json_line(json)?;
+        self.try_enqueue(false, &|buf: &mut Vec<u8>| push_json_line(buf, json))
     }
 
     /// Queues a heartbeat, a bare newline: it keeps an idle stream open.
@@ -535,6 +549,22 @@ impl Stream {
         Shared::wake_body(state);
         Ok(true)
     }
+}
+
+/// A JSON line must be non-empty and have no newline (it would be two lines).
+fn check_json_line(json: &[u8]) -> Result<(), Error> {
+    if json.contains(&b'\n') || json.is_empty() {
+        return Err(Error::InvalidOptions {
+            reason: "a JSON line must be non-empty and have no newline".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn push_json_line(buf: &mut Vec<u8>, json: &[u8]) -> Result<(), plotstream_protocol::Error> {
+    buf.extend_from_slice(json);
+    buf.push(b'\n');
+    Ok(())
 }
 
 impl Drop for Stream {

@@ -65,18 +65,17 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use plotstream_client::StreamOptions;
-use plotstream_protocol::{Figure, StreamSpec, Trace};
 use tokio::time::Instant;
 
 mod capacity;
+mod checked;
+mod engine;
 mod html;
 mod monitor;
 mod offered;
@@ -86,32 +85,37 @@ mod report;
 mod schedule;
 mod stages;
 mod subscribe;
-mod task;
 
 pub use capacity::{Capacity, Knob, RESOLUTION, Step, find_capacity};
+use checked::Checked;
+use engine::{Finished, Plan, Shared, StreamSpec};
 pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
 pub use offered::Offered;
 pub use opts::{BindAddrs, Opts, Payload, Shard, Target, parse_duration, positive_duration};
-pub use report::{Loss, Percentiles, Report, RunConfig, Thresholds};
+pub use plotstream_client::Counts;
+pub use publish::PublishError;
+use publish::Publish;
+pub use report::{HistogramError, Loss, Percentiles, Report, RunConfig, Thresholds};
 pub use schedule::Arrivals;
 pub(crate) use schedule::Schedule;
 pub use stages::Stages;
-use task::{Shared, StreamTask};
+use subscribe::start::Subscribers;
 
 /// The exit code of a run that breached a threshold.
 pub const EXIT_BREACH: i32 = 99;
 
-/// Streams per figure when subscribing: one event stream follows this many.
-const PER_FIGURE: usize = 100;
+/// The exit code of a run whose options were refused, before anything
+/// connected (as for clap's own usage errors).
+pub const EXIT_USAGE: i32 = 2;
 
 /// What a load run can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A histogram could not be (de)serialised.
-    #[error("histogram: {0}")]
-    Histogram(String),
+    /// A histogram could not be added up or (de)serialised.
+    #[error("histogram")]
+    Histogram(#[from] HistogramError),
     /// `merge` was given nothing.
     #[error("nothing to merge: give one or more report files")]
     NothingToMerge,
@@ -123,7 +127,7 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// Subscribing to the viewer failed.
+    /// Subscribing failed.
     #[error("subscriber: {0}")]
     Subscribe(String),
     /// The demo could not be built.
@@ -135,7 +139,7 @@ pub enum Error {
     /// Writing the summary failed.
     #[error("cannot write the output")]
     Output(#[source] io::Error),
-    /// The options do not make a run.
+    /// The options do not make a run: refused before anything connected.
     #[error("{0}")]
     Options(String),
     /// The run sent nothing, or every stream failed.
@@ -146,6 +150,23 @@ pub enum Error {
         /// The first error a stream met.
         why: String,
     },
+}
+
+impl Error {
+    /// The process's exit code for this error: [`EXIT_USAGE`] for refused
+    /// options, 1 for a failure at run time.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Options(_) => EXIT_USAGE,
+            _ => 1,
+        }
+    }
+}
+
+impl From<hdrhistogram::AdditionError> for Error {
+    fn from(e: hdrhistogram::AdditionError) -> Self {
+        Error::Histogram(e.into())
+    }
 }
 
 /// A finished run: the report and the thresholds it breached.
@@ -171,32 +192,40 @@ impl Outcome {
 
 /// Why a connection failed, in one line, with what to do when the machine
 /// ran out of ports or file descriptors.
-pub(crate) fn connect_error(e: &plotstream_client::Error) -> String {
-    let mut text = chain(e);
-    if let plotstream_client::Error::Connect { source, .. } = e {
-        if source.kind() == io::ErrorKind::AddrNotAvailable {
-            text.push_str(
-                " (out of local ports from this source address: spread the streams over \
-                 more with --bind, such as --bind 127.0.0.1-127.0.0.8)",
-            );
-        } else if matches!(source.raw_os_error(), Some(23 | 24)) {
-            text.push_str(
-                " (out of file descriptors: raise the open-file limit, `ulimit -n`, \
-                 or split the test over processes with --shard)",
-            );
+pub(crate) fn connect_hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::AddrNotAvailable {
+                return Some(
+                    "out of local ports from this source address: spread the streams over \
+                     more with --bind, such as --bind 127.0.0.1-127.0.0.8",
+                );
+            }
+            if matches!(io.raw_os_error(), Some(23 | 24)) {
+                return Some(
+                    "out of file descriptors: raise the open-file limit, `ulimit -n`, \
+                     or split the test over processes with --shard",
+                );
+            }
         }
+        source = s.source();
     }
-    text
+    None
 }
 
-/// An error and its causes, in one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes, in one line (with a hint where running out of
+/// ports or descriptors caused it).
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
+    }
+    if let Some(hint) = connect_hint(e) {
+        text.push_str(&format!(" ({hint})"));
     }
     text
 }
@@ -228,7 +257,7 @@ pub(crate) fn write_outputs(
 /// `host:port` of the plotstream viewer at `url`, whose event streams the
 /// subscribers read over plain HTTP.
 fn viewer_addr(url: &str) -> Result<String, Error> {
-    let bad = |reason: &str| Error::Subscribe(format!("--subscribe to {url:?}: {reason}"));
+    let bad = |reason: &str| Error::Options(format!("--subscribe to {url:?}: {reason}"));
     let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
     if uri.scheme_str() != Some("http") {
         return Err(bad("subscribers read a plotstream viewer over http://"));
@@ -291,135 +320,94 @@ fn source_addresses(
     Ok(Arc::from(addrs))
 }
 
+/// The worker threads: one worker each.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// This run's id, in point payloads: writes of other runs are not ours.
+fn run_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or_default()
+}
+
 /// Runs the load test, printing progress and the summary to `out`, writing
 /// the JSON report to `--report`.
+///
+/// The options are checked first: a refused one is an [`Error::Options`]
+/// before anything connects. Then, in turn: the subscribers, the schedule,
+/// the streams (on [`Publish`]ers driven by one worker a thread), the
+/// monitor, and the report.
 pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcome, Error> {
-    let positions: Vec<u64> = (opts.shard.index..opts.total_streams())
-        .step_by(usize::try_from(opts.shard.count).unwrap_or(usize::MAX))
-        .collect();
-    let here = positions.len();
-    let needed = (here as u64) * if opts.subscribe { 2 } else { 1 } + 64;
-    raise_file_limit(needed, out)?;
-    let token = |i: u64| format!("{}-{i}", opts.token_prefix);
-    plotstream_demos::check_token_prefix(&token(0))?;
-
-    // Subscribers first, each open before any stream starts, so that they
-    // see every write. They learn the schedule when the streams start.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let schedule_cell: Arc<OnceLock<Arc<Schedule>>> = Arc::new(OnceLock::new());
-    let shared = Arc::new(Shared::new());
-    let mut subscribers = Vec::new();
-    let mut made = Vec::new();
-    if opts.subscribe {
-        let addr = viewer_addr(&opts.url)?;
-        let mut ready = Vec::new();
-        for (g, group) in positions.chunks(PER_FIGURE).enumerate() {
-            let data = group
-                .iter()
-                .map(|&i| {
-                    Trace::streamed("scatter", StreamSpec::new(token(i), 100))
-                        .with("mode", serde_json::json!("lines"))
-                })
-                .collect();
-            let figure = Figure {
-                data,
-                layout: serde_json::json!({"title": {"text": format!("load test {}: streams from {}", opts.token_prefix, group[0])}})
-                    .as_object()
-                    .cloned(),
-                ..Figure::default()
-            };
-            let created =
-                plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default())
-                    .await?;
-            made.push(created.id);
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            ready.push(ready_rx);
-            let sub = subscribe::viewer::Subscriber::new(
-                (g * PER_FIGURE..g * PER_FIGURE + group.len()).collect(),
-                Arc::clone(&shared.latency_window),
-            );
-            subscribers.push(tokio::spawn(subscribe::viewer::follow(
-                addr.clone(),
-                created.id,
-                sub,
-                Arc::clone(&schedule_cell),
-                ready_tx,
-                stop_rx.clone(),
-            )));
-        }
-        for r in ready {
-            tokio::time::timeout(Duration::from_secs(30), r)
-                .await
-                .map_err(|_| Error::Subscribe("no snapshot from the viewer within 30 s".into()))?
-                .map_err(|_| {
-                    Error::Subscribe("the event stream ended before its snapshot".into())
-                })?;
-        }
+    let checked = Checked::new(opts)?;
+    let streams = demo_streams(&checked)?;
+    let here = checked.here();
+    raise_file_limit(here as u64 * if opts.subscribed() { 2 } else { 1 } + 64, out)?;
+    let bind = source_addresses(opts, here, out)?;
+    let shared = Arc::new(Shared::new(workers()));
+    let run = run_id();
+    let schedule_cell = Arc::new(OnceLock::new());
+    let subscribers = Subscribers::start(&checked, &shared, &schedule_cell, run).await?;
+    let (schedule, offered) = schedule(opts, here);
+    let _ = schedule_cell.set(Arc::clone(&schedule));
+    let live = match &opts.live {
+        Some(url) => Some(LiveFeed::connect(url, &opts.token_prefix, out).await?),
+        None => None,
+    };
+    let monitor = Monitor::start(Arc::clone(&shared), here, offered.writes, live, schedule.t0);
+    let parts = Parts {
+        schedule: Arc::clone(&schedule),
+        shared: Arc::clone(&shared),
+        run,
+        bind,
+    };
+    let finished = start_publishers(&checked, parts, streams).await;
+    let seconds = monitor.finish(&shared).await;
+    let totals = shared.totals();
+    let figures = subscribers.figures.clone();
+    let (loss, latency) = subscribers.finish(totals.writes).await?;
+    let report = Report::build(report::Parts {
+        opts,
+        schedule: &schedule,
+        offered,
+        totals,
+        finished: &finished,
+        lateness: shared.lateness.total(),
+        acks: shared.acks.total(),
+        loss,
+        latency,
+        seconds,
+    })?;
+    write_outputs(opts, &report, || html::render(&report))?;
+    if !opts.keep_figures {
+        delete_figures(&opts.url, &figures).await;
     }
+    outcome(opts, report, &finished, &shared, out)
+}
 
-    // This run's id, in point payloads: writes of other runs are not ours.
-    let run = u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-            % u128::from(u64::MAX),
-    )
-    .unwrap_or_default();
-    // Direct subscribers: one connection per stream to the server's own
-    // subscribe side, each open before the streams start.
-    let mut directs = Vec::new();
-    if let Some(sub_url) = &opts.subscribe_url {
-        let ctx = subscribe::Ctx {
-            schedule: Arc::clone(&schedule_cell),
-            stop: stop_rx.clone(),
-            run,
-            window: Arc::clone(&shared.latency_window),
-        };
-        let mut ready = Vec::new();
-        for (position, &i) in positions.iter().enumerate() {
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            ready.push(ready_rx);
-            let sub = subscribe::Direct::new(position);
-            let token = token(i);
-            let url = publish::fill(sub_url, &token);
-            let topic = publish::fill(&opts.topic, &token);
-            let ctx = ctx.clone();
-            let follow = match sub_url.split_once("://").map(|(scheme, _)| scheme) {
-                #[cfg(feature = "mqtt")]
-                Some("mqtt") => tokio::spawn(subscribe::follow::<subscribe::mqtt::Mqtt>(
-                    url, topic, sub, ctx, ready_tx,
-                )),
-                #[cfg(feature = "ws")]
-                Some("ws" | "wss") => tokio::spawn(subscribe::follow::<subscribe::ws::Ws>(
-                    url, topic, sub, ctx, ready_tx,
-                )),
-                Some("http") => tokio::spawn(subscribe::follow::<subscribe::sse::Sse>(
-                    url, topic, sub, ctx, ready_tx,
-                )),
-                _ => {
-                    return Err(Error::Options(format!(
-                        "--subscribe-url {sub_url:?}: give a ws://, http:// (EventSource) or mqtt:// URL \
-                         (ws and mqtt need plotstream-load's features of those names)"
-                    )));
-                }
-            };
-            directs.push(follow);
-        }
-        for (r, d) in ready.into_iter().zip(&mut directs) {
-            let ok = tokio::time::timeout(Duration::from_secs(30), r).await;
-            if !matches!(ok, Ok(Ok(()))) {
-                // Say why: the task's own error, if it ended with one.
-                if let (true, Ok(Err(e))) = (d.is_finished(), d.await) {
-                    return Err(e);
-                }
-                return Err(Error::Subscribe(format!(
-                    "a subscriber to {sub_url} was not ready within 30 s"
-                )));
-            }
-        }
-    }
+/// Each stream's token and demo: stream i plays its demo seeded with
+/// seed + i, on token prefix-i; the streams share what their demo can (the
+/// pendulum's one trajectory).
+fn demo_streams(checked: &Checked<'_>) -> Result<Vec<StreamSpec>, Error> {
+    let opts = checked.opts;
+    let demos = opts.demo.for_many()?;
+    checked
+        .positions
+        .iter()
+        .enumerate()
+        .map(|(position, &i)| {
+            let token = checked.token(i);
+            let demo = demos.build(opts.seed.wrapping_add(i), &token)?;
+            Ok(StreamSpec { position, token, demo })
+        })
+        .collect()
+}
 
+/// The run's schedule, starting in 100 ms, and the load it offers.
+fn schedule(opts: &Opts, here: usize) -> (Arc<Schedule>, Offered) {
     let mut schedule = Schedule {
         t0: Instant::now(),
         ramp: opts.ramp_up,
@@ -444,305 +432,110 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     // progress bar how many writes are coming).
     let offered = Offered::of(&schedule);
     schedule.t0 = Instant::now() + Duration::from_millis(100);
-    let schedule = Arc::new(schedule);
-    let _ = schedule_cell.set(Arc::clone(&schedule));
-    // The server's acknowledgement latency (MQTT at QoS 1 and 2, the
-    // Plotly protocol with --acks).
-    let acks = Arc::new(Mutex::new(report::histogram()));
+    (Arc::new(schedule), offered)
+}
 
-    let target = opts
-        .target
-        .or_else(|| Target::of_url(&opts.url))
-        .ok_or_else(|| {
-            Error::Options(format!(
-                "{:?}: give an http://, ws:// or mqtt:// URL, or name the kind with --target",
-                opts.url
-            ))
-        })?;
-    if opts.acks && target != Target::Plotly {
-        return Err(Error::Options(format!(
-            "--acks asks a plotstream viewer to acknowledge writes (--target plotly), not a {} server",
-            format!("{target:?}").to_lowercase()
-        )));
-    }
-    let mut tasks = Vec::with_capacity(here);
-    // Stream i plays its demo seeded with seed + i, on token prefix-i; the
-    // streams share what their demo can (the pendulum's one trajectory).
-    let demos = opts.demo.for_many()?;
-    let demo_of = |i: u64| -> Result<(String, Box<dyn plotstream_demos::Demo>), Error> {
-        let token = token(i);
-        let demo = demos.build(opts.seed.wrapping_add(i), &token)?;
-        Ok((token, demo))
-    };
-    let ca_certs: Option<Arc<[u8]>> = match &opts.ca_cert {
-        Some(path) => Some(Arc::from(std::fs::read(path).map_err(|e| {
-            Error::Options(format!(
-                "cannot read the CA certificates {}: {e}",
-                path.display()
-            ))
-        })?)),
-        None => None,
-    };
-    let bind = source_addresses(opts, here, out)?;
-    macro_rules! start_streams {
-        ($publisher:ty, $config:expr) => {{
-            let config = Arc::new($config);
-            for (position, &i) in positions.iter().enumerate() {
-                let (token, demo) = demo_of(i)?;
-                let task: StreamTask<$publisher> = StreamTask {
-                    config: Arc::clone(&config),
-                    token,
-                    demo,
-                    payload: opts.payload,
-                    run,
-                    position,
-                    schedule: Arc::clone(&schedule),
-                    shared: Arc::clone(&shared),
-                    bind: Arc::clone(&bind),
-                };
-                tasks.push(tokio::spawn(task.run()));
-            }
-        }};
-    }
-    match target {
-        Target::Plotly => start_streams!(
-            publish::plotly::Plotly,
-            publish::plotly::Config {
-                url: opts.url.clone(),
-                ca_certs_pem: ca_certs.clone(),
-                acks: opts.acks.then(|| {
-                    let acks = Arc::clone(&acks);
-                    plotstream_client::AckHook::new(move |latency| {
-                        report::record(
-                            &mut acks.lock().unwrap_or_else(PoisonError::into_inner),
-                            latency,
-                        );
-                    })
-                }),
-            }
-        ),
-        Target::Http => start_streams!(
-            publish::http::Http,
-            publish::http::Config {
-                url: opts.url.clone(),
+/// What every publisher's streams share, whatever the protocol.
+struct Parts {
+    schedule: Arc<Schedule>,
+    shared: Arc<Shared>,
+    run: u64,
+    bind: Arc<[std::net::IpAddr]>,
+}
+
+/// Runs the streams on the target's publisher.
+async fn start_publishers(checked: &Checked<'_>, parts: Parts, streams: Vec<StreamSpec>) -> Finished {
+    let opts = checked.opts;
+    match checked.target {
+        Target::Plotly | Target::Http if checked.via_client() => {
+            let plotly = checked.target == Target::Plotly;
+            let acks = opts.acks.then(|| {
+                let (acks, shard) = (Arc::clone(&parts.shared.acks), parts.shared.acks.pick());
+                plotstream_client::AckHook::new(move |latency| acks.record(shard, latency))
+            });
+            let options = StreamOptions {
                 method: opts.method.clone(),
-                headers: opts.headers.clone(),
-                ca_certs_pem: ca_certs.clone(),
-            }
-        ),
-        #[cfg(feature = "ws")]
-        Target::Ws => start_streams!(
-            publish::ws::Ws,
-            publish::ws::Config {
+                headers: if plotly { Vec::new() } else { opts.headers.clone() },
+                token_header: plotly,
+                ca_certs_pem: checked.ca_certs.clone(),
+                acks: opts.acks,
+                on_ack: acks,
+                ..StreamOptions::default()
+            };
+            let config = publish::client::Config { url: opts.url.clone(), options };
+            drive::<publish::client::Client>(config, checked, parts, streams).await
+        }
+        Target::Plotly | Target::Http => {
+            let plotly = checked.target == Target::Plotly;
+            let config = publish::chunked::Config {
                 url: opts.url.clone(),
-                headers: opts.headers.clone()
-            }
-        ),
+                method: if plotly { http::Method::POST } else { opts.method.clone() },
+                token_header: plotly,
+                headers: if plotly { Vec::new() } else { opts.headers.clone() },
+            };
+            drive::<publish::chunked::Chunked>(config, checked, parts, streams).await
+        }
+        #[cfg(feature = "ws")]
+        Target::Ws => {
+            let config = publish::ws::Config { url: opts.url.clone(), headers: opts.headers.clone() };
+            drive::<publish::ws::Ws>(config, checked, parts, streams).await
+        }
         #[cfg(feature = "mqtt")]
         Target::Mqtt => {
-            let (host, port) = publish::mqtt::broker(&opts.url).map_err(Error::Options)?;
-            start_streams!(
-                publish::mqtt::Mqtt,
-                publish::mqtt::Config {
-                    host,
-                    port,
-                    topic: opts.topic.clone(),
-                    qos: opts::mqtt_qos(opts.qos),
-                    acks: Arc::clone(&acks),
-                }
-            );
+            let (host, port) = checked.broker.clone().unwrap_or_default();
+            let config = publish::mqtt::Config {
+                host,
+                port,
+                topic: opts.topic.clone(),
+                qos: opts.qos,
+                acks: Arc::clone(&parts.shared.acks),
+            };
+            drive::<publish::mqtt::Mqtt>(config, checked, parts, streams).await
         }
+        // Checked: the target is one this build has.
         #[allow(unreachable_patterns)]
-        other => {
-            return Err(Error::Options(format!(
-                "the {other:?} target needs plotstream-load's `{}` feature",
-                format!("{other:?}").to_lowercase()
-            )));
-        }
+        _ => Finished::default(),
     }
+}
 
-    let live = match &opts.live {
-        Some(url) => Some(LiveFeed::connect(url, &opts.token_prefix, out).await?),
-        None => None,
+/// Drives `streams` with publisher `P`, one worker a thread.
+async fn drive<P: Publish>(config: P::Config, checked: &Checked<'_>, parts: Parts, streams: Vec<StreamSpec>) -> Finished {
+    let plan = Plan::<P> {
+        config: Arc::new(config),
+        schedule: parts.schedule,
+        shared: parts.shared,
+        payload: checked.payload,
+        run: parts.run,
+        bind: parts.bind,
     };
-    let (monitor_stop, monitor_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(
-        Monitor {
-            shared: Arc::clone(&shared),
-            streams: here,
-            total: offered.writes,
-            live,
-            t0: schedule.t0,
-        }
-        .run(monitor_rx),
-    );
-    let mut results = Vec::with_capacity(here);
-    for t in tasks {
-        match t.await {
-            Ok(r) => results.push(r),
-            // A stream task that panicked failed: count it, never hide it.
-            Err(e) => {
-                shared
-                    .counters
-                    .stream_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                shared.note_error(&e);
-            }
-        }
-    }
-    let _ = monitor_stop.send(true);
-    let monitor::Seconds {
-        writes: rate_over_time,
-        lateness: lateness_over_time,
-        latency: latency_over_time,
-        open: open_over_time,
-    } = match monitor.await {
-        Ok(seconds) => seconds,
-        // Its per-second figures are gone: the report says so, not zeros.
-        Err(e) => {
-            shared.note_error(&Error::Options(format!(
-                "the monitor task failed, so the report has no per-second figures: {e}"
-            )));
-            monitor::Seconds::default()
-        }
-    };
-    let counters = &shared.counters;
-    let elapsed = schedule.t0.elapsed();
+    engine::run(Arc::new(plan), streams, workers()).await
+}
 
-    // Give the subscribers a moment to see the last writes, then stop them
-    // and add up what they saw.
-    let mut loss = None;
-    let mut latency = None;
-    if !subscribers.is_empty() || !directs.is_empty() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let _ = stop_tx.send(true);
-        let failed = |_| Error::Subscribe("a subscriber task failed".into());
-        let mut total = Loss::default();
-        let mut hist = report::histogram();
-        let mut add = |seen: &[subscribe::Seen], latency: &hdrhistogram::Histogram<u64>| {
-            for s in seen {
-                total.received += s.received;
-                total.duplicates += s.duplicates;
-            }
-            hist.add(latency)
-                .map_err(|e| Error::Histogram(format!("{e:?}")))
-        };
-        let mut resyncs = 0;
-        for s in subscribers {
-            let sub = s.await.map_err(failed)??;
-            resyncs += sub.resyncs;
-            add(&sub.seen, &sub.latency)?;
+/// Deletes the figures the run made on the viewer.
+async fn delete_figures(url: &str, figures: &[u64]) {
+    for &id in figures {
+        if let Err(e) = plotstream_client::delete_figure(url, id, &StreamOptions::default()).await {
+            tracing::warn!("cannot delete figure {id} after the run: {e}");
         }
-        for d in directs {
-            let sub = d.await.map_err(failed)??;
-            add(std::slice::from_ref(&sub.seen), &sub.latency)?;
-        }
-        total.resyncs = resyncs;
-        let sent = counters.writes.load(Ordering::Relaxed);
-        total.lost = sent.saturating_sub(total.received);
-        loss = Some(total);
-        latency = Some(Percentiles::of(&hist)?);
     }
-    let acks = acks.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let ack_latency = if acks.is_empty() {
-        None
-    } else {
-        Some(Percentiles::of(&acks)?)
-    };
+}
 
-    let writes = counters.writes.load(Ordering::Relaxed);
-    let bytes: u64 = results.iter().map(|r| r.bytes).sum();
-    // The time the writes took, and the time they should have taken: to
-    // the last write (due), plus the 1/R it occupies; a staged run lasts
-    // its stages.
-    let last_write =
-        Duration::from_nanos(counters.last_write_nanos.load(Ordering::Relaxed)).as_secs_f64();
-    let (actual_span, scheduled_span) = match schedule.end() {
-        Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
-        None => (
-            last_write + 1.0 / opts.rate,
-            offered.span_s + 1.0 / opts.rate,
-        ),
-    };
-    let mut statuses = BTreeMap::new();
-    for r in &results {
-        if let Some(s) = &r.status {
-            *statuses.entry(s.clone()).or_insert(0) += 1;
-        }
-    }
-    let lateness = shared.lateness.total();
-    let report = Report {
-        config: RunConfig {
-            url: opts.url.clone(),
-            demo: opts.demo.name().to_owned(),
-            streams: opts.total_streams(),
-            streams_here: here as u64,
-            rate: opts.rate,
-            duration_s: schedule.end().unwrap_or(opts.duration).as_secs_f64(),
-            ramp_up_s: opts.ramp_up.as_secs_f64(),
-            seed: opts.seed,
-            token_prefix: opts.token_prefix.clone(),
-            shard: format!("{}/{}", opts.shard.index, opts.shard.count),
-            subscribe: opts.subscribed(),
-            arrivals: Some(match opts.arrivals {
-                Arrivals::Constant if opts.in_phase => "constant, in phase".to_owned(),
-                Arrivals::Constant => "constant".to_owned(),
-                Arrivals::Poisson => "poisson".to_owned(),
-                Arrivals::Ppbp => format!("ppbp (H {})", opts.hurst),
-                Arrivals::Onoff => format!("onoff (H {})", opts.hurst),
-            }),
-            stages: opts.stages.as_ref().map(ToString::to_string),
-            rate_stages: opts.rate_stages.as_ref().map(ToString::to_string),
-            churn_s: opts.churn.map(|d| d.as_secs_f64()),
-        },
-        target_rate: offered.writes as f64 / scheduled_span.max(1e-9),
-        achieved_rate: writes as f64 / actual_span.max(1e-9),
-        elapsed_s: elapsed.as_secs_f64(),
-        send_span_s: actual_span,
-        bytes_per_s: bytes as f64 / actual_span.max(1e-9),
-        writes,
-        bytes,
-        connect_errors: counters.connect_errors.load(Ordering::Relaxed),
-        stream_errors: counters.stream_errors.load(Ordering::Relaxed),
-        reconnects: results.iter().map(|r| r.reconnects).sum(),
-        drops: results.iter().map(|r| r.drops).sum(),
-        unconfirmed: results.iter().map(|r| r.unconfirmed).sum(),
-        acked: opts.acks.then(|| results.iter().map(|r| r.acked).sum()),
-        unsent: results.iter().map(|r| r.unsent).sum(),
-        statuses,
-        lateness_ms: Percentiles::of(&lateness)?,
-        latency_ms: latency,
-        loss,
-        rate_over_time,
-        lateness_over_time,
-        latency_over_time: if opts.subscribed() {
-            latency_over_time
-        } else {
-            Vec::new()
-        },
-        ack_latency_ms: ack_latency,
-        connections: results.iter().map(|r| r.connections).sum(),
-        open_over_time,
-        offered: Some(offered),
-    };
-    write_outputs(opts, &report, || html::render(&report))?;
-    if !opts.keep_figures {
-        for id in made {
-            if let Err(e) =
-                plotstream_client::delete_figure(&opts.url, id, &StreamOptions::default()).await
-            {
-                tracing::warn!("cannot delete figure {id} after the run: {e}");
-            }
-        }
-    }
+/// Prints the summary and what failed; the run's outcome, or why it sent
+/// nothing.
+fn outcome(
+    opts: &Opts,
+    report: Report,
+    finished: &Finished,
+    shared: &Shared,
+    out: &mut (dyn io::Write + Send),
+) -> Result<Outcome, Error> {
     let breaches = opts.thresholds().breaches(&report);
     write!(out, "{report}").map_err(Error::Output)?;
-    // Streams that failed, the panicked ones (no result) among them.
-    let failed = results.iter().filter(|r| r.failed).count() + (here - results.len());
+    let (failed, here) = (finished.failed, finished.streams);
     let first_error = shared
         .first_error
         .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     if report.writes == 0 || (failed >= here && here > 0) {
         let why = first_error.unwrap_or_else(|| "no error was reported".to_owned());
@@ -758,7 +551,6 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     if let (Some(why), true) = (&first_error, failed > 0) {
         writeln!(out, "  first error: {why}").map_err(Error::Output)?;
     }
-
     for b in &breaches {
         writeln!(out, "threshold breached: {b}").map_err(Error::Output)?;
     }

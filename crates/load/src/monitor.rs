@@ -2,7 +2,6 @@
 //! second, and the run's own live plot ([`LiveFeed`]).
 
 use std::io::{self, IsTerminal};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use plotstream_protocol::{Figure, StreamSpec, Trace};
 use tokio::time::Instant;
 
 use crate::Error;
-use crate::task::Shared;
+use crate::engine::Shared;
 
 /// The run's own figures, streamed to a viewer (`--live`).
 pub(crate) struct LiveFeed {
@@ -102,10 +101,55 @@ pub(crate) struct Seconds {
     pub(crate) open: Vec<u64>,
 }
 
+/// A monitor running, until [`Running::finish`].
+pub(crate) struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Seconds>,
+}
+
+impl Running {
+    /// Stops the monitor; its per-second figures.
+    pub(crate) async fn finish(self, shared: &Shared) -> Seconds {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(seconds) => seconds,
+            // Its per-second figures are gone: the report says so, not zeros.
+            Err(e) => {
+                shared.note_error(&crate::Error::Subscribe(format!(
+                    "the monitor task failed, so the report has no per-second figures: {e}"
+                )));
+                Seconds::default()
+            }
+        }
+    }
+}
+
 impl Monitor {
+    /// Starts the monitor of `streams` streams sending `total` writes from `t0`.
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        streams: usize,
+        total: u64,
+        live: Option<LiveFeed>,
+        t0: Instant,
+    ) -> Running {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let monitor = Monitor {
+            shared,
+            streams,
+            total,
+            live,
+            t0,
+        };
+        Running {
+            stop,
+            task: tokio::spawn(monitor.run(rx)),
+        }
+    }
+
     /// Runs until `stop`; what each second saw.
     #[allow(clippy::print_stderr)]
-    pub(crate) async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Seconds {
+    async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Seconds {
         let bar = io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(self.total);
             let style = indicatif::ProgressStyle::with_template(
@@ -115,7 +159,6 @@ impl Monitor {
             bar.set_style(style);
             bar
         });
-        let counters = &self.shared.counters;
         let mut per_second = Vec::new();
         let mut lateness = Vec::new();
         let mut latency = Vec::new();
@@ -128,12 +171,13 @@ impl Monitor {
                 _ = ticker.tick() => false,
                 _ = stop.wait_for(|s| *s) => true,
             };
-            let writes = counters.writes.load(Ordering::Relaxed);
-            let delta = writes - last;
+            let totals = self.shared.totals();
+            let writes = totals.writes;
+            let delta = writes.saturating_sub(last);
             last = writes;
             let [p50, p99] = self.shared.lateness.take_window();
             let end_to_end = take(&self.shared.latency_window);
-            let open = counters.open.load(Ordering::Relaxed);
+            let open = totals.open;
             if stopped {
                 // The last, partial second.
                 if delta > 0 {
@@ -148,8 +192,7 @@ impl Monitor {
             lateness.push([p50, p99]);
             latency.push(end_to_end);
             open_seconds.push(u64::try_from(open).unwrap_or(0));
-            let errors = counters.connect_errors.load(Ordering::Relaxed)
-                + counters.stream_errors.load(Ordering::Relaxed);
+            let errors = totals.connect_errors + totals.stream_errors;
             let msg = format!(
                 "streams {open}/{} open  {delta}/s  errors {errors}  lateness p99 {p99:.2} ms this second",
                 self.streams

@@ -182,15 +182,6 @@ fn header(s: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
 }
 
 /// The QoS of `--qos`.
-#[cfg(feature = "mqtt")]
-pub(crate) fn mqtt_qos(q: u8) -> rumqttc::QoS {
-    match q {
-        0 => rumqttc::QoS::AtMostOnce,
-        1 => rumqttc::QoS::AtLeastOnce,
-        _ => rumqttc::QoS::ExactlyOnce,
-    }
-}
-
 /// Parses `--hurst`: above 0.5 and below 1.
 fn hurst(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {

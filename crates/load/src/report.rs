@@ -9,7 +9,25 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{Counts, Error};
+
+/// A histogram could not be added up or (de)serialised.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistogramError {
+    /// Two histograms could not be added.
+    #[error("cannot add histograms")]
+    Add(#[from] hdrhistogram::AdditionError),
+    /// A histogram could not be serialised.
+    #[error("cannot serialise a histogram")]
+    Serialize(#[from] hdrhistogram::serialization::V2SerializeError),
+    /// A report's histogram is not base64.
+    #[error("a report's histogram is not base64")]
+    Base64(#[from] base64::DecodeError),
+    /// A report's histogram is not an HdrHistogram V2.
+    #[error("a report's histogram cannot be read")]
+    Deserialize(#[from] hdrhistogram::serialization::DeserializeError),
+}
 
 /// The largest time a histogram records, in microseconds: one hour.
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -65,7 +83,7 @@ impl Percentiles {
         let mut bytes = Vec::new();
         V2Serializer::new()
             .serialize(h, &mut bytes)
-            .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            .map_err(HistogramError::from)?;
         let empty = h.is_empty();
         Ok(Percentiles {
             count: h.len(),
@@ -86,10 +104,10 @@ impl Percentiles {
     pub fn histogram(&self) -> Result<Histogram<u64>, Error> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.histogram)
-            .map_err(|e| Error::Histogram(format!("not base64: {e}")))?;
+            .map_err(HistogramError::from)?;
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            .map_err(HistogramError::from)?;
         Ok(h)
     }
 }
@@ -229,7 +247,123 @@ pub struct Report {
     pub offered: Option<crate::Offered>,
 }
 
+/// What [`Report::build`] makes a report of: the phases' results.
+pub(crate) struct Parts<'a> {
+    pub(crate) opts: &'a crate::Opts,
+    pub(crate) schedule: &'a crate::Schedule,
+    pub(crate) offered: crate::Offered,
+    pub(crate) totals: crate::engine::Totals,
+    pub(crate) finished: &'a crate::engine::Finished,
+    pub(crate) lateness: Histogram<u64>,
+    pub(crate) acks: Histogram<u64>,
+    pub(crate) loss: Option<Loss>,
+    pub(crate) latency: Option<Percentiles>,
+    pub(crate) seconds: crate::monitor::Seconds,
+}
+
+impl RunConfig {
+    /// What `opts` asked for, with the schedule's length.
+    fn of(opts: &crate::Opts, schedule: &crate::Schedule, here: usize) -> Self {
+        use crate::Arrivals;
+        RunConfig {
+            url: opts.url.clone(),
+            demo: opts.demo.name().to_owned(),
+            streams: opts.total_streams(),
+            streams_here: here as u64,
+            rate: opts.rate,
+            duration_s: schedule.end().unwrap_or(opts.duration).as_secs_f64(),
+            ramp_up_s: opts.ramp_up.as_secs_f64(),
+            seed: opts.seed,
+            token_prefix: opts.token_prefix.clone(),
+            shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+            subscribe: opts.subscribed(),
+            arrivals: Some(match opts.arrivals {
+                Arrivals::Constant if opts.in_phase => "constant, in phase".to_owned(),
+                Arrivals::Constant => "constant".to_owned(),
+                Arrivals::Poisson => "poisson".to_owned(),
+                Arrivals::Ppbp => format!("ppbp (H {})", opts.hurst),
+                Arrivals::Onoff => format!("onoff (H {})", opts.hurst),
+            }),
+            stages: opts.stages.as_ref().map(ToString::to_string),
+            rate_stages: opts.rate_stages.as_ref().map(ToString::to_string),
+            churn_s: opts.churn.map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
 impl Report {
+    /// The report of a run, from what its phases measured.
+    pub(crate) fn build(p: Parts<'_>) -> Result<Report, Error> {
+        let (opts, schedule, totals) = (p.opts, p.schedule, p.totals);
+        let writes = totals.writes;
+        // The time the writes took, and the time they should have taken: to
+        // the last write (due), plus the 1/R it occupies; a staged run lasts
+        // its stages.
+        let last_write = Duration::from_nanos(totals.last_write_nanos).as_secs_f64();
+        let (actual_span, scheduled_span) = match schedule.end() {
+            Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
+            None => (last_write + 1.0 / opts.rate, p.offered.span_s + 1.0 / opts.rate),
+        };
+        let counts = p.finished.counts;
+        let mut report = Report {
+            config: RunConfig::of(opts, schedule, p.finished.streams),
+            target_rate: p.offered.writes as f64 / scheduled_span.max(1e-9),
+            achieved_rate: writes as f64 / actual_span.max(1e-9),
+            elapsed_s: schedule.t0.elapsed().as_secs_f64(),
+            send_span_s: actual_span,
+            bytes_per_s: counts.bytes as f64 / actual_span.max(1e-9),
+            writes: 0,
+            bytes: 0,
+            connect_errors: totals.connect_errors,
+            stream_errors: totals.stream_errors,
+            reconnects: 0,
+            drops: 0,
+            unconfirmed: 0,
+            acked: None,
+            unsent: 0,
+            statuses: p.finished.statuses.clone(),
+            lateness_ms: Percentiles::of(&p.lateness)?,
+            latency_ms: p.latency,
+            loss: p.loss,
+            rate_over_time: p.seconds.writes,
+            lateness_over_time: p.seconds.lateness,
+            latency_over_time: if opts.subscribed() { p.seconds.latency } else { Vec::new() },
+            ack_latency_ms: (!p.acks.is_empty()).then(|| Percentiles::of(&p.acks)).transpose()?,
+            connections: p.finished.connections,
+            open_over_time: p.seconds.open,
+            offered: Some(p.offered),
+        };
+        // The writes are the workers' count (what went out); the rest is
+        // what the streams' connections counted.
+        report.set_counts(Counts { writes, ..counts }, opts.acks);
+        Ok(report)
+    }
+
+    /// The report's counts, as one [`Counts`].
+    pub fn counts(&self) -> Counts {
+        Counts {
+            bytes: self.bytes,
+            writes: self.writes,
+            reconnects: self.reconnects,
+            drops: self.drops,
+            unconfirmed: self.unconfirmed,
+            unsent: self.unsent,
+            acked: self.acked.unwrap_or(0),
+        }
+    }
+
+    /// Sets the report's counts (`acked` only where acknowledgements were
+    /// asked for).
+    fn set_counts(&mut self, c: Counts, acked: bool) {
+        self.bytes = c.bytes;
+        self.writes = c.writes;
+        self.reconnects = c.reconnects;
+        self.drops = c.drops;
+        self.unconfirmed = c.unconfirmed;
+        self.unsent = c.unsent;
+        self.acked = acked.then_some(c.acked);
+    }
+
     /// Writes that may not have reached the server, by cause: dropped from
     /// full queues, unconfirmed, never sent.
     pub fn may_be_lost(&self) -> u64 {
@@ -267,15 +401,8 @@ impl Report {
         out.target_rate = 0.0;
         out.achieved_rate = 0.0;
         out.elapsed_s = 0.0;
-        out.writes = 0;
-        out.bytes = 0;
         out.connect_errors = 0;
         out.stream_errors = 0;
-        out.reconnects = 0;
-        out.drops = 0;
-        out.unconfirmed = 0;
-        out.unsent = 0;
-        out.acked = None;
         out.statuses.clear();
         out.loss = None;
         out.rate_over_time.clear();
@@ -294,34 +421,21 @@ impl Report {
             out.target_rate += r.target_rate;
             out.achieved_rate += r.achieved_rate;
             out.elapsed_s = out.elapsed_s.max(r.elapsed_s);
-            out.writes += r.writes;
-            out.bytes += r.bytes;
             out.connect_errors += r.connect_errors;
             out.stream_errors += r.stream_errors;
-            out.reconnects += r.reconnects;
-            out.drops += r.drops;
-            out.unconfirmed += r.unconfirmed;
-            out.unsent += r.unsent;
-            if let Some(n) = r.acked {
-                *out.acked.get_or_insert(0) += n;
-            }
             out.connections += r.connections;
             add_seconds(&mut out.rate_over_time, &r.rate_over_time);
             add_seconds(&mut out.open_over_time, &r.open_over_time);
             for (status, n) in &r.statuses {
                 *out.statuses.entry(status.clone()).or_default() += n;
             }
-            lateness
-                .add(r.lateness_ms.histogram()?)
-                .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+            lateness.add(r.lateness_ms.histogram()?)?;
             for (sum, part) in [
                 (&mut latency, &r.latency_ms),
                 (&mut acks, &r.ack_latency_ms),
             ] {
                 if let Some(p) = part {
-                    sum.get_or_insert_with(histogram)
-                        .add(p.histogram()?)
-                        .map_err(|e| Error::Histogram(format!("{e:?}")))?;
+                    sum.get_or_insert_with(histogram).add(p.histogram()?)?;
                 }
             }
             if let Some(l) = &r.loss {
@@ -332,6 +446,10 @@ impl Report {
                 total.resyncs += l.resyncs;
             }
         }
+        out.set_counts(
+            reports.iter().map(Report::counts).sum(),
+            reports.iter().any(|r| r.acked.is_some()),
+        );
         out.lateness_ms = Percentiles::of(&lateness)?;
         out.latency_ms = latency.as_ref().map(Percentiles::of).transpose()?;
         out.ack_latency_ms = acks.as_ref().map(Percentiles::of).transpose()?;

@@ -21,6 +21,7 @@ use crate::{Error, Schedule};
 #[cfg(feature = "mqtt")]
 pub(crate) mod mqtt;
 pub(crate) mod sse;
+pub(crate) mod start;
 pub(crate) mod viewer;
 #[cfg(feature = "ws")]
 pub(crate) mod ws;

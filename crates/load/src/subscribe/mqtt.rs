@@ -15,7 +15,7 @@ pub(crate) struct Mqtt {
 
 impl Subscribe for Mqtt {
     async fn connect(url: &str, topic: &str) -> Result<Self, Error> {
-        let (host, port) = crate::publish::mqtt::broker(url).map_err(Error::Subscribe)?;
+        let (host, port) = crate::checked::broker(url).map_err(Error::Subscribe)?;
         let id = format!("sub-{}", topic.replace('/', "-"));
         let options = crate::publish::mqtt::options(&host, port, &id);
         let (client, mut events) = AsyncClient::new(options, 64);
