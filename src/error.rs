@@ -53,6 +53,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The process's exit code for this error: 2 when the arguments were
+    /// refused (before anything connected), 1 for a failure at run time.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Load(e) => u8::try_from(e.exit_code()).unwrap_or(1),
+            _ => 1,
+        }
+    }
+}
+
 /// An error and its causes in one line, `error: cause: its cause`, leaving
 /// out a cause whose words the line already holds: what the command line
 /// prints.

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             {
                 eprintln!("error: {}", plotstream::error_chain(&err));
             }
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -296,15 +296,17 @@ async fn a_breached_threshold_exits_99() {
         "--duration",
         "0.5s",
         "--max-p99",
-        "1ms",
+        "0.01ms",
         "--max-loss",
         "0",
+        "--subscribe",
     ])
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(99), "{stdout}");
     assert!(
-        stdout.contains("threshold breached: --max-loss needs --subscribe to measure loss"),
+        stdout.contains("threshold breached: p99 end-to-end latency")
+            && stdout.contains("is over --max-p99 0.0 ms"),
         "{stdout}"
     );
     let out = load(&[
@@ -468,6 +470,58 @@ async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
             "{args:?}"
         );
     }
+}
+
+/// Every refused option exits 2 with one line naming it, before anything
+/// connects: a listener that stands for the server is never called.
+#[tokio::test]
+async fn refused_options_exit_2_before_any_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let mqtt = url.replace("http://", "mqtt://");
+    let missing = scratch("no-such-ca.pem");
+    let missing = missing.to_str().expect("utf-8");
+    for (args, says) in [
+        // clap's own usage error, with the usage line under it.
+        (
+            vec!["--streams", "2"],
+            "the following required arguments were not provided",
+        ),
+        (
+            vec!["--url", "foo://bar"],
+            "give an http://, https://, ws:// or mqtt:// URL",
+        ),
+        (
+            vec!["--url", &url, "--find-capacity"],
+            "--find-capacity needs a threshold",
+        ),
+        (
+            vec!["--url", &mqtt, "--acks"],
+            "--acks asks a plotstream viewer",
+        ),
+        (
+            vec!["--url", &url, "--token-prefix", "a b"],
+            "--token-prefix \"a b\"",
+        ),
+        (vec!["--url", &url, "--ca-cert", missing], "--ca-cert"),
+        (
+            vec!["--url", &url, "--max-loss", "0"],
+            "--max-loss needs subscribers",
+        ),
+    ] {
+        let out = load(&args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        if !stderr.contains("Usage:") {
+            assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        }
+    }
+    assert!(
+        listener.accept().is_err(),
+        "no refused run connected to the server"
+    );
 }
 
 /// Poisson arrivals against a viewer, watched end to end: the streams write
@@ -868,7 +922,7 @@ async fn running_out_of_file_descriptors_is_said() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("first error: cannot connect to 127.0.0.1:")
+        stdout.contains("first error: cannot connect to http://127.0.0.1:")
             && stdout.contains("(out of file descriptors: raise the open-file limit"),
         "{stdout}"
     );
@@ -937,7 +991,7 @@ async fn acks_need_the_plotly_target() {
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Like the load's other refused options, before any stream opens.
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--acks asks a plotstream viewer"),
         "{stderr}"

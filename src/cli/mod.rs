@@ -146,8 +146,11 @@ Examples:
 Every write carries its stream's sequence number, so with --subscribe or --subscribe-url
 loss, duplicates and end-to-end latency are measured per write, whatever the protocol.
 
-Exit codes: 0 passed, 99 a threshold (--max-p99, --max-loss, --max-error-rate) was breached,
-1 an error (also: nothing was sent, or every stream failed), 2 bad arguments.";
+Exit codes: 0 passed; 99 a threshold (--max-p99, --max-loss, --max-error-rate) was breached;
+1 a failure at run time (also: nothing was sent, or every stream failed); 2 refused options,
+said in one line before anything connects (a missing --url, an unknown URL scheme, --acks
+on a ws or mqtt target, --max-loss without subscribers, --find-capacity without a threshold,
+a bad --token-prefix, an unreadable --ca-cert).";
 
 const GENERATE_LONG_ABOUT: &str = "\
 Print a demo's writes as an NDJSON tape on stdout, as fast as it can.

@@ -189,16 +189,11 @@ pub async fn find_capacity(
     opts: &Opts,
     out: &mut (dyn io::Write + Send),
 ) -> Result<Capacity, Error> {
+    crate::checked::Checked::new(opts)?;
     let t = opts.thresholds();
     if t.max_p99.is_none() && t.max_loss.is_none() && t.max_error_rate.is_none() {
         return Err(Error::Options(
             "--find-capacity needs a threshold to hold: give --max-p99, --max-loss or --max-error-rate"
-                .to_owned(),
-        ));
-    }
-    if t.max_loss.is_some() && !opts.subscribed() {
-        return Err(Error::Options(
-            "--max-loss needs subscribers to count loss: add --subscribe or --subscribe-url"
                 .to_owned(),
         ));
     }

@@ -30,7 +30,10 @@ impl<'a> Checked<'a> {
     /// Checks `opts`; the first rule broken, by name.
     pub(crate) fn new(opts: &'a Opts) -> Result<Self, Error> {
         let target = target(opts)?;
-        let scheme = opts.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let scheme = opts
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
         if opts.acks && target != Target::Plotly {
             return Err(refuse(format!(
                 "--acks asks a plotstream viewer to acknowledge writes (--target plotly), not a {} server",
@@ -73,7 +76,11 @@ impl<'a> Checked<'a> {
         Ok(Checked {
             opts,
             target,
-            payload: if target == Target::Plotly { Payload::Plotly } else { opts.payload },
+            payload: if target == Target::Plotly {
+                Payload::Plotly
+            } else {
+                opts.payload
+            },
             positions,
             ca_certs,
             broker,

@@ -94,8 +94,8 @@ use monitor::{LiveFeed, Monitor};
 pub use offered::Offered;
 pub use opts::{BindAddrs, Opts, Payload, Shard, Target, parse_duration, positive_duration};
 pub use plotstream_client::Counts;
-pub use publish::PublishError;
 use publish::Publish;
+pub use publish::PublishError;
 pub use report::{HistogramError, Loss, Percentiles, Report, RunConfig, Thresholds};
 pub use schedule::Arrivals;
 pub(crate) use schedule::Schedule;
@@ -345,7 +345,10 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     let checked = Checked::new(opts)?;
     let streams = demo_streams(&checked)?;
     let here = checked.here();
-    raise_file_limit(here as u64 * if opts.subscribed() { 2 } else { 1 } + 64, out)?;
+    raise_file_limit(
+        here as u64 * if opts.subscribed() { 2 } else { 1 } + 64,
+        out,
+    )?;
     let bind = source_addresses(opts, here, out)?;
     let shared = Arc::new(Shared::new(workers()));
     let run = run_id();
@@ -401,7 +404,11 @@ fn demo_streams(checked: &Checked<'_>) -> Result<Vec<StreamSpec>, Error> {
         .map(|(position, &i)| {
             let token = checked.token(i);
             let demo = demos.build(opts.seed.wrapping_add(i), &token)?;
-            Ok(StreamSpec { position, token, demo })
+            Ok(StreamSpec {
+                position,
+                token,
+                demo,
+            })
         })
         .collect()
 }
@@ -444,7 +451,11 @@ struct Parts {
 }
 
 /// Runs the streams on the target's publisher.
-async fn start_publishers(checked: &Checked<'_>, parts: Parts, streams: Vec<StreamSpec>) -> Finished {
+async fn start_publishers(
+    checked: &Checked<'_>,
+    parts: Parts,
+    streams: Vec<StreamSpec>,
+) -> Finished {
     let opts = checked.opts;
     match checked.target {
         Target::Plotly | Target::Http if checked.via_client() => {
@@ -455,29 +466,47 @@ async fn start_publishers(checked: &Checked<'_>, parts: Parts, streams: Vec<Stre
             });
             let options = StreamOptions {
                 method: opts.method.clone(),
-                headers: if plotly { Vec::new() } else { opts.headers.clone() },
+                headers: if plotly {
+                    Vec::new()
+                } else {
+                    opts.headers.clone()
+                },
                 token_header: plotly,
                 ca_certs_pem: checked.ca_certs.clone(),
                 acks: opts.acks,
                 on_ack: acks,
                 ..StreamOptions::default()
             };
-            let config = publish::client::Config { url: opts.url.clone(), options };
+            let config = publish::client::Config {
+                url: opts.url.clone(),
+                options,
+            };
             drive::<publish::client::Client>(config, checked, parts, streams).await
         }
         Target::Plotly | Target::Http => {
             let plotly = checked.target == Target::Plotly;
             let config = publish::chunked::Config {
                 url: opts.url.clone(),
-                method: if plotly { http::Method::POST } else { opts.method.clone() },
+                method: if plotly {
+                    http::Method::POST
+                } else {
+                    opts.method.clone()
+                },
                 token_header: plotly,
-                headers: if plotly { Vec::new() } else { opts.headers.clone() },
+                headers: if plotly {
+                    Vec::new()
+                } else {
+                    opts.headers.clone()
+                },
             };
             drive::<publish::chunked::Chunked>(config, checked, parts, streams).await
         }
         #[cfg(feature = "ws")]
         Target::Ws => {
-            let config = publish::ws::Config { url: opts.url.clone(), headers: opts.headers.clone() };
+            let config = publish::ws::Config {
+                url: opts.url.clone(),
+                headers: opts.headers.clone(),
+            };
             drive::<publish::ws::Ws>(config, checked, parts, streams).await
         }
         #[cfg(feature = "mqtt")]
@@ -499,7 +528,12 @@ async fn start_publishers(checked: &Checked<'_>, parts: Parts, streams: Vec<Stre
 }
 
 /// Drives `streams` with publisher `P`, one worker a thread.
-async fn drive<P: Publish>(config: P::Config, checked: &Checked<'_>, parts: Parts, streams: Vec<StreamSpec>) -> Finished {
+async fn drive<P: Publish>(
+    config: P::Config,
+    checked: &Checked<'_>,
+    parts: Parts,
+    streams: Vec<StreamSpec>,
+) -> Finished {
     let plan = Plan::<P> {
         config: Arc::new(config),
         schedule: parts.schedule,

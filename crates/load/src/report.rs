@@ -302,7 +302,10 @@ impl Report {
         let last_write = Duration::from_nanos(totals.last_write_nanos).as_secs_f64();
         let (actual_span, scheduled_span) = match schedule.end() {
             Some(end) => (last_write.max(end.as_secs_f64()), end.as_secs_f64()),
-            None => (last_write + 1.0 / opts.rate, p.offered.span_s + 1.0 / opts.rate),
+            None => (
+                last_write + 1.0 / opts.rate,
+                p.offered.span_s + 1.0 / opts.rate,
+            ),
         };
         let counts = p.finished.counts;
         let mut report = Report {
@@ -327,8 +330,14 @@ impl Report {
             loss: p.loss,
             rate_over_time: p.seconds.writes,
             lateness_over_time: p.seconds.lateness,
-            latency_over_time: if opts.subscribed() { p.seconds.latency } else { Vec::new() },
-            ack_latency_ms: (!p.acks.is_empty()).then(|| Percentiles::of(&p.acks)).transpose()?,
+            latency_over_time: if opts.subscribed() {
+                p.seconds.latency
+            } else {
+                Vec::new()
+            },
+            ack_latency_ms: (!p.acks.is_empty())
+                .then(|| Percentiles::of(&p.acks))
+                .transpose()?,
             connections: p.finished.connections,
             open_over_time: p.seconds.open,
             offered: Some(p.offered),

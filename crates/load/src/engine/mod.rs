@@ -68,7 +68,10 @@ impl Sharded {
             return;
         }
         let shard = &self.shards[shard % self.shards.len()];
-        let _ = shard.lock().unwrap_or_else(PoisonError::into_inner).add(&*h);
+        let _ = shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(&*h);
         h.reset();
     }
 
@@ -155,7 +158,9 @@ impl Shared {
         let mut t = Totals::default();
         for c in &self.counters {
             t.writes += c.writes.load(Ordering::Relaxed);
-            t.last_write_nanos = t.last_write_nanos.max(c.last_write_nanos.load(Ordering::Relaxed));
+            t.last_write_nanos = t
+                .last_write_nanos
+                .max(c.last_write_nanos.load(Ordering::Relaxed));
             t.open += c.open.load(Ordering::Relaxed);
             t.connect_errors += c.connect_errors.load(Ordering::Relaxed);
             t.stream_errors += c.stream_errors.load(Ordering::Relaxed);
@@ -218,7 +223,10 @@ pub(crate) async fn run<P: Publish>(
         .enumerate()
         .map(|(w, share)| {
             let n = share.len();
-            (n, tokio::spawn(worker::Worker::new(w, Arc::clone(&plan), share).run()))
+            (
+                n,
+                tokio::spawn(worker::Worker::new(w, Arc::clone(&plan), share).run()),
+            )
         })
         .collect();
     let mut total = Finished::default();

@@ -110,7 +110,12 @@ impl Wheel {
             }
         }
         // Nothing within a round: the earliest of the later rounds.
-        self.slots.iter().flatten().map(|&(due, _)| due).min().map(at)
+        self.slots
+            .iter()
+            .flatten()
+            .map(|&(due, _)| due)
+            .min()
+            .map(at)
     }
 
     /// Whether nothing waits.

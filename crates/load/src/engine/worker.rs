@@ -227,7 +227,9 @@ impl<P: Publish> Worker<P> {
                 next = Some(next.map_or(soon, |n| n.min(soon)));
             }
             let until = next.unwrap_or_else(|| Instant::now() + PUBLISH_EVERY);
-            sleep.as_mut().reset(until.min(self.local.published_at + PUBLISH_EVERY));
+            sleep
+                .as_mut()
+                .reset(until.min(self.local.published_at + PUBLISH_EVERY));
             std::future::poll_fn(|cx| self.wait(cx, sleep.as_mut())).await;
         }
         self.publish(true);
@@ -268,7 +270,8 @@ impl<P: Publish> Worker<P> {
                 Poll::Ready(result) => {
                     self.held.swap_remove(k);
                     moved = true;
-                    let Phase::Held(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting) else {
+                    let Phase::Held(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting)
+                    else {
                         unreachable!("matched above")
                     };
                     slot.phase = Phase::Open(publisher);
@@ -335,7 +338,14 @@ impl<P: Publish> Worker<P> {
         let write = &mut self.frame.writes[first].write;
         write.customdata = Some(Update::append(slot.seq));
         self.payload.clear();
-        encode_payload(plan.payload, plan.run, &slot.spec.token, slot.seq, write, &mut self.payload);
+        encode_payload(
+            plan.payload,
+            plan.run,
+            &slot.spec.token,
+            slot.seq,
+            write,
+            &mut self.payload,
+        );
         let message = Message {
             write,
             payload: &self.payload,
@@ -350,7 +360,8 @@ impl<P: Publish> Worker<P> {
             }
             Ok(Sent::Held) => {
                 slot.held_due = Some(d);
-                let Phase::Open(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting) else {
+                let Phase::Open(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting)
+                else {
                     unreachable!("matched above")
                 };
                 slot.phase = Phase::Held(publisher);
@@ -379,7 +390,10 @@ impl<P: Publish> Worker<P> {
         }
         // An open stream whose epoch is over closes when it comes up.
         let slot = &mut self.slots[i as usize];
-        if matches!(slot.phase, Phase::Open(_)) && Instant::now() >= slot.close_at && slot_due(slot).is_none() {
+        if matches!(slot.phase, Phase::Open(_))
+            && Instant::now() >= slot.close_at
+            && slot_due(slot).is_none()
+        {
             self.close(i);
         }
     }
@@ -397,8 +411,13 @@ impl<P: Publish> Worker<P> {
     fn connect(&mut self, i: u32) {
         let slot = &self.slots[i as usize];
         let plan = &self.plan;
-        let local = (!plan.bind.is_empty()).then(|| plan.bind[slot.spec.position % plan.bind.len()]);
-        let (config, token, tx) = (Arc::clone(&plan.config), slot.spec.token.clone(), self.tx.clone());
+        let local =
+            (!plan.bind.is_empty()).then(|| plan.bind[slot.spec.position % plan.bind.len()]);
+        let (config, token, tx) = (
+            Arc::clone(&plan.config),
+            slot.spec.token.clone(),
+            self.tx.clone(),
+        );
         tokio::spawn(async move {
             let result = P::connect(&config, &token, local).await;
             let _ = tx.send(Event::Connected(i, result));
@@ -408,7 +427,9 @@ impl<P: Publish> Worker<P> {
     /// Starts closing the stream's connection, in a task of its own.
     fn close(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
-        let (Phase::Open(publisher) | Phase::Held(publisher)) = std::mem::replace(&mut slot.phase, Phase::Closing) else {
+        let (Phase::Open(publisher) | Phase::Held(publisher)) =
+            std::mem::replace(&mut slot.phase, Phase::Closing)
+        else {
             return;
         };
         let tx = self.tx.clone();
@@ -429,7 +450,10 @@ impl<P: Publish> Worker<P> {
                 self.schedule_next(i);
             }
             Event::Connected(i, Err(e)) => {
-                tracing::warn!(token = self.slots[i as usize].spec.token, "cannot connect: {e}");
+                tracing::warn!(
+                    token = self.slots[i as usize].spec.token,
+                    "cannot connect: {e}"
+                );
                 counters.connect_errors.fetch_add(1, Ordering::Relaxed);
                 self.plan.shared.note_error(&e);
                 let slot = &mut self.slots[i as usize];
@@ -520,7 +544,9 @@ impl Local {
         let now = Instant::now();
         report::record(&mut self.lateness, now.saturating_duration_since(d));
         self.writes += 1;
-        self.last_write_nanos = u64::try_from(now.saturating_duration_since(schedule.t0).as_nanos()).unwrap_or(u64::MAX);
+        self.last_write_nanos =
+            u64::try_from(now.saturating_duration_since(schedule.t0).as_nanos())
+                .unwrap_or(u64::MAX);
     }
 }
 

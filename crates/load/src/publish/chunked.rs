@@ -49,7 +49,13 @@ pub(crate) struct Chunked {
 
 /// The request's head: the request line, `Host`, the token or the headers,
 /// and `Transfer-Encoding: chunked`.
-fn head(config: &Config, token: &str, host: &str, port: u16, path: &str) -> Result<Vec<u8>, PublishError> {
+fn head(
+    config: &Config,
+    token: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+) -> Result<Vec<u8>, PublishError> {
     let mut head = format!("{} {path} HTTP/1.1\r\nHost: {host}", config.method);
     let default_port = 80;
     if port != default_port {
@@ -89,42 +95,87 @@ pub(crate) fn chunk(line: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\r\n");
 }
 
-/// Reads the answer: its status as soon as the head is in, then the body
-/// (by its `Content-Length`, or to the close), 64 KiB of it at most.
+/// How an answer's body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEnd {
+    /// After this many bytes (`Content-Length`).
+    Length(usize),
+    /// At the zero chunk (`Transfer-Encoding: chunked`).
+    Chunked,
+    /// At the close.
+    Close,
+}
+
+/// The body of a chunked answer, decoded; `None` until its zero chunk.
+fn dechunk(mut bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line = bytes.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&bytes[..line]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        bytes = &bytes[line + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(bytes.get(..size)?);
+        bytes = bytes.get(size + 2..)?;
+    }
+}
+
+/// Reads the answer: its status as soon as the head is in; for an error,
+/// its body too (64 KiB of it at most), for the report's words. A 2xx
+/// answer's body is not waited for: the status says all.
 async fn read_answer(tcp: Arc<tokio::net::TcpStream>, status: Arc<OnceLock<u16>>) -> Answer {
     let mut answer = Answer::default();
     let mut buf = Vec::new();
-    let mut body_at = None;
-    let mut length = None;
+    let mut body: Option<(usize, BodyEnd)> = None;
     let read = socket::read_all(&tcp, |bytes| {
         buf.extend_from_slice(bytes);
-        if body_at.is_none() {
+        if body.is_none() {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut response = httparse::Response::new(&mut headers);
-            if let Ok(httparse::Status::Complete(n)) = response.parse(&buf) {
-                let code = response.code.unwrap_or(0);
-                let _ = status.set(code);
-                answer.status = Some(code);
-                length = response
+            let Ok(httparse::Status::Complete(n)) = response.parse(&buf) else {
+                return buf.len() < MAX_ANSWER;
+            };
+            let code = response.code.unwrap_or(0);
+            let _ = status.set(code);
+            answer.status = Some(code);
+            if (200..300).contains(&code) {
+                return false;
+            }
+            let header = |name: &str| {
+                response
                     .headers
                     .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok());
-                body_at = Some(n);
-            }
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .map(str::trim)
+            };
+            let end = match (header("content-length"), header("transfer-encoding")) {
+                (Some(len), _) => BodyEnd::Length(len.parse().unwrap_or(0)),
+                (None, Some(te)) if te.eq_ignore_ascii_case("chunked") => BodyEnd::Chunked,
+                _ => BodyEnd::Close,
+            };
+            body = Some((n, end));
         }
-        match (body_at, length) {
-            (Some(at), Some(len)) => buf.len() < at + len && buf.len() < MAX_ANSWER,
-            _ => buf.len() < MAX_ANSWER,
-        }
+        let whole = match body {
+            Some((at, BodyEnd::Length(len))) => buf.len() >= at + len,
+            Some((at, BodyEnd::Chunked)) => dechunk(&buf[at..]).is_some(),
+            _ => false,
+        };
+        !whole && buf.len() < MAX_ANSWER
     })
     .await;
     if let Err(e) = read {
         answer.error = Some(e);
     }
-    if let Some(at) = body_at {
-        let end = length.map_or(buf.len(), |len| (at + len).min(buf.len()));
-        answer.body = String::from_utf8_lossy(&buf[at..end]).trim().to_owned();
+    if let Some((at, end)) = body {
+        let text = match end {
+            BodyEnd::Length(len) => buf[at..(at + len).min(buf.len())].to_vec(),
+            BodyEnd::Chunked => dechunk(&buf[at..]).unwrap_or_default(),
+            BodyEnd::Close => buf[at..].to_vec(),
+        };
+        answer.body = String::from_utf8_lossy(&text).trim().to_owned();
     }
     answer
 }
@@ -207,7 +258,9 @@ impl Publish for Chunked {
                 closed.error = Some(match (ended, other) {
                     (Err(e), _) => e,
                     (_, Ok(Ok(Answer { error: Some(e), .. }))) => PublishError::Io(e),
-                    _ => PublishError::Protocol("the connection ended without an answer".to_owned()),
+                    _ => {
+                        PublishError::Protocol("the connection ended without an answer".to_owned())
+                    }
                 });
             }
         }
@@ -218,6 +271,16 @@ impl Publish for Chunked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunked_answer_is_decoded_once_whole() {
+        assert_eq!(
+            dechunk(b"5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n").as_deref(),
+            Some(&b"hello!"[..])
+        );
+        assert_eq!(dechunk(b"5\r\nhello\r\n"), None);
+        assert_eq!(dechunk(b"0\r\n\r\n").as_deref(), Some(&b""[..]));
+    }
 
     #[test]
     fn a_write_is_one_chunk_of_one_line() {

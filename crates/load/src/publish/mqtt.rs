@@ -154,7 +154,11 @@ async fn read_packets(
                 PUBCOMP => qos == 2,
                 PUBREC => {
                     let mut rel = vec![0x62, 0x02];
-                    rel.extend_from_slice(buf.get(body.clone()).and_then(|b| b.get(..2)).unwrap_or(&[0, 0]));
+                    rel.extend_from_slice(
+                        buf.get(body.clone())
+                            .and_then(|b| b.get(..2))
+                            .unwrap_or(&[0, 0]),
+                    );
                     let mut socket = shared.socket.lock().unwrap_or_else(PoisonError::into_inner);
                     socket.send(&rel).map_err(|e| e.to_string())?;
                     false
@@ -162,7 +166,11 @@ async fn read_packets(
                 _ => false,
             };
             if done {
-                let sent = shared.pending.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
+                let sent = shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop_front();
                 if let Some(sent) = sent {
                     acks.record(shard, sent.elapsed());
                     acked += 1;
@@ -204,7 +212,8 @@ impl Publish for Mqtt {
         socket::write_all(&mut tcp, &connect_packet(token)).await?;
         let mut buf = Vec::new();
         let connack = socket::read_until(&mut tcp, &mut buf, 1024, |b| match packet(b) {
-            Ok(Some((kind, body))) if kind == CONNACK && body.len() == 2 => match b[body.start + 1] {
+            Ok(Some((kind, body))) if kind == CONNACK && body.len() == 2 => match b[body.start + 1]
+            {
                 0 => Ok(Some(body.end)),
                 code => Err(PublishError::Refused {
                     server: server.clone(),
@@ -295,14 +304,33 @@ impl Publish for Mqtt {
         let flushed = std::future::poll_fn(|cx| self.poll_flush(cx)).await;
         // At QoS 1 and 2, wait (5 s at most) for the last acknowledgements.
         let deadline = Instant::now() + CLOSE_TIMEOUT;
-        let waiting = |m: &Mqtt| !m.shared.pending.lock().unwrap_or_else(PoisonError::into_inner).is_empty();
-        while flushed.is_ok() && Instant::now() < deadline && !self.reader.is_finished() && waiting(&self) {
+        let waiting = |m: &Mqtt| {
+            !m.shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        };
+        while flushed.is_ok()
+            && Instant::now() < deadline
+            && !self.reader.is_finished()
+            && waiting(&self)
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        closed.counts.unconfirmed = self.shared.pending.lock().unwrap_or_else(PoisonError::into_inner).len() as u64;
+        closed.counts.unconfirmed = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len() as u64;
         // DISCONNECT; the broker then closes the connection.
         let disconnect = {
-            let mut socket = self.shared.socket.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut socket = self
+                .shared
+                .socket
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             socket.send(&[0xE0, 0x00])
         };
         let disconnected = match disconnect {
@@ -310,7 +338,10 @@ impl Publish for Mqtt {
             Ok(Sent::Held) => std::future::poll_fn(|cx| self.poll_flush(cx)).await,
             Err(e) => Err(e),
         };
-        match (flushed.and(disconnected), tokio::time::timeout(CLOSE_TIMEOUT, &mut self.reader).await) {
+        match (
+            flushed.and(disconnected),
+            tokio::time::timeout(CLOSE_TIMEOUT, &mut self.reader).await,
+        ) {
             (Ok(()), Ok(Ok(Ok(acked)))) => {
                 closed.status = Some("disconnected".to_owned());
                 closed.counts.acked = acked;
@@ -320,8 +351,12 @@ impl Publish for Mqtt {
                 closed.status = Some("error".to_owned());
                 closed.error = Some(match (sent, answer) {
                     (Err(e), _) => e,
-                    (_, Ok(Ok(Err(e)))) => PublishError::Protocol(format!("the MQTT connection: {e}")),
-                    _ => PublishError::Protocol("the broker did not close after DISCONNECT".to_owned()),
+                    (_, Ok(Ok(Err(e)))) => {
+                        PublishError::Protocol(format!("the MQTT connection: {e}"))
+                    }
+                    _ => PublishError::Protocol(
+                        "the broker did not close after DISCONNECT".to_owned(),
+                    ),
                 });
                 // At QoS 0 nothing is acknowledged: after a connection that
                 // did not end cleanly, every write on it is unconfirmed.
@@ -342,7 +377,9 @@ mod tests {
     fn packets_are_framed_as_mqtt_3_1_1_has_them() {
         assert_eq!(
             connect_packet("a"),
-            [0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0xFF, 0xFF, 0, 1, b'a']
+            [
+                0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0xFF, 0xFF, 0, 1, b'a'
+            ]
         );
         let mut out = Vec::new();
         publish_packet("t/1", 0, 9, b"{}", &mut out);

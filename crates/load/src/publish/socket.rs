@@ -223,11 +223,12 @@ pub(crate) fn split_url(url: &str, default_port: u16) -> Result<(String, u16, St
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let path = uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let path = if path.is_empty() { "/".to_owned() } else { path };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
     Ok((host, uri.port_u16().unwrap_or(default_port), path))
 }
 

@@ -76,7 +76,9 @@ impl FrameReader {
     /// Takes `bytes`; `Some(code)` at the server's close.
     fn take(&mut self, mut bytes: &[u8], heard: &Heard) -> Option<String> {
         if self.skip > 0 {
-            let n = usize::try_from(self.skip).unwrap_or(usize::MAX).min(bytes.len());
+            let n = usize::try_from(self.skip)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
             self.skip -= n as u64;
             bytes = &bytes[n..];
         }
@@ -176,7 +178,13 @@ impl Ws {
 }
 
 /// The upgrade request for `path` on `host`, with `key` and `headers`.
-fn upgrade(host: &str, port: u16, path: &str, key: &str, headers: &[(http::HeaderName, http::HeaderValue)]) -> Vec<u8> {
+fn upgrade(
+    host: &str,
+    port: u16,
+    path: &str,
+    key: &str,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+) -> Vec<u8> {
     let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -236,7 +244,11 @@ impl Publish for Ws {
         let (host, port, path) = socket::split_url(&url, 80).map_err(PublishError::Protocol)?;
         let mut tcp = socket::connect(&host, port, local, &url).await?;
         let key = generate_key();
-        socket::write_all(&mut tcp, &upgrade(&host, port, &path, &key, &config.headers)).await?;
+        socket::write_all(
+            &mut tcp,
+            &upgrade(&host, port, &path, &key, &config.headers),
+        )
+        .await?;
         let mut buf = Vec::new();
         let head = socket::read_until(&mut tcp, &mut buf, 16 * 1024, |b| upgraded(b, &key, &url));
         let n = tokio::time::timeout(socket::CONNECT_TIMEOUT, head)
@@ -249,7 +261,10 @@ impl Publish for Ws {
         let heard = Arc::new(Heard::default());
         let seen = Arc::clone(&heard);
         let reader = tokio::spawn(async move {
-            let mut frames = FrameReader { buf: Vec::new(), skip: 0 };
+            let mut frames = FrameReader {
+                buf: Vec::new(),
+                skip: 0,
+            };
             let mut code = frames.take(&buf[n..], &seen);
             if code.is_none() {
                 let read = socket::read_all(&read_half, |bytes| {
@@ -266,7 +281,10 @@ impl Publish for Ws {
             }
             code
         });
-        let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), token);
+        let seed = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            token,
+        );
         Ok(Ws {
             socket,
             heard,
@@ -285,7 +303,12 @@ impl Publish for Ws {
             return Err(e);
         }
         if self.heard.pinged.swap(false, Ordering::Acquire) {
-            let ping = self.heard.ping.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let ping = self
+                .heard
+                .ping
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             let mask = self.next_mask();
             frame(PONG, &ping.unwrap_or_default(), mask, scratch);
             self.socket.send(scratch)?;
@@ -323,7 +346,9 @@ impl Publish for Ws {
                 self.reader.abort();
                 closed.error = Some(match sent {
                     Err(e) => e,
-                    Ok(()) => PublishError::Protocol("the server did not answer the close".to_owned()),
+                    Ok(()) => {
+                        PublishError::Protocol("the server did not answer the close".to_owned())
+                    }
                 });
                 closed.counts.unconfirmed = closed.counts.writes;
                 Some("no close".to_owned())
@@ -342,7 +367,12 @@ mod tests {
     fn a_masked_text_frame_is_as_the_rfc_has_it() {
         let mut out = Vec::new();
         frame(TEXT, b"Hello", [0x37, 0xfa, 0x21, 0x3d], &mut out);
-        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        assert_eq!(
+            out,
+            [
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
         frame(TEXT, &[b'a'; 300], [0; 4], &mut out);
         assert_eq!(&out[..4], &[0x81, 0x80 | 126, 0x01, 0x2c]);
         assert_eq!(out.len(), 4 + 4 + 300);
@@ -359,19 +389,26 @@ mod tests {
         stream.extend_from_slice(&[0x88, 0x02, 0x03, 0xe8]);
         for cut in 0..stream.len() {
             let heard = Heard::default();
-            let mut reader = FrameReader { buf: Vec::new(), skip: 0 };
+            let mut reader = FrameReader {
+                buf: Vec::new(),
+                skip: 0,
+            };
             let first = reader.take(&stream[..cut], &heard);
             let code = first.or_else(|| reader.take(&stream[cut..], &heard));
             assert_eq!(code.as_deref(), Some("1000"), "cut at {cut}");
             assert!(heard.pinged.load(Ordering::Relaxed), "cut at {cut}");
-            assert_eq!(heard.ping.lock().expect("lock").as_deref(), Some(&b"hi"[..]));
+            assert_eq!(
+                heard.ping.lock().expect("lock").as_deref(),
+                Some(&b"hi"[..])
+            );
         }
     }
 
     #[test]
     fn the_upgrade_needs_101_and_the_right_accept() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
-        let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        let ok =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                    Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81";
         assert_eq!(upgraded(ok, key, "s").ok(), Some(Some(ok.len() - 1)));
         assert_eq!(upgraded(&ok[..20], key, "s").ok(), Some(None));

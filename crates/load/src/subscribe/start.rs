@@ -48,7 +48,8 @@ impl Subscribers {
             stop,
         };
         if checked.opts.subscribe {
-            subs.start_viewers(checked, shared, schedule, &stop_rx).await?;
+            subs.start_viewers(checked, shared, schedule, &stop_rx)
+                .await?;
         }
         if let Some(url) = &checked.opts.subscribe_url {
             let ctx = Ctx {
@@ -85,11 +86,14 @@ impl Subscribers {
             let title = format!("load test {}: streams from {}", opts.token_prefix, group[0]);
             let figure = Figure {
                 data,
-                layout: serde_json::json!({"title": {"text": title}}).as_object().cloned(),
+                layout: serde_json::json!({"title": {"text": title}})
+                    .as_object()
+                    .cloned(),
                 ..Figure::default()
             };
             let created =
-                plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default()).await?;
+                plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default())
+                    .await?;
             self.figures.push(created.id);
             let (ready_tx, ready_rx) = oneshot::channel();
             ready.push(ready_rx);
@@ -110,13 +114,20 @@ impl Subscribers {
             tokio::time::timeout(READY_WITHIN, r)
                 .await
                 .map_err(|_| Error::Subscribe("no snapshot from the viewer within 30 s".into()))?
-                .map_err(|_| Error::Subscribe("the event stream ended before its snapshot".into()))?;
+                .map_err(|_| {
+                    Error::Subscribe("the event stream ended before its snapshot".into())
+                })?;
         }
         Ok(())
     }
 
     /// One connection per stream to the server's own subscribe side.
-    async fn start_directs(&mut self, checked: &Checked<'_>, sub_url: &str, ctx: &Ctx) -> Result<(), Error> {
+    async fn start_directs(
+        &mut self,
+        checked: &Checked<'_>,
+        sub_url: &str,
+        ctx: &Ctx,
+    ) -> Result<(), Error> {
         let mut ready = Vec::new();
         for (position, &i) in checked.positions.iter().enumerate() {
             let (ready_tx, ready_rx) = oneshot::channel();
@@ -127,11 +138,17 @@ impl Subscribers {
             let (sub, ctx) = (Direct::new(position), ctx.clone());
             let follow = match sub_url.split_once("://").map(|(scheme, _)| scheme) {
                 #[cfg(feature = "mqtt")]
-                Some("mqtt") => tokio::spawn(super::follow::<super::mqtt::Mqtt>(url, topic, sub, ctx, ready_tx)),
+                Some("mqtt") => tokio::spawn(super::follow::<super::mqtt::Mqtt>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
                 #[cfg(feature = "ws")]
-                Some("ws") => tokio::spawn(super::follow::<super::ws::Ws>(url, topic, sub, ctx, ready_tx)),
+                Some("ws") => tokio::spawn(super::follow::<super::ws::Ws>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
                 // The scheme was checked: http is what is left.
-                _ => tokio::spawn(super::follow::<super::sse::Sse>(url, topic, sub, ctx, ready_tx)),
+                _ => tokio::spawn(super::follow::<super::sse::Sse>(
+                    url, topic, sub, ctx, ready_tx,
+                )),
             };
             self.directs.push(follow);
         }
@@ -153,7 +170,10 @@ impl Subscribers {
     /// Gives the subscribers a moment to see the last writes, stops them,
     /// and adds up what they saw against the `sent` writes: the loss and the
     /// end-to-end latency (none without subscribers).
-    pub(crate) async fn finish(self, sent: u64) -> Result<(Option<Loss>, Option<Percentiles>), Error> {
+    pub(crate) async fn finish(
+        self,
+        sent: u64,
+    ) -> Result<(Option<Loss>, Option<Percentiles>), Error> {
         if self.viewers.is_empty() && self.directs.is_empty() {
             return Ok((None, None));
         }
