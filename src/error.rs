@@ -26,6 +26,9 @@ pub enum Error {
     /// The arguments ask for nothing that can be done.
     #[error("{0}")]
     Usage(String),
+    /// The arguments were refused before anything was done (exit 2).
+    #[error("{0}")]
+    Refused(String),
     /// A load test failed.
     #[error(transparent)]
     Load(#[from] plotstream_load::Error),
@@ -58,7 +61,7 @@ impl Error {
     /// refused (before anything connected), 1 for a failure at run time.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Refused(_) => 2,
             Error::Load(e) => u8::try_from(e.exit_code()).unwrap_or(1),
             _ => 1,
         }

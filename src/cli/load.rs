@@ -51,7 +51,7 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
         return Ok(0);
     }
     let Some(opts) = &cmd.opts else {
-        return Err(Error::Usage(
+        return Err(Error::Refused(
             "plotstream load needs --url (a test) or merge (reports); see plotstream load --help"
                 .to_owned(),
         ));

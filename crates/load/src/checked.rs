@@ -129,10 +129,9 @@ fn target(opts: &Opts) -> Result<Target, Error> {
 /// `--subscribe-url`'s scheme: one this build subscribes with.
 fn subscribe_scheme(url: &str) -> Result<(), Error> {
     let ok = match url.split_once("://").map(|(s, _)| s) {
-        Some("http") => true,
         Some("ws") => cfg!(feature = "ws"),
         Some("mqtt") => cfg!(feature = "mqtt"),
-        _ => false,
+        scheme => scheme == Some("http"),
     };
     if ok {
         Ok(())

@@ -339,7 +339,7 @@ fn run_id() -> u64 {
 ///
 /// The options are checked first: a refused one is an [`Error::Options`]
 /// before anything connects. Then, in turn: the subscribers, the schedule,
-/// the streams (on [`Publish`]ers driven by one worker a thread), the
+/// the streams (publishers driven by one worker a thread), the
 /// monitor, and the report.
 pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcome, Error> {
     let checked = Checked::new(opts)?;
