@@ -125,11 +125,11 @@ fn dechunk(mut bytes: &[u8]) -> Option<Vec<u8>> {
 /// Reads the answer: its status as soon as the head is in; for an error,
 /// its body too (64 KiB of it at most), for the report's words. A 2xx
 /// answer's body is not waited for: the status says all.
-async fn read_answer(tcp: Arc<tokio::net::TcpStream>, status: Arc<OnceLock<u16>>) -> Answer {
+async fn read_answer(mut tcp: tokio::net::tcp::OwnedReadHalf, status: Arc<OnceLock<u16>>) -> Answer {
     let mut answer = Answer::default();
     let mut buf = Vec::new();
     let mut body: Option<(usize, BodyEnd)> = None;
-    let read = socket::read_all(&tcp, |bytes| {
+    let read = socket::read_all(&mut tcp, |bytes| {
         buf.extend_from_slice(bytes);
         if body.is_none() {
             let mut headers = [httparse::EMPTY_HEADER; 32];

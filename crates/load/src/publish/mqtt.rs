@@ -138,7 +138,7 @@ pub(crate) struct Mqtt {
 /// into `acks` (shard `shard`), PUBRECs answered. How many writes were
 /// acknowledged, or why the connection failed.
 async fn read_packets(
-    tcp: Arc<tokio::net::TcpStream>,
+    mut tcp: tokio::net::tcp::OwnedReadHalf,
     shared: Arc<Shared>,
     qos: u8,
     acks: Arc<Sharded>,
@@ -181,7 +181,7 @@ async fn read_packets(
         Ok(())
     };
     take(&mut buf)?;
-    let read = socket::read_all(&tcp, |bytes| {
+    let read = socket::read_all(&mut tcp, |bytes| {
         buf.extend_from_slice(bytes);
         match take(&mut buf) {
             Ok(()) => true,

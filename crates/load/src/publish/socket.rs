@@ -11,11 +11,12 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{PublishError, Sent};
@@ -84,7 +85,6 @@ pub(crate) async fn read_until(
     max: usize,
     mut done: impl FnMut(&[u8]) -> Result<Option<usize>, PublishError>,
 ) -> Result<usize, PublishError> {
-    use tokio::io::AsyncReadExt;
     loop {
         if let Some(n) = done(buf)? {
             return Ok(n);
@@ -106,22 +106,22 @@ pub(crate) async fn read_until(
 /// A connection's writing side, owned by the stream's worker.
 #[derive(Debug)]
 pub(crate) struct Socket {
-    tcp: Arc<TcpStream>,
+    tcp: OwnedWriteHalf,
     /// What the kernel has not taken yet, from `sent` on.
     held: Vec<u8>,
     sent: usize,
 }
 
 impl Socket {
-    /// The writing side of `tcp`; the reading side is `tcp` itself, shared.
-    pub(crate) fn new(tcp: TcpStream) -> (Socket, Arc<TcpStream>) {
-        let tcp = Arc::new(tcp);
+    /// The writing side of `tcp`, and its reading side for a reader task.
+    pub(crate) fn new(tcp: TcpStream) -> (Socket, OwnedReadHalf) {
+        let (read, write) = tcp.into_split();
         let socket = Socket {
-            tcp: Arc::clone(&tcp),
+            tcp: write,
             held: Vec::new(),
             sent: 0,
         };
-        (socket, tcp)
+        (socket, read)
     }
 
     /// Whether it holds bytes the kernel has not taken.
@@ -159,12 +159,12 @@ impl Socket {
     /// Sends what is held; ready once nothing is.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PublishError>> {
         while self.holds() {
-            ready!(self.tcp.poll_write_ready(cx)).map_err(PublishError::Io)?;
-            match self.tcp.try_write(&self.held[self.sent..]) {
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(PublishError::Io(e))),
+            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, &self.held[self.sent..]))
+                .map_err(PublishError::Io)?;
+            if n == 0 {
+                return Poll::Ready(Err(PublishError::Io(io::ErrorKind::WriteZero.into())));
             }
+            self.sent += n;
         }
         // A large backlog's buffer is not kept for the stream's life.
         if self.held.capacity() > 4096 {
@@ -190,25 +190,20 @@ impl Socket {
     }
 }
 
-/// Reads what the server sends on a connection, byte by byte as it comes,
-/// into `on_bytes`, until that returns `false` or the server closes.
-/// `Ok(())` at the server's close; the error that ended it otherwise.
+/// Reads what the server sends on a connection, as it comes, into
+/// `on_bytes`, until that returns `false` or the server closes. `Ok(())` at
+/// the server's close; the error that ended it otherwise. (A short read
+/// tells tokio the socket is drained: one `recv` a message of the server's.)
 pub(crate) async fn read_all(
-    tcp: &TcpStream,
+    tcp: &mut OwnedReadHalf,
     mut on_bytes: impl FnMut(&[u8]) -> bool,
 ) -> io::Result<()> {
     let mut buf = [0u8; 1024];
     loop {
-        tcp.readable().await?;
-        match tcp.try_read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                if !on_bytes(&buf[..n]) {
-                    return Ok(());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+        match tcp.read(&mut buf).await? {
+            0 => return Ok(()),
+            n if !on_bytes(&buf[..n]) => return Ok(()),
+            _ => {}
         }
     }
 }

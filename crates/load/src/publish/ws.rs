@@ -257,7 +257,7 @@ impl Publish for Ws {
                 server: url.clone(),
                 seconds: socket::CONNECT_TIMEOUT.as_secs(),
             })??;
-        let (socket, read_half) = Socket::new(tcp);
+        let (socket, mut read_half) = Socket::new(tcp);
         let heard = Arc::new(Heard::default());
         let seen = Arc::clone(&heard);
         let reader = tokio::spawn(async move {
@@ -267,7 +267,7 @@ impl Publish for Ws {
             };
             let mut code = frames.take(&buf[n..], &seen);
             if code.is_none() {
-                let read = socket::read_all(&read_half, |bytes| {
+                let read = socket::read_all(&mut read_half, |bytes| {
                     code = frames.take(bytes, &seen);
                     code.is_none()
                 })
