@@ -238,28 +238,43 @@ pub async fn find_capacity(
             Duration::from_millis(500) + Duration::from_secs_f64((s.p99_ms / 1000.0).min(30.0))
         };
         capacity.steps.push(s);
-        value = match (of(&capacity.answer), of(&capacity.first_failed)) {
-            (None, Some(_)) => break, // not even the first step held
-            (Some(h), None) => h * 2.0,
-            (Some(h), Some(f)) => {
-                let mid = (h + f) / 2.0;
-                let close = match knob {
-                    Knob::Rate => f <= h * (1.0 + RESOLUTION),
-                    Knob::Streams => f - h <= 1.0 || f <= h * (1.0 + RESOLUTION),
-                };
-                if close {
-                    break;
-                }
-                if knob == Knob::Streams {
-                    mid.round()
-                } else {
-                    mid
-                }
-            }
-            (None, None) => unreachable!("a step either held or failed"),
+        let Some(next) = next_value(knob, of(&capacity.answer), of(&capacity.first_failed)) else {
+            break;
         };
+        value = next;
         tokio::time::sleep(pause).await;
     }
+    say_answer(&capacity, out)?;
+    crate::write_outputs(opts, &capacity, || {
+        Ok(crate::html::render_capacity(&capacity))
+    })?;
+    Ok(capacity)
+}
+
+/// The next step's value of the knob, from the most that held and the
+/// least that failed: double until a step fails, then bisect; `None` when
+/// the search is done (close enough, or not even the first step held).
+fn next_value(knob: Knob, held: Option<f64>, failed: Option<f64>) -> Option<f64> {
+    match (held, failed) {
+        (None, _) => None,
+        (Some(h), None) => Some(h * 2.0),
+        (Some(h), Some(f)) => {
+            let close = match knob {
+                Knob::Rate => f <= h * (1.0 + RESOLUTION),
+                Knob::Streams => f - h <= 1.0 || f <= h * (1.0 + RESOLUTION),
+            };
+            let mid = (h + f) / 2.0;
+            match (close, knob) {
+                (true, _) => None,
+                (false, Knob::Streams) => Some(mid.round()),
+                (false, Knob::Rate) => Some(mid),
+            }
+        }
+    }
+}
+
+/// Prints the search's answer: the capacity found, or that none was.
+fn say_answer(capacity: &Capacity, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     match (&capacity.answer, &capacity.first_failed) {
         (Some(a), f) => {
             writeln!(
@@ -289,10 +304,7 @@ pub async fn find_capacity(
             .map_err(Error::Output)?;
         }
     }
-    crate::write_outputs(opts, &capacity, || {
-        Ok(crate::html::render_capacity(&capacity))
-    })?;
-    Ok(capacity)
+    Ok(())
 }
 
 /// The search's table, as printed.

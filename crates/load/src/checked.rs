@@ -19,6 +19,7 @@ pub(crate) struct Checked<'a> {
     /// `--ca-cert`'s certificates.
     pub(crate) ca_certs: Option<Arc<[u8]>>,
     /// The broker's host and port (mqtt target).
+    #[cfg_attr(not(feature = "mqtt"), allow(dead_code))]
     pub(crate) broker: Option<(String, u16)>,
 }
 

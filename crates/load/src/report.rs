@@ -606,6 +606,27 @@ impl fmt::Display for Report {
                 0.0
             }
         )?;
+        self.fmt_stages(f)?;
+        writeln!(
+            f,
+            "  bytes     {} ({:.0}/s)   connect errors {}   stream errors {}   reconnects {}",
+            self.bytes, self.bytes_per_s, self.connect_errors, self.stream_errors, self.reconnects
+        )?;
+        writeln!(f, "  sent      {}", self.sending_losses())?;
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
+        writeln!(f, "  answers   {}", statuses.join(", "))?;
+        self.fmt_times(f)
+    }
+}
+
+impl Report {
+    /// The summary's `stages` line, for a staged or churning run.
+    fn fmt_stages(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
         let mut shape = Vec::new();
         if let Some(s) = &c.stages {
             shape.push(format!("streams through {s}"));
@@ -625,18 +646,11 @@ impl fmt::Display for Report {
                 self.open_over_time.iter().max().unwrap_or(&0)
             )?;
         }
-        writeln!(
-            f,
-            "  bytes     {} ({:.0}/s)   connect errors {}   stream errors {}   reconnects {}",
-            self.bytes, self.bytes_per_s, self.connect_errors, self.stream_errors, self.reconnects
-        )?;
-        writeln!(f, "  sent      {}", self.sending_losses())?;
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s}: {n}"))
-            .collect();
-        writeln!(f, "  answers   {}", statuses.join(", "))?;
+        Ok(())
+    }
+
+    /// The summary's lines of the offered load, the times and the loss.
+    fn fmt_times(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let line = |f: &mut fmt::Formatter<'_>, name: &str, p: &Percentiles| {
             writeln!(
                 f,

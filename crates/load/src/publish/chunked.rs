@@ -125,7 +125,10 @@ fn dechunk(mut bytes: &[u8]) -> Option<Vec<u8>> {
 /// Reads the answer: its status as soon as the head is in; for an error,
 /// its body too (64 KiB of it at most), for the report's words. A 2xx
 /// answer's body is not waited for: the status says all.
-async fn read_answer(mut tcp: tokio::net::tcp::OwnedReadHalf, status: Arc<OnceLock<u16>>) -> Answer {
+async fn read_answer(
+    mut tcp: tokio::net::tcp::OwnedReadHalf,
+    status: Arc<OnceLock<u16>>,
+) -> Answer {
     let mut answer = Answer::default();
     let mut buf = Vec::new();
     let mut body: Option<(usize, BodyEnd)> = None;

@@ -79,6 +79,7 @@ pub(crate) async fn write_all(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), P
 /// Reads from `tcp` into `buf` until `done` says what it holds is enough
 /// (it returns how many bytes that is), up to `max` bytes; the bytes after
 /// it are left in `buf`. For an opening's answer (an HTTP head, a CONNACK).
+#[cfg_attr(not(any(feature = "ws", feature = "mqtt")), allow(dead_code))]
 pub(crate) async fn read_until(
     tcp: &mut TcpStream,
     buf: &mut Vec<u8>,
