@@ -7,6 +7,10 @@
 #
 #   bash scripts/compare-tsung.sh [STREAMS] [RATE] [SECONDS]
 #
+# With ARTILLERY set to an Artillery 2 command (such as "npx artillery",
+# from `npm install artillery@2`), Artillery's ws engine runs the same
+# WebSocket load too, into the same Nchan.
+#
 # Needs Debian's mosquitto, mosquitto-clients, nginx-light,
 # libnginx-mod-nchan, tsung, time, curl, and a release build of plotstream.
 set -euo pipefail
@@ -84,3 +88,22 @@ tsung_conf ts_websocket "$nx" '<websocket type="connect" path="/pub/all"></webso
   '<websocket type="message" ack="no_ack">{"stream":"tsung","seq":%%_i%%,"x":12345,"y":0.123456789012}</websocket>' > "$work/ws.xml"
 run "Tsung 1.7, WebSocket" "curl -sN -H 'Accept: text/event-stream' http://127.0.0.1:$nx/sub/all" \
   tsung -f "$work/ws.xml" -l "$work/tsung-ws" start
+if [[ -n ${ARTILLERY:-} ]]; then
+  cat > "$work/ws.yml" <<YML
+config:
+  target: "ws://127.0.0.1:$nx/pub/all"
+  phases:
+    - duration: 2
+      arrivalRate: $((streams / 2))
+scenarios:
+  - engine: ws
+    flow:
+      - loop:
+          - send: '{"stream":"artillery","seq":1,"x":12345,"y":0.123456789012}'
+          - think: $think
+        count: $writes
+YML
+  # shellcheck disable=SC2086
+  run "Artillery 2, WebSocket" "curl -sN -H 'Accept: text/event-stream' http://127.0.0.1:$nx/sub/all" \
+    $ARTILLERY run "$work/ws.yml"
+fi
