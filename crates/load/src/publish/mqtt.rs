@@ -211,7 +211,7 @@ impl Publish for Mqtt {
         let mut tcp = socket::connect(&config.host, config.port, local, &server).await?;
         socket::write_all(&mut tcp, &connect_packet(token)).await?;
         let mut buf = Vec::new();
-        let connack = socket::read_until(&mut tcp, &mut buf, 1024, |b| match packet(b) {
+        let n = socket::read_opening(&mut tcp, &mut buf, 1024, &server, |b| match packet(b) {
             Ok(Some((kind, body))) if kind == CONNACK && body.len() == 2 => match b[body.start + 1]
             {
                 0 => Ok(Some(body.end)),
@@ -226,13 +226,9 @@ impl Publish for Mqtt {
             ))),
             Ok(None) => Ok(None),
             Err(e) => Err(PublishError::Protocol(e)),
-        });
-        let n = tokio::time::timeout(socket::CONNECT_TIMEOUT, connack)
-            .await
-            .map_err(|_| PublishError::ConnectTimeout {
-                server: server.clone(),
-                seconds: socket::CONNECT_TIMEOUT.as_secs(),
-            })??;
+        })
+        .await?;
+
         buf.drain(..n);
         let (socket, read_half) = Socket::new(tcp);
         let shared = Arc::new(Shared {

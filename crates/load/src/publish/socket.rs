@@ -77,10 +77,27 @@ pub(crate) async fn write_all(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), P
 }
 
 /// Reads from `tcp` into `buf` until `done` says what it holds is enough
-/// (it returns how many bytes that is), up to `max` bytes; the bytes after
-/// it are left in `buf`. For an opening's answer (an HTTP head, a CONNACK).
+/// (it returns how many bytes that is), up to `max` bytes and within the
+/// connect timeout; the bytes after it are left in `buf`. For the answer to
+/// a stream's opening (an HTTP upgrade's head, a CONNACK) from `server`.
 #[cfg_attr(not(any(feature = "ws", feature = "mqtt")), allow(dead_code))]
-pub(crate) async fn read_until(
+pub(crate) async fn read_opening(
+    tcp: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    server: &str,
+    done: impl FnMut(&[u8]) -> Result<Option<usize>, PublishError>,
+) -> Result<usize, PublishError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, read_until(tcp, buf, max, done))
+        .await
+        .map_err(|_| PublishError::ConnectTimeout {
+            server: server.to_owned(),
+            seconds: CONNECT_TIMEOUT.as_secs(),
+        })?
+}
+
+#[cfg_attr(not(any(feature = "ws", feature = "mqtt")), allow(dead_code))]
+async fn read_until(
     tcp: &mut TcpStream,
     buf: &mut Vec<u8>,
     max: usize,

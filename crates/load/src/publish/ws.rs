@@ -250,13 +250,10 @@ impl Publish for Ws {
         )
         .await?;
         let mut buf = Vec::new();
-        let head = socket::read_until(&mut tcp, &mut buf, 16 * 1024, |b| upgraded(b, &key, &url));
-        let n = tokio::time::timeout(socket::CONNECT_TIMEOUT, head)
-            .await
-            .map_err(|_| PublishError::ConnectTimeout {
-                server: url.clone(),
-                seconds: socket::CONNECT_TIMEOUT.as_secs(),
-            })??;
+        let n = socket::read_opening(&mut tcp, &mut buf, 16 * 1024, &url, |b| {
+            upgraded(b, &key, &url)
+        })
+        .await?;
         let (socket, mut read_half) = Socket::new(tcp);
         let heard = Arc::new(Heard::default());
         let seen = Arc::clone(&heard);
