@@ -55,6 +55,10 @@ impl Wheel {
 
     /// Moves the streams due by `now` into `out`.
     pub(crate) fn pop_due(&mut self, now: Instant, out: &mut Vec<u32>) {
+        // Before the origin nothing is due: even what is due at it is later.
+        if now < self.origin {
+            return;
+        }
         let now_n = self.nanos(now);
         let now_t = now_n / SLOT_NANOS;
         if self.len == 0 {
@@ -165,6 +169,20 @@ mod tests {
         assert_eq!(out, [2, 1, 4, 3]);
         assert!(wheel.is_empty());
         assert_eq!(wheel.next_due(), None);
+    }
+
+    /// Nothing comes out before the origin, not even what is due at it.
+    #[test]
+    fn nothing_is_due_before_the_origin() {
+        let t0 = Instant::now() + ms(50);
+        let mut wheel = Wheel::new(t0);
+        wheel.push(t0, 1);
+        let mut out = Vec::new();
+        wheel.pop_due(t0 - ms(10), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(wheel.next_due(), Some(t0));
+        wheel.pop_due(t0, &mut out);
+        assert_eq!(out, [1]);
     }
 
     /// What is pushed for a time already past comes out at the next pop.

@@ -61,6 +61,22 @@ enum Phase<P> {
     Done,
 }
 
+impl<P> Phase<P> {
+    /// Open → held: the socket holds a write.
+    fn hold(&mut self) {
+        if let Phase::Open(p) = std::mem::replace(self, Phase::Done) {
+            *self = Phase::Held(p);
+        }
+    }
+
+    /// Held → open: the held write is out (or failed, and the stream closes).
+    fn unhold(&mut self) {
+        if let Phase::Held(p) = std::mem::replace(self, Phase::Done) {
+            *self = Phase::Open(p);
+        }
+    }
+}
+
 /// One stream as its worker drives it.
 struct Slot<P> {
     spec: StreamSpec,
@@ -90,8 +106,7 @@ impl<P> Slot<P> {
 
     /// Moves past the writes left in this epoch, counting them unsent.
     fn skip_epoch(&mut self) {
-        while let Some(d) = self.due.filter(|&d| d < self.close_at) {
-            let _ = d;
+        while self.due.is_some_and(|d| d < self.close_at) {
             self.counts.unsent += 1;
             self.seq += 1;
             self.due = self.times.at(self.seq);
@@ -270,11 +285,7 @@ impl<P: Publish> Worker<P> {
                 Poll::Ready(result) => {
                     self.held.swap_remove(k);
                     moved = true;
-                    let Phase::Held(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    slot.phase = Phase::Open(publisher);
+                    slot.phase.unhold();
                     match result {
                         Ok(()) => {
                             if let Some(d) = slot.held_due.take() {
@@ -360,11 +371,7 @@ impl<P: Publish> Worker<P> {
             }
             Ok(Sent::Held) => {
                 slot.held_due = Some(d);
-                let Phase::Open(publisher) = std::mem::replace(&mut slot.phase, Phase::Waiting)
-                else {
-                    unreachable!("matched above")
-                };
-                slot.phase = Phase::Held(publisher);
+                slot.phase.hold();
                 self.held.push(i);
                 false
             }
@@ -377,23 +384,19 @@ impl<P: Publish> Worker<P> {
         }
     }
 
-    /// Puts an open stream back in the ring: for its next write in this
-    /// epoch, or its epoch's end (at once when an unstaged stream has
-    /// written its last).
+    /// Puts an open stream back in the ring for its next write in this
+    /// epoch; with none left, for its epoch's end (a staged stream, or one
+    /// with writes in later epochs, stays open to it), or closes it now (an
+    /// unstaged stream that has written its last, or an epoch already over).
+    /// A stream is in the ring at most once.
     fn schedule_next(&mut self, i: u32) {
         let staged = self.plan.schedule.staged();
-        let slot = &mut self.slots[i as usize];
-        match slot.due.filter(|&d| slot.in_epoch(d)) {
-            Some(d) => self.wheel.push(d, i),
-            None if staged || slot.due.is_some() => self.wheel.push(slot.close_at, i),
-            None => self.close(i),
-        }
-        // An open stream whose epoch is over closes when it comes up.
-        let slot = &mut self.slots[i as usize];
-        if matches!(slot.phase, Phase::Open(_))
-            && Instant::now() >= slot.close_at
-            && slot_due(slot).is_none()
-        {
+        let slot = &self.slots[i as usize];
+        if let Some(d) = slot_due(slot) {
+            self.wheel.push(d, i);
+        } else if (staged || slot.due.is_some()) && Instant::now() < slot.close_at {
+            self.wheel.push(slot.close_at, i);
+        } else {
             self.close(i);
         }
     }
@@ -585,7 +588,161 @@ fn encode_payload(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::engine::Shared;
+
+    /// What the recording publisher saw: per connection, when it opened
+    /// and the sequence numbers it carried.
+    #[derive(Debug, Default)]
+    struct Seen {
+        connections: Vec<(String, Instant, Vec<u64>)>,
+    }
+
+    /// A publisher that records every write and holds every third one
+    /// until the worker flushes it.
+    struct Recorder {
+        seen: Arc<Mutex<Seen>>,
+        index: usize,
+        held: Option<u64>,
+        sent: u64,
+    }
+
+    fn seq_of(payload: &[u8]) -> u64 {
+        let v: serde_json::Value = serde_json::from_slice(payload).expect("a Plotly write");
+        v["customdata"].as_u64().expect("numbered")
+    }
+
+    impl Publish for Recorder {
+        type Config = Arc<Mutex<Seen>>;
+
+        async fn connect(
+            config: &Self::Config,
+            token: &str,
+            _: Option<std::net::IpAddr>,
+        ) -> Result<Self, PublishError> {
+            let mut seen = config.lock().expect("lock");
+            seen.connections
+                .push((token.to_owned(), Instant::now(), Vec::new()));
+            Ok(Recorder {
+                seen: Arc::clone(config),
+                index: seen.connections.len() - 1,
+                held: None,
+                sent: 0,
+            })
+        }
+
+        fn try_send(
+            &mut self,
+            message: &Message<'_>,
+            _: &mut Vec<u8>,
+        ) -> Result<Sent, PublishError> {
+            assert!(self.held.is_none(), "a write offered while one is held");
+            let seq = seq_of(message.payload);
+            self.sent += 1;
+            if self.sent % 3 == 0 {
+                self.held = Some(seq);
+                return Ok(Sent::Held);
+            }
+            self.seen.lock().expect("lock").connections[self.index]
+                .2
+                .push(seq);
+            Ok(Sent::Out)
+        }
+
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PublishError>> {
+            // Out on the second look: the worker must come back by itself.
+            match self.held.take() {
+                Some(seq) if self.sent % 2 == 0 => {
+                    self.seen.lock().expect("lock").connections[self.index]
+                        .2
+                        .push(seq);
+                    Poll::Ready(Ok(()))
+                }
+                Some(seq) => {
+                    self.held = Some(seq);
+                    self.sent += 1;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                None => Poll::Ready(Ok(())),
+            }
+        }
+
+        async fn close(self) -> Closed {
+            let n = self.seen.lock().expect("lock").connections[self.index]
+                .2
+                .len() as u64;
+            Closed {
+                status: Some("200".to_owned()),
+                counts: plotstream_client::Counts {
+                    writes: n,
+                    ..Default::default()
+                },
+                error: None,
+            }
+        }
+    }
+
+    /// Three streams × 50 writes/s for 0.6 s, each cut every 0.2 s: every
+    /// write goes out once, in order, on the connection of its epoch (none
+    /// opened before its epoch), the held ones included.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_sends_every_write_once_on_its_epochs_connection() {
+        let mut schedule = Schedule::for_test();
+        schedule.streams = 3;
+        schedule.rate = 50.0;
+        schedule.duration = Duration::from_millis(600);
+        schedule.churn = Some(Duration::from_millis(200));
+        schedule.t0 = Instant::now() + Duration::from_millis(20);
+        let schedule = Arc::new(schedule);
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let plan = Arc::new(Plan::<Recorder> {
+            config: Arc::new(Arc::clone(&seen)),
+            schedule: Arc::clone(&schedule),
+            shared: Arc::new(Shared::new(1)),
+            payload: Payload::Plotly,
+            run: 1,
+            bind: Arc::from([]),
+        });
+        let demos = plotstream_demos::DemoKind::NoisyCosine
+            .for_many()
+            .expect("a demo");
+        let streams = (0..3)
+            .map(|i| StreamSpec {
+                position: i,
+                token: format!("t-{i}"),
+                demo: demos.build(i as u64, &format!("t-{i}")).expect("a demo"),
+            })
+            .collect();
+        let done = crate::engine::run(plan, streams, 1).await;
+        assert_eq!((done.streams, done.failed), (3, 0));
+        assert_eq!(done.counts.writes, 90, "3 × 50/s × 0.6 s");
+        assert_eq!(done.statuses.get("200"), Some(&3));
+        let seen = seen.lock().expect("lock");
+        for i in 0..3 {
+            let token = format!("t-{i}");
+            let mine: Vec<_> = seen.connections.iter().filter(|c| c.0 == token).collect();
+            let all: Vec<u64> = mine.iter().flat_map(|c| c.2.iter().copied()).collect();
+            assert_eq!(
+                all,
+                (0..30).collect::<Vec<_>>(),
+                "{token}: each write once, in order"
+            );
+            let epochs: Vec<_> = schedule.epochs(i).collect();
+            assert_eq!(mine.len(), epochs.len(), "{token}: a connection an epoch");
+            for (c, (open, _)) in mine.iter().zip(&epochs) {
+                assert!(
+                    c.1 >= *open,
+                    "{token}: connected before its epoch: {:?} before {:?}",
+                    open.saturating_duration_since(c.1),
+                    open.saturating_duration_since(schedule.t0)
+                );
+            }
+        }
+        assert_eq!(done.connections, seen.connections.len() as u64);
+    }
 
     /// The point payload is the JSON object the subscribers read, without
     /// building a `serde_json::Value` per write.
