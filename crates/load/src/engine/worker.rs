@@ -641,7 +641,7 @@ mod tests {
             assert!(self.held.is_none(), "a write offered while one is held");
             let seq = seq_of(message.payload);
             self.sent += 1;
-            if self.sent % 3 == 0 {
+            if self.sent.is_multiple_of(3) {
                 self.held = Some(seq);
                 return Ok(Sent::Held);
             }
@@ -654,7 +654,7 @@ mod tests {
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), PublishError>> {
             // Out on the second look: the worker must come back by itself.
             match self.held.take() {
-                Some(seq) if self.sent % 2 == 0 => {
+                Some(seq) if self.sent.is_multiple_of(2) => {
                     self.seen.lock().expect("lock").connections[self.index]
                         .2
                         .push(seq);
