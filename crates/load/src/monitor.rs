@@ -115,7 +115,7 @@ impl Running {
             Ok(seconds) => seconds,
             // Its per-second figures are gone: the report says so, not zeros.
             Err(e) => {
-                shared.note_error(&crate::Error::Subscribe(format!(
+                shared.note_error(&std::io::Error::other(format!(
                     "the monitor task failed, so the report has no per-second figures: {e}"
                 )));
                 Seconds::default()

@@ -9,8 +9,10 @@
 //! open, held, closing), not a task: connecting and closing, once a
 //! connection, run as tasks of their own and report back on the worker's
 //! inbox. Counts and histograms are the worker's own, published for the
-//! monitor every 50 ms ([`Shared`]), so no write takes a lock that another
-//! thread takes.
+//! monitor every 50 ms ([`Shared`]), so no write takes a lock that other
+//! streams or the monitor take. (An MQTT stream at QoS 1 and 2 shares one
+//! with its own connection's reader: the times of the writes awaiting
+//! their acknowledgement, and at QoS 2 the socket, for the PUBRELs.)
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};

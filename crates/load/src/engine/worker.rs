@@ -358,7 +358,6 @@ impl<P: Publish> Worker<P> {
             &mut self.payload,
         );
         let message = Message {
-            write,
             payload: &self.payload,
         };
         let sent = publisher.try_send(&message, &mut self.scratch);

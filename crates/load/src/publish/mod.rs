@@ -22,7 +22,6 @@ use std::io;
 use std::task::{Context, Poll};
 
 use plotstream_client::Counts;
-use plotstream_protocol::Write;
 
 pub(crate) mod chunked;
 pub(crate) mod client;
@@ -32,12 +31,9 @@ pub(crate) mod socket;
 #[cfg(feature = "ws")]
 pub(crate) mod ws;
 
-/// One write, as the payload chosen: the Plotly write and its encoded line.
+/// One write, encoded as the payload chosen (`--payload`).
 #[derive(Debug)]
 pub(crate) struct Message<'a> {
-    /// The Plotly write.
-    #[allow(dead_code)]
-    pub(crate) write: &'a Write,
     /// The payload's bytes, without a newline: what every target sends.
     pub(crate) payload: &'a [u8],
 }
