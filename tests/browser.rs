@@ -523,3 +523,68 @@ browser_test! {
         browser.quit().await;
     }
 }
+
+browser_test! {
+    /// A figure whose oldest points the viewer dropped to stay within its
+    /// memory budget says so on its page, and the page holds what the
+    /// viewer holds: no more, also as new points arrive.
+    async fn the_page_says_what_memory_dropped_and_keeps_what_the_viewer_keeps() {
+        use plotstream::protocol::{Figure, StreamSpec, Trace, Write};
+        use plotstream::viewer::{Config, Viewer};
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = Viewer::new(Config {
+            max_token_bytes: 20_000,
+            ..Config::default()
+        })
+        .expect("a valid config");
+        let addr = common::serve_here(&viewer).await;
+        let id = viewer
+            .add_figure(Figure {
+                data: vec![Trace::streamed("scatter", StreamSpec::new("mem", 100))],
+                ..Default::default()
+            })
+            .expect("valid");
+        let write = |i: u64| -> Write {
+            serde_json::from_value(json!({"x": i, "y": i, "text": "s".repeat(1000)}))
+                .expect("a write")
+        };
+        for i in 0..50 {
+            viewer.apply("mem", &[write(i)]).expect("applies");
+        }
+        let held = |viewer: &Viewer| viewer.figure_json(id).expect("a figure")["data"][0]["x"].clone();
+        let browser = Browser::start().await;
+        browser.open(&format!("http://{addr}/plot/{id}")).await;
+        let page = "const s = document.getElementById('status'); \
+                    return [s.textContent, document.getElementById('plot').data[0].x];";
+        let until = async |want: &Value| {
+            let start = Instant::now();
+            loop {
+                let s = browser.eval(page).await;
+                if s[0].as_str().unwrap_or_default().contains("points dropped to stay within memory")
+                    && &s[1] == want
+                {
+                    return s[0].as_str().unwrap_or_default().to_owned();
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "the page never showed {want}: {s}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let kept = held(&viewer);
+        let n = kept.as_array().map_or(0, Vec::len);
+        assert!(n < 50, "{n} points kept of 50");
+        let words = until(&kept).await;
+        assert!(
+            words.contains(&format!("{} points dropped to stay within memory", 50 - n)),
+            "{words}"
+        );
+        // New points on the open page: it trims as the viewer does.
+        for i in 50..70 {
+            viewer.apply("mem", &[write(i)]).expect("applies");
+        }
+        until(&held(&viewer)).await;
+        browser.quit().await;
+    }
+}

@@ -48,6 +48,16 @@ pub struct ServeOpts {
     /// The longest line a stream may send; a longer one is refused with 413.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "1MiB", value_parser = flags::bytes)]
     pub max_line_bytes: usize,
+    /// The most bytes all traces' points may hold together (strings
+    /// included). Past it the oldest points of the largest figure go first;
+    /// each trace keeps its newest point, and the page and /metrics count
+    /// what was dropped. 512MiB suits a laptop: a sixteenth of 8 GiB.
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "512MiB", value_parser = flags::bytes)]
+    pub memory_limit: usize,
+    /// The most bytes one token's traces may hold; past it the oldest points
+    /// of its own traces go, so one stream cannot take the whole budget.
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "16MiB", value_parser = flags::bytes)]
+    pub max_token_bytes: usize,
     /// The largest maxpoints a trace may ask for (each point it keeps costs
     /// 16 bytes as an (x, y) pair); a figure asking more is refused with 400.
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000000", value_parser = flags::count)]
@@ -124,6 +134,8 @@ impl ServeOpts {
             },
             show_tokens: self.show_tokens || loopback,
             save_interval: self.save_interval,
+            memory_limit: self.memory_limit,
+            max_token_bytes: self.max_token_bytes,
             ..Config::default()
         }
     }

@@ -26,12 +26,18 @@ pub struct TraceUpdate {
     /// Values that replace an attribute's, by dotted attribute path.
     #[serde(default)]
     pub overwrite: BTreeMap<String, Vec<Value>>,
+    /// How many points the trace keeps now, when the viewer dropped old
+    /// ones to stay within its memory budget (fewer than its `maxpoints`):
+    /// a subscriber keeps the last this many of each attribute, after the
+    /// appends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<usize>,
 }
 
 impl TraceUpdate {
     /// Whether it carries nothing.
     pub fn is_empty(&self) -> bool {
-        self.append.is_empty() && self.overwrite.is_empty()
+        self.append.is_empty() && self.overwrite.is_empty() && self.keep.is_none()
     }
 }
 
@@ -43,6 +49,14 @@ pub struct FigureUpdate {
     /// A layout update (dotted keys set nested attributes), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Map<String, Value>>,
+    /// Points the figure has dropped to stay within the viewer's memory
+    /// budget since it was made (left out while none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A `streams` event: how many streams feed the figure now (0: none is
@@ -121,6 +135,7 @@ mod tests {
         let u = FigureUpdate {
             traces: vec![t],
             layout: None,
+            dropped: 0,
         };
         let text = serde_json::to_string(&u).expect("serialises");
         assert_eq!(

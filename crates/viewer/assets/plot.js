@@ -16,6 +16,9 @@
   let pending;
   let frameRequested = false;
   let updates = 0;
+  // Points the viewer dropped from this figure to stay within its memory
+  // budget (its `dropped`): said in the status, never silently.
+  let dropped = 0;
   // How many streams feed the figure (the viewer's `streams` events), and
   // whether the event stream is up.
   let streams = null;
@@ -57,7 +60,10 @@
     status.dataset.streams = String(streams === null ? "" : streams);
     status.dataset.points = String(n);
     status.dataset.updates = String(updates);
-    status.textContent = words + " · " + n + " points held · " + updates + " updates";
+    status.dataset.dropped = String(dropped);
+    status.textContent =
+      words + " · " + n + " points held · " + updates + " updates" +
+      (dropped > 0 ? " · " + dropped + " points dropped to stay within memory" : "");
   }
 
   function schedule() {
@@ -77,6 +83,7 @@
     }
     resetPending(); // the snapshot holds everything sent before it
     pending.snapshot = fig;
+    dropped = fig.dropped || 0;
     schedule();
   }
 
@@ -84,9 +91,11 @@
     for (const t of u.traces) {
       let e = pending.traces.get(t.index);
       if (!e) {
-        e = { over: {}, app: {} };
+        e = { over: {}, app: {}, keep: null };
         pending.traces.set(t.index, e);
       }
+      // The viewer keeps fewer points than maxpoints (its memory budget).
+      if (t.keep != null) e.keep = t.keep;
       for (const [path, values] of Object.entries(t.overwrite || {})) {
         e.over[path] = values;
         delete e.app[path]; // appends before an overwrite are overwritten
@@ -98,6 +107,7 @@
       }
     }
     if (u.layout) pending.layout = Object.assign(pending.layout || {}, u.layout);
+    if (u.dropped) dropped = u.dropped;
     updates++;
     schedule();
   }
@@ -162,11 +172,30 @@
       g.indices.push(index);
       for (const k of keys) {
         g.update[k].push(e.app[k]);
-        g.max[k].push(maxpoints[index] || 500);
+        g.max[k].push(Math.min(maxpoints[index] || 500, e.keep == null ? Infinity : e.keep));
       }
     }
     for (const g of groups.values()) await Plotly.extendTraces(gd, g.update, g.indices, g.max);
+    // Traces the viewer trimmed to stay within memory: keep what it keeps.
+    for (const [index, e] of p.traces) if (e.keep != null) await trim(index, e.keep);
     if (p.layout) await Plotly.relayout(gd, p.layout);
+  }
+
+  // Keeps the last `keep` values of each array of trace `index` (its own
+  // attributes and those one level down, such as marker.color).
+  async function trim(index, keep) {
+    const t = gd.data[index];
+    if (!t) return;
+    const over = {};
+    const cut = (path, v) => {
+      if ((Array.isArray(v) || ArrayBuffer.isView(v)) && v.length > keep) over[path] = [Array.from(v).slice(-keep)];
+    };
+    for (const [k, v] of Object.entries(t)) {
+      if (v && typeof v === "object" && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+        for (const [k2, v2] of Object.entries(v)) cut(k + "." + k2, v2);
+      } else cut(k, v);
+    }
+    if (Object.keys(over).length) await Plotly.restyle(gd, over, [index]);
   }
 
   function connect() {

@@ -15,30 +15,68 @@ use crate::event;
 /// Integers up to this size print exactly from an `f64`.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
-/// At most `max` values, oldest dropped first; O(1) per push.
+/// A value a column holds, and the bytes it owns beyond its own slot.
+trait Held {
+    fn heap(&self) -> usize;
+}
+
+impl Held for f64 {
+    fn heap(&self) -> usize {
+        0
+    }
+}
+
+impl Held for Value {
+    fn heap(&self) -> usize {
+        crate::memory::heap_bytes(self)
+    }
+}
+
+/// At most `max` values, oldest dropped first; O(1) per push. Knows the
+/// bytes its values hold ([`Ring::bytes`]).
 #[derive(Debug, Clone)]
 struct Ring<T> {
     buf: VecDeque<T>,
     max: usize,
+    /// What the values own beyond their slots (a string's bytes, …).
+    heap: usize,
 }
 
-impl<T> Ring<T> {
+impl<T: Held> Ring<T> {
     fn new(max: usize) -> Self {
         Ring {
             buf: VecDeque::new(),
             max,
+            heap: 0,
         }
     }
 
     fn push(&mut self, v: T) {
         if self.buf.len() == self.max {
-            self.buf.pop_front();
+            self.pop_front();
         } else if self.buf.len() == self.buf.capacity() {
             // Grow by doubling, but never past `max`: memory stays bounded by it.
             let want = (self.buf.capacity() * 2).max(16).min(self.max);
             self.buf.reserve_exact(want - self.buf.len());
         }
+        self.heap += v.heap();
         self.buf.push_back(v);
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(old) = self.buf.pop_front() {
+            self.heap -= old.heap();
+        }
+    }
+
+    /// Drops the `n` oldest values, and spare room past twice what is left.
+    fn drop_oldest(&mut self, n: usize) {
+        for _ in 0..n.min(self.buf.len()) {
+            self.pop_front();
+        }
+        if self.buf.capacity() > 2 * self.buf.len() + 16 {
+            self.buf.shrink_to(self.buf.len());
+        }
     }
 
     /// Replaces the contents with `values` (at most `max` of them).
@@ -46,10 +84,16 @@ impl<T> Ring<T> {
         self.buf.clear();
         self.buf.extend(values);
         self.buf.shrink_to(self.max);
+        self.heap = self.buf.iter().map(Held::heap).sum();
     }
 
     fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The bytes the values hold: their slots and what they own.
+    fn bytes(&self) -> usize {
+        self.buf.len() * std::mem::size_of::<T>() + self.heap
     }
 }
 
@@ -80,11 +124,25 @@ impl Column {
         }
     }
 
+    fn bytes(&self) -> usize {
+        match self {
+            Column::Num(r) => r.bytes(),
+            Column::Any(r) => r.bytes(),
+        }
+    }
+
+    fn drop_oldest(&mut self, n: usize) {
+        match self {
+            Column::Num(r) => r.drop_oldest(n),
+            Column::Any(r) => r.drop_oldest(n),
+        }
+    }
+
     /// The general form of the column, keeping its values.
     fn general(&mut self) -> &mut Ring<Value> {
         if let Column::Num(r) = self {
             let mut any = Ring::new(r.max);
-            any.buf.extend(r.buf.iter().map(|&v| number_value(v)));
+            any.replace(r.buf.iter().map(|&v| number_value(v)));
             *self = Column::Any(any);
         }
         match self {
@@ -163,6 +221,11 @@ pub(crate) struct TraceData {
     maxpoints: usize,
     fields: [Option<Column>; Field::ALL.len()],
     others: HashMap<Box<str>, Column>,
+    /// The bytes its columns' values hold, kept as they change.
+    bytes: usize,
+    /// Whether points were dropped to stay within memory: then it keeps
+    /// fewer than `maxpoints`, and its updates say how many.
+    trimmed: bool,
 }
 
 impl TraceData {
@@ -171,11 +234,62 @@ impl TraceData {
             maxpoints: usize::try_from(maxpoints).unwrap_or(usize::MAX),
             fields: Default::default(),
             others: HashMap::new(),
+            bytes: 0,
+            trimmed: false,
         }
     }
 
     pub(crate) fn maxpoints(&self) -> usize {
         self.maxpoints
+    }
+
+    /// The bytes its values hold (numbers 8 each, other values their JSON
+    /// form in memory, strings included).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// How many points it keeps, when memory made that fewer than its
+    /// `maxpoints` (for subscribers, who trim to it).
+    pub(crate) fn kept(&self) -> Option<usize> {
+        let points = self.points();
+        (self.trimmed && points < self.maxpoints).then_some(points)
+    }
+
+    /// Drops the oldest points until `need` bytes are freed, keeping the
+    /// newest point always; returns the points and bytes dropped.
+    ///
+    /// Columns are aligned at their newest value, so the oldest point is
+    /// the first value of each longest column.
+    pub(crate) fn drop_oldest(&mut self, need: usize) -> (u64, usize) {
+        let start = self.bytes;
+        let mut dropped = 0;
+        loop {
+            let freed = start - self.bytes;
+            let points = self.points();
+            if freed >= need || points <= 1 {
+                break;
+            }
+            // As many points as the average point's bytes say, in one step.
+            let per_point = (self.bytes / points).max(1);
+            let n = (need - freed).div_ceil(per_point).clamp(1, points - 1);
+            let keep = points - n;
+            for column in self.columns_mut() {
+                let over = column.len().saturating_sub(keep);
+                column.drop_oldest(over);
+            }
+            self.bytes = self.columns().map(|(_, c)| c.bytes()).sum();
+            dropped += n as u64;
+        }
+        self.trimmed |= dropped > 0;
+        (dropped, start - self.bytes)
+    }
+
+    fn columns_mut(&mut self) -> impl Iterator<Item = &mut Column> {
+        self.fields
+            .iter_mut()
+            .flatten()
+            .chain(self.others.values_mut())
     }
 
     /// Applies a write's attributes, noting them in `pending` if given.
@@ -186,7 +300,11 @@ impl TraceData {
     pub(crate) fn apply(&mut self, w: &Write, mut pending: Option<&mut TraceUpdate>) {
         let max = self.maxpoints;
         let walked = w.for_each_attribute(|a| {
-            self.column(&a).apply(a.change);
+            let column = self.column(&a);
+            let before = column.bytes();
+            column.apply(a.change);
+            let after = column.bytes();
+            self.bytes = self.bytes - before + after;
             if let Some(p) = pending.as_deref_mut() {
                 event::note(p, a.path, a.change, max);
             }
@@ -221,6 +339,7 @@ impl TraceData {
         for a in restored_attributes(columns) {
             self.column(&a).apply(a.change);
         }
+        self.bytes = self.columns().map(|(_, c)| c.bytes()).sum();
     }
 
     /// The columns as `[[path, [values…]], …]`, for the store: serialized
@@ -322,16 +441,16 @@ mod tests {
     fn a_ring_keeps_the_last_max_and_never_grows_past_it() {
         let mut r = Ring::new(5);
         for i in 0..100 {
-            r.push(i);
+            r.push(f64::from(i));
             assert!(r.buf.capacity() <= 5, "capacity {}", r.buf.capacity());
         }
         assert_eq!(
             r.buf.iter().copied().collect::<Vec<_>>(),
-            [95, 96, 97, 98, 99]
+            [95.0, 96.0, 97.0, 98.0, 99.0]
         );
         let mut big = Ring::new(1000);
         for i in 0..1000 {
-            big.push(i);
+            big.push(f64::from(i));
         }
         assert_eq!(big.buf.capacity(), 1000, "grows to max exactly");
     }
@@ -426,6 +545,52 @@ mod tests {
             (deep, vec![json!(1)]),
         ]);
         assert_eq!(Value::Object(small.to_json()), json!({"x": [2, 3]}));
+    }
+
+    #[test]
+    fn bytes_follow_every_change_and_strings_count_whole() {
+        let mut t = TraceData::new(3);
+        t.apply(&Write::xy(1, 2), None);
+        assert_eq!(t.bytes(), 16, "two packed numbers");
+        t.apply(&write(json!({"text": "x".repeat(1000)})), None);
+        assert_eq!(t.bytes(), 16 + std::mem::size_of::<Value>() + 1000);
+        // Past maxpoints the oldest go, and their bytes with them.
+        for _ in 0..3 {
+            t.apply(&write(json!({"text": "y".repeat(10)})), None);
+        }
+        assert_eq!(t.bytes(), 16 + 3 * (std::mem::size_of::<Value>() + 10));
+        t.apply(&write(json!({"text": ["a", "b"]})), None);
+        assert_eq!(t.bytes(), 16 + 2 * (std::mem::size_of::<Value>() + 1));
+        let fresh: usize = t.columns().map(|(_, c)| c.bytes()).sum();
+        assert_eq!(t.bytes(), fresh, "kept as it changes = counted afresh");
+    }
+
+    #[test]
+    fn dropping_for_memory_takes_the_oldest_and_keeps_the_newest() {
+        let mut t = TraceData::new(100);
+        for i in 0..10 {
+            t.apply(
+                &write(json!({"x": i, "text": format!("{i}{}", "s".repeat(99))})),
+                None,
+            );
+        }
+        // One marker colour for the whole trace: not a point of its own.
+        t.apply(&write(json!({"marker": {"color": ["red"]}})), None);
+        assert_eq!(t.kept(), None, "nothing dropped yet");
+        let per_point = 8 + std::mem::size_of::<Value>() + 100;
+        let before = t.bytes();
+        let (points, freed) = t.drop_oldest(3 * per_point);
+        assert_eq!((points, freed), (3, 3 * per_point));
+        assert_eq!(t.bytes(), before - freed);
+        assert_eq!(t.to_json()["x"], json!([3, 4, 5, 6, 7, 8, 9]));
+        assert_eq!(t.to_json()["marker"]["color"], json!(["red"]));
+        assert_eq!(t.kept(), Some(7));
+        // However much is asked, the newest point stays.
+        let (points, _) = t.drop_oldest(usize::MAX);
+        assert_eq!(points, 6);
+        assert_eq!(t.to_json()["x"], json!([9]));
+        assert_eq!(t.to_json()["text"][0].as_str().map(|s| &s[..1]), Some("9"));
+        assert_eq!(t.drop_oldest(usize::MAX), (0, 0));
     }
 
     #[test]

@@ -140,6 +140,21 @@ pub struct Config {
     /// how often the points of figures written to are saved: a crash loses
     /// at most this long of points. Default 1 s.
     pub save_interval: Duration,
+    /// The most bytes every trace's points may hold together: past it, the
+    /// oldest points of the largest figure go first (each trace keeps its
+    /// newest point). Points dropped are counted in `/metrics` and shown on
+    /// the figure's page. If the newest points alone pass it, writes are
+    /// refused with 429 until figures are deleted. Default 512 MiB: on a
+    /// laptop with 8 GiB this is a sixteenth of its memory, next to the
+    /// browsers drawing the plots; it holds 32 tokens at their cap, or about
+    /// 33 million (x, y) points.
+    pub memory_limit: usize,
+    /// The most bytes one token's traces may hold (shared equally among the
+    /// figures it feeds): past it, the oldest points of its own traces go,
+    /// so that one stream cannot take the budget from the others. Default
+    /// 16 MiB: a million (x, y) points, or 500 of them with a 32 KiB string
+    /// each.
+    pub max_token_bytes: usize,
     /// The `Host` values answered; others get 403. Default: the loopback's.
     pub allowed_hosts: AllowedHosts,
     /// Whether readers of the API and the event stream see the figures'
@@ -167,6 +182,8 @@ impl Default for Config {
             header_timeout: Duration::from_secs(5),
             max_connections: 16_384,
             save_interval: Duration::from_secs(1),
+            memory_limit: 512 << 20,
+            max_token_bytes: 16 << 20,
             allowed_hosts: AllowedHosts::default(),
             show_tokens: true,
         }
@@ -188,10 +205,18 @@ impl Config {
             ("max_columns", self.max_columns),
             ("max_figure_bytes", self.max_figure_bytes),
             ("max_connections", self.max_connections),
+            ("memory_limit", self.memory_limit),
+            ("max_token_bytes", self.max_token_bytes),
         ] {
             if value == 0 {
                 return invalid(format!("{name} must be at least 1"));
             }
+        }
+        if self.max_token_bytes > self.memory_limit {
+            return invalid(format!(
+                "max_token_bytes ({}) must be at most memory_limit ({})",
+                self.max_token_bytes, self.memory_limit
+            ));
         }
         if self.max_points == 0 {
             return invalid("max_points must be at least 1".to_owned());

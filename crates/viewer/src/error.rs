@@ -61,6 +61,18 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The traces' newest points alone hold more than
+    /// [`Config::memory_limit`](crate::Config::memory_limit): nothing old is
+    /// left to drop for a new write (429).
+    #[error(
+        "the viewer's figures hold {used} bytes in their newest points alone, over the memory limit of {limit} bytes (--memory-limit): delete figures or raise the limit"
+    )]
+    OverMemory {
+        /// The bytes held.
+        used: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// No figure has this id (404).
     #[error("no figure {id}")]
     NoSuchFigure {
@@ -199,7 +211,9 @@ impl Error {
                 _ => StatusCode::BAD_REQUEST,
             },
             Error::FigureTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::TooManyFigures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyFigures { .. } | Error::OverMemory { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::NoSuchFigure { .. } | Error::NotFound { .. } | Error::UnknownToken { .. } => {
                 StatusCode::NOT_FOUND
             }

@@ -74,14 +74,18 @@ impl Pending {
         }
     }
 
-    /// The update event, each list trimmed to its trace's maxpoints;
-    /// `None` when nothing changed.
-    pub(crate) fn take(self, traces: &[TraceData]) -> Option<FigureUpdate> {
+    /// The update event, each list trimmed to its trace's maxpoints, each
+    /// trace saying how many points it keeps if memory made that fewer;
+    /// `None` when nothing changed. `dropped` is the figure's count of
+    /// points dropped for memory.
+    pub(crate) fn take(self, traces: &[TraceData], dropped: u64) -> Option<FigureUpdate> {
         let mut update = FigureUpdate {
             traces: Vec::new(),
             layout: self.layout,
+            dropped,
         };
         for mut t in self.traces.into_iter().flatten() {
+            t.keep = traces.get(t.index).and_then(TraceData::kept);
             if t.is_empty() {
                 continue;
             }
@@ -100,12 +104,14 @@ impl Pending {
 /// The figure with the data it holds now, as Plotly figure JSON: the
 /// template each trace was created with, its streamed columns set over it.
 /// Without `show_tokens` the traces' `stream.token` is left out (a token
-/// is a write credential); `stream.maxpoints` stays.
+/// is a write credential); `stream.maxpoints` stays. A figure that dropped
+/// points to stay within memory says how many, as `dropped`.
 pub(crate) fn snapshot(
     template: &Figure,
     traces: &[TraceData],
     layout: &Map<String, Value>,
     show_tokens: bool,
+    dropped: u64,
 ) -> Value {
     let mut data = Vec::with_capacity(template.data.len());
     for (trace, held) in template.data.iter().zip(traces) {
@@ -127,6 +133,9 @@ pub(crate) fn snapshot(
     };
     fig.insert("data".into(), Value::Array(data));
     fig.insert("layout".into(), Value::Object(layout.clone()));
+    if dropped > 0 {
+        fig.insert("dropped".into(), Value::from(dropped));
+    }
     Value::Object(fig)
 }
 
@@ -157,7 +166,7 @@ mod tests {
                 .as_object()
                 .expect("an object"),
         );
-        let update = p.take(&traces).expect("something changed");
+        let update = p.take(&traces, 0).expect("something changed");
         assert_eq!(
             serde_json::to_value(&update).expect("serialises"),
             json!({"traces": [{"index": 0, "append": {"y": [1, 2], "x": [9]}, "overwrite": {"x": [7, 8]}}],
@@ -176,7 +185,7 @@ mod tests {
         for i in 0..1000 {
             traces[0].apply(&Write::xy(i, i), Some(p.trace(0)));
         }
-        let update = p.take(&traces).expect("changed");
+        let update = p.take(&traces, 0).expect("changed");
         let t = &update.traces[0];
         assert_eq!(t.overwrite["y"].len(), 5, "the overwrite, trimmed");
         assert_eq!(
@@ -190,7 +199,7 @@ mod tests {
             &write(json!({"y": (0..5000).collect::<Vec<_>>()})),
             Some(p.trace(0)),
         );
-        let update = p.take(&traces).expect("changed");
+        let update = p.take(&traces, 0).expect("changed");
         assert_eq!(
             update.traces[0].overwrite["y"],
             (4995..5000).map(Value::from).collect::<Vec<_>>()
@@ -206,9 +215,9 @@ mod tests {
         .expect("a figure");
         let mut traces = vec![TraceData::new(7)];
         traces[0].apply(&Write::xy(1, 2), None);
-        let shown = snapshot(&fig, &traces, &Map::new(), true);
+        let shown = snapshot(&fig, &traces, &Map::new(), true, 0);
         assert_eq!(shown["data"][0]["stream"]["token"], "secret");
-        let hidden = snapshot(&fig, &traces, &Map::new(), false);
+        let hidden = snapshot(&fig, &traces, &Map::new(), false, 0);
         assert_eq!(hidden["data"][0]["stream"], json!({"maxpoints": 7}));
         assert_eq!(hidden["data"][0]["x"], json!([1]));
     }

@@ -2,7 +2,7 @@
 //! ([`TokenEntry`]); and the [`Flusher`] that sends what figures gathered.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 use crate::column::{TraceData, relayout, restored_attributes};
 use crate::event::{self, Pending};
 use crate::fanout::{Fanout, Message, Subscriber};
+use crate::memory::Memory;
 use crate::store::{SaveRow, StoredData, StreamMark};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -84,6 +85,11 @@ pub(crate) struct FigureEntry {
     /// Whether the store has the figure's own row (a figure made for an
     /// unknown token gets it with its first save).
     stored: AtomicBool,
+    /// The viewer's memory budget, which its traces' bytes count against.
+    memory: Arc<Memory>,
+    /// Its traces' bytes, readable without the lock (to pick the largest
+    /// figure when the viewer is over its limit).
+    bytes: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -99,6 +105,10 @@ struct FigureState {
     /// How far each acknowledged stream that wrote to it reached, one per
     /// token at most: saved with the points.
     streams: Vec<StreamMark>,
+    /// Its traces' bytes together.
+    bytes: usize,
+    /// Points dropped to stay within memory since it was made.
+    dropped: u64,
 }
 
 /// What a new figure entry needs besides its figure.
@@ -109,6 +119,7 @@ pub(crate) struct FigureSettings {
     pub(crate) update_interval: Duration,
     pub(crate) show_tokens: bool,
     pub(crate) flusher: Arc<Flusher>,
+    pub(crate) memory: Arc<Memory>,
 }
 
 impl FigureEntry {
@@ -134,6 +145,8 @@ impl FigureEntry {
                 last_sent: Instant::now(),
                 last_write: Instant::now(),
                 streams: Vec::new(),
+                bytes: 0,
+                dropped: 0,
             }),
             template,
             fanout: Fanout::new(
@@ -146,7 +159,70 @@ impl FigureEntry {
             queued: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             stored: AtomicBool::new(false),
+            memory: Arc::clone(&settings.memory),
+            bytes: AtomicUsize::new(0),
         }
+    }
+
+    /// Its traces' bytes, as of its last change.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Notes, in the figure and in the budget, that some of its traces
+    /// went from `before` to `after` bytes.
+    fn count_bytes(&self, state: &mut FigureState, before: usize, after: usize) {
+        self.memory.changed(before, after);
+        state.bytes = state.bytes - before + after;
+        self.bytes.store(state.bytes, Ordering::Relaxed);
+    }
+
+    /// Drops the oldest points of its largest traces until `need` bytes are
+    /// freed (each trace keeps its newest point), for the viewer's memory
+    /// limit; returns the bytes freed. Subscribers are told how many points
+    /// each trace keeps.
+    pub(crate) fn drop_oldest(self: &Arc<Self>, need: usize) -> usize {
+        let mut state = self.lock();
+        let all: Vec<usize> = (0..state.traces.len()).collect();
+        let freed = self.drop_from(&mut state, &all, need);
+        if freed > 0 {
+            if self.fanout.receiver_count() > 0 {
+                let pending = state.pending.get_or_insert_with(Pending::default);
+                for &i in &all {
+                    pending.trace(i);
+                }
+            }
+            self.dirty.store(true, Ordering::Release);
+            self.send_or_queue(&mut state);
+        }
+        freed
+    }
+
+    /// Drops the oldest points of traces `indices`, largest first, until
+    /// `need` bytes are freed; counts them, and the bytes.
+    fn drop_from(&self, state: &mut FigureState, indices: &[usize], need: usize) -> usize {
+        let mut order: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| i < state.traces.len())
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(state.traces[i].bytes()));
+        let mut freed = 0;
+        let mut points = 0;
+        for i in order {
+            if freed >= need {
+                break;
+            }
+            let (p, b) = state.traces[i].drop_oldest(need - freed);
+            points += p;
+            freed += b;
+        }
+        if points > 0 {
+            state.dropped += points;
+            self.memory.note_dropped(points);
+            self.count_bytes(state, freed, 0);
+        }
+        freed
     }
 
     fn lock(&self) -> MutexGuard<'_, FigureState> {
@@ -171,6 +247,7 @@ impl FigureEntry {
             &state.traces,
             &state.layout,
             self.show_tokens,
+            state.dropped,
         )
     }
 
@@ -187,6 +264,7 @@ impl FigureEntry {
             &state.traces,
             &state.layout,
             self.show_tokens,
+            state.dropped,
         );
         (snapshot, self.fanout.subscribe())
     }
@@ -222,7 +300,7 @@ impl FigureEntry {
         let Some(pending) = state.pending.take() else {
             return;
         };
-        let Some(update) = pending.take(&state.traces) else {
+        let Some(update) = pending.take(&state.traces, state.dropped) else {
             return;
         };
         if let Ok(json) = serde_json::to_string(&update) {
@@ -278,6 +356,9 @@ impl FigureEntry {
             state.layout.clone_from(&data.layout);
         }
         state.streams.clone_from(&data.streams);
+        let after = state.traces.iter().map(TraceData::bytes).sum();
+        let before = state.bytes;
+        self.count_bytes(&mut state, before, after);
     }
 
     /// Points held by each trace.
@@ -299,13 +380,22 @@ impl FigureEntry {
             .collect()
     }
 
-    /// Applies `writes` to the traces `indices`.
+    /// Applies `writes` to the traces `indices`, the traces of one token
+    /// that feeds `shared` figures: past its share of
+    /// [`Config::max_token_bytes`](crate::Config::max_token_bytes), the
+    /// oldest points of those traces go.
     ///
     /// Updates are gathered for `update_interval` (10 ms by default) and
     /// sent as one event: a subscriber gets a few dozen events a second per
     /// figure however many chunks arrive. What is held back, the flusher
     /// sends.
-    fn apply(self: &Arc<Self>, indices: &[usize], writes: &[Write], mark: Option<&StreamMark>) {
+    fn apply(
+        self: &Arc<Self>,
+        indices: &[usize],
+        writes: &[Write],
+        mark: Option<&StreamMark>,
+        shared: usize,
+    ) {
         let mut state = self.lock();
         if let Some(mark) = mark {
             match state.streams.iter_mut().find(|m| m.token == mark.token) {
@@ -313,6 +403,7 @@ impl FigureEntry {
                 None => state.streams.push(mark.clone()),
             }
         }
+        let before = bytes_of(&state.traces, indices);
         let mut pending = if self.fanout.receiver_count() > 0 {
             Some(state.pending.take().unwrap_or_default())
         } else {
@@ -335,12 +426,40 @@ impl FigureEntry {
         }
         state.last_write = Instant::now();
         state.pending = pending;
+        let held = bytes_of(&state.traces, indices);
+        self.count_bytes(&mut state, before, held);
+        if let Some(need) = self.memory.token_excess(held, shared) {
+            self.drop_from(&mut state, indices, need);
+        }
         self.dirty.store(true, Ordering::Release);
+        self.send_or_queue(&mut state);
+    }
+
+    /// Sends the pending updates if the last event is `update_interval`
+    /// old, else has the flusher send them.
+    fn send_or_queue(self: &Arc<Self>, state: &mut FigureState) {
         if state.last_sent.elapsed() >= self.update_interval {
-            self.send_pending(&mut state);
+            self.send_pending(state);
         } else if state.pending.is_some() && !self.queued.swap(true, Ordering::AcqRel) {
             self.flusher.queue(Arc::downgrade(self));
         }
+    }
+}
+
+/// The bytes of traces `indices` together.
+fn bytes_of(traces: &[TraceData], indices: &[usize]) -> usize {
+    indices
+        .iter()
+        .filter_map(|&i| traces.get(i))
+        .map(TraceData::bytes)
+        .sum()
+}
+
+impl Drop for FigureEntry {
+    fn drop(&mut self) {
+        // Its points are freed with it.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        self.memory.changed(state.bytes, 0);
     }
 }
 
@@ -527,7 +646,7 @@ impl TokenEntry {
         }
         let targets = self.targets.read().unwrap_or_else(PoisonError::into_inner);
         for (figure, indices) in targets.iter() {
-            figure.apply(indices, writes, mark);
+            figure.apply(indices, writes, mark, targets.len());
         }
         self.writes
             .fetch_add(writes.len() as u64, Ordering::Relaxed);

@@ -286,11 +286,14 @@ impl Batch {
         let lines = std::mem::take(&mut self.lines);
         let Some(claim) = claim else {
             self.apply_now(viewer, entry, None);
+            viewer.keep_within_memory();
             return Ok(());
         };
         let applied = entry.resume.apply(&entry.token, claim, lines, |mark| {
             self.apply_now(viewer, entry, mark);
         });
+        // Outside the stream's claim: this takes other figures' locks.
+        viewer.keep_within_memory();
         if applied.is_err() {
             self.writes.clear();
             self.heartbeats = 0;

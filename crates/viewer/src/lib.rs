@@ -93,6 +93,7 @@ mod fanout;
 mod figure;
 mod ingest;
 mod linger;
+mod memory;
 mod metrics;
 mod page;
 mod security;

@@ -3,7 +3,35 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::memory::Memory;
 use crate::{Error, Viewer};
+
+/// One metric: name, type, help, value.
+type Row = (&'static str, &'static str, &'static str, String);
+
+/// The memory budget's gauges and the points it dropped.
+fn memory_rows(memory: &Memory) -> [Row; 3] {
+    [
+        (
+            "memory_bytes",
+            "gauge",
+            "Bytes the traces' points hold now (strings included), counted against --memory-limit.",
+            memory.used().to_string(),
+        ),
+        (
+            "memory_limit_bytes",
+            "gauge",
+            "The points' memory budget (--memory-limit).",
+            memory.limit.to_string(),
+        ),
+        (
+            "points_dropped_total",
+            "counter",
+            "Oldest points dropped to stay within --memory-limit or --max-token-bytes.",
+            memory.dropped().to_string(),
+        ),
+    ]
+}
 
 /// Counts one of something open (a connection, a stream, a subscriber) in a
 /// gauge for as long as it lives, however it ends.
@@ -47,10 +75,11 @@ pub(crate) enum ErrorKind {
     FigureDeleted,
     HostRefused,
     NotJson,
+    OverMemory,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 12] = [
+    const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidWrite,
         ErrorKind::LineTooLong,
         ErrorKind::MissingToken,
@@ -63,6 +92,7 @@ impl ErrorKind {
         ErrorKind::FigureDeleted,
         ErrorKind::HostRefused,
         ErrorKind::NotJson,
+        ErrorKind::OverMemory,
     ];
 
     fn label(self) -> &'static str {
@@ -79,6 +109,7 @@ impl ErrorKind {
             ErrorKind::FigureDeleted => "figure_deleted",
             ErrorKind::HostRefused => "host_refused",
             ErrorKind::NotJson => "not_json",
+            ErrorKind::OverMemory => "over_memory",
         }
     }
 
@@ -99,6 +130,7 @@ impl ErrorKind {
             Error::FigureDeleted { .. } => ErrorKind::FigureDeleted,
             Error::HostRefused { .. } => ErrorKind::HostRefused,
             Error::NotJson { .. } => ErrorKind::NotJson,
+            Error::OverMemory { .. } => ErrorKind::OverMemory,
             _ => return None,
         })
     }
@@ -139,11 +171,11 @@ impl Metrics {
     }
 
     /// The counters in the Prometheus text format; `figures` is the number
-    /// of figures held.
-    pub(crate) fn text(&self, figures: usize) -> String {
+    /// of figures held, `memory` their points' budget.
+    pub(crate) fn text(&self, figures: usize, memory: &Memory) -> String {
         let load = |v: &AtomicU64| v.load(Ordering::Relaxed).to_string();
         let gauge = |v: &AtomicI64| v.load(Ordering::Relaxed).to_string();
-        let rows = [
+        let mut rows = vec![
             (
                 "open_streams",
                 "gauge",
@@ -236,6 +268,7 @@ impl Metrics {
                 load(&self.writes_saved),
             ),
         ];
+        rows.extend(memory_rows(memory));
         let mut out = String::new();
         for (name, kind, help, value) in rows {
             let _ = writeln!(

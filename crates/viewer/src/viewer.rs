@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::column::TraceData;
 use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
+use crate::memory::Memory;
 use crate::metrics::Metrics;
 use crate::store::{SaveRow, StoredData, StoredFigure};
 use crate::{Config, Error, Store};
@@ -26,6 +27,8 @@ struct Inner {
     /// with one new token make one figure.
     open_lock: Mutex<()>,
     metrics: Metrics,
+    /// The points' memory budget.
+    memory: Arc<Memory>,
     flusher: Arc<Flusher>,
     /// Whether the flusher and the janitor run.
     tasks: AtomicBool,
@@ -161,6 +164,7 @@ impl Viewer {
         config.validate()?;
         Ok(Viewer {
             inner: Arc::new(Inner {
+                memory: Arc::new(Memory::new(config.memory_limit, config.max_token_bytes)),
                 config,
                 figures: RwLock::new(BTreeMap::new()),
                 next_id: AtomicU64::new(1),
@@ -226,6 +230,8 @@ impl Viewer {
             }
         }
         entry.restore(&data);
+        // Saved under larger limits, perhaps: what is kept fits these.
+        self.keep_within_memory();
         entry.points().iter().sum()
     }
 
@@ -381,6 +387,7 @@ impl Viewer {
             update_interval: config.update_interval,
             show_tokens: config.show_tokens,
             flusher: Arc::clone(&self.inner.flusher),
+            memory: Arc::clone(&self.inner.memory),
         };
         let entry = {
             let mut figures = self
@@ -573,6 +580,17 @@ impl Viewer {
     ///
     /// [`Line::parse_write`]: plotstream_protocol::Line::parse_write
     pub(crate) fn admit(&self, entry: &TokenEntry, line: u64, w: &Write) -> Result<(), Error> {
+        let memory = &self.inner.memory;
+        if memory.is_full() {
+            // Something may have been freed since (a figure deleted).
+            self.keep_within_memory();
+            if memory.is_full() {
+                return Err(Error::OverMemory {
+                    used: memory.used(),
+                    limit: memory.limit,
+                });
+            }
+        }
         entry.admit(w).map_err(|refused| match refused {
             Refused::OverColumns(path) => Error::TooManyColumns {
                 token: entry.token.clone(),
@@ -617,6 +635,7 @@ impl Viewer {
             }
         }
         entry.apply(&writes[..admitted], None);
+        self.keep_within_memory();
         self.inner
             .metrics
             .writes
@@ -672,6 +691,32 @@ impl Viewer {
         }))
     }
 
+    /// Drops old points while the traces hold more than
+    /// [`Config::memory_limit`]: the oldest of the largest figure's largest
+    /// traces first, to 1/64 below the limit, each trace keeping its newest
+    /// point. Called after writes are applied; one caller at a time does
+    /// the work. If the newest points alone are over the limit, the viewer
+    /// is full: [`Viewer::admit`] refuses writes until something is freed.
+    pub(crate) fn keep_within_memory(&self) {
+        let memory = &self.inner.memory;
+        let Some(mut need) = memory.excess() else {
+            memory.set_full(false);
+            return;
+        };
+        let Some(_dropping) = memory.try_drop() else {
+            return;
+        };
+        let mut figures = self.figures();
+        figures.sort_by_key(|f| std::cmp::Reverse(f.bytes()));
+        for figure in &figures {
+            need = need.saturating_sub(figure.drop_oldest(need));
+            if need == 0 {
+                break;
+            }
+        }
+        memory.set_full(memory.used() > memory.limit);
+    }
+
     /// Ends every figure's event streams (the server is stopping).
     pub(crate) fn close_subscriptions(&self) {
         for f in self.figures() {
@@ -681,7 +726,9 @@ impl Viewer {
 
     /// The counters in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
-        self.inner.metrics.text(self.figure_count())
+        self.inner
+            .metrics
+            .text(self.figure_count(), &self.inner.memory)
     }
 
     /// Drops the figures made for unknown tokens that have had no stream
@@ -941,5 +988,105 @@ mod tests {
             .expect("the new token feeds it");
         drop(viewer);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn text_write(i: u64, len: usize) -> Write {
+        serde_json::from_value(json!({"x": i, "text": "s".repeat(len)})).expect("a write")
+    }
+
+    #[test]
+    fn points_past_the_budgets_go_oldest_first_and_are_counted() {
+        let per_point = 8 + std::mem::size_of::<Value>() + 1000;
+        let viewer = Viewer::new(Config {
+            memory_limit: 64 * per_point,
+            max_token_bytes: 16 * per_point,
+            ..Config::default()
+        })
+        .expect("a valid config");
+        let ids: Vec<u64> = (0..6)
+            .map(|t| {
+                viewer
+                    .add_figure(figure(&format!("t{t}"), 500))
+                    .expect("adds")
+            })
+            .collect();
+        // Each token is held to its own 16 points, whatever it sends.
+        for i in 0..40 {
+            viewer.apply("t0", &[text_write(i, 1000)]).expect("applies");
+        }
+        let xs = |id: u64| viewer.figure_json(id).expect("a figure")["data"][0]["x"].clone();
+        let x0 = xs(ids[0]);
+        let held = x0.as_array().map_or(0, Vec::len);
+        assert!((14..=16).contains(&held), "{held} points held");
+        assert_eq!(x0[held - 1], json!(39), "the newest stays");
+        // Six tokens at their cap pass the viewer's 64 points: the largest
+        // figure loses its oldest first, and every drop is counted.
+        for t in 1..6 {
+            for i in 0..16 {
+                viewer
+                    .apply(&format!("t{t}"), &[text_write(i, 1000)])
+                    .expect("applies");
+            }
+        }
+        let memory = &viewer.inner.memory;
+        assert!(
+            memory.used() <= memory.limit,
+            "{} over {}",
+            memory.used(),
+            memory.limit
+        );
+        let held: usize = ids
+            .iter()
+            .map(|&id| xs(id).as_array().map_or(0, Vec::len))
+            .sum();
+        let dropped: u64 = ids
+            .iter()
+            .map(|&id| {
+                viewer.figure_json(id).expect("a figure")["dropped"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(
+            held as u64 + dropped,
+            40 + 5 * 16,
+            "held {held}, dropped {dropped}"
+        );
+        assert_eq!(memory.dropped(), dropped);
+        assert!(
+            viewer
+                .metrics_text()
+                .contains(&format!("plotstream_points_dropped_total {dropped}\n"))
+        );
+    }
+
+    #[test]
+    fn newest_points_alone_over_the_limit_refuse_writes_until_freed() {
+        let per_point = 8 + std::mem::size_of::<Value>() + 1000;
+        let viewer = Viewer::new(Config {
+            memory_limit: 2 * per_point,
+            max_token_bytes: 2 * per_point,
+            ..Config::default()
+        })
+        .expect("a valid config");
+        for t in ["a", "b", "c"] {
+            viewer.add_figure(figure(t, 500)).expect("adds");
+        }
+        viewer.apply("a", &[text_write(1, 1000)]).expect("applies");
+        viewer.apply("b", &[text_write(1, 1000)]).expect("applies");
+        // Accepted (the newest write is never dropped), but over the limit
+        // with nothing old to drop.
+        viewer.apply("c", &[text_write(1, 1000)]).expect("applies");
+        let err = viewer.apply("a", &[text_write(2, 1000)]).expect_err("full");
+        assert!(matches!(err, Error::OverMemory { .. }), "{err}");
+        assert!(err.to_string().contains("memory limit"), "{err}");
+        viewer.delete_figure(3).expect("deletes");
+        viewer
+            .apply("a", &[text_write(2, 1000)])
+            .expect("room again");
+        assert_eq!(
+            viewer.figure_json(1).expect("a figure")["data"][0]["x"],
+            json!([2])
+        );
     }
 }
