@@ -31,9 +31,30 @@ pub async fn create_figure(
     figure: &Figure,
     opts: &StreamOptions,
 ) -> Result<CreatedFigure, Error> {
+    create(url, figure, "api/figures", opts).await
+}
+
+/// Creates `figure` as [`create_figure`] does, but held in the viewer's
+/// memory only: never saved in its store, and dropped by the viewer once
+/// idle (its open-figure TTL, 10 minutes by default) if nobody deletes it
+/// first. For figures made to be thrown away, such as a load test's.
+pub async fn create_temporary_figure(
+    url: &str,
+    figure: &Figure,
+    opts: &StreamOptions,
+) -> Result<CreatedFigure, Error> {
+    create(url, figure, "api/figures?temporary=true", opts).await
+}
+
+async fn create(
+    url: &str,
+    figure: &Figure,
+    path: &str,
+    opts: &StreamOptions,
+) -> Result<CreatedFigure, Error> {
     let body = serde_json::to_vec(figure)
         .map_err(|source| plotstream_protocol::Error::Encode { source })?;
-    let (addr, status, text) = call(url, Method::POST, "api/figures", Some(body), opts).await?;
+    let (addr, status, text) = call(url, Method::POST, path, Some(body), opts).await?;
     if status != 201 {
         return Err(Error::Status {
             addr,
@@ -48,6 +69,14 @@ pub async fn create_figure(
     })
 }
 
+/// Whether the server at `url` is a plotstream viewer: whether it answers
+/// `GET /api/figures` with a JSON list. Another Plotly-protocol server has
+/// no such API. An error only when the server cannot be reached.
+pub async fn is_viewer(url: &str, opts: &StreamOptions) -> Result<bool, Error> {
+    let (_, status, body) = call(url, Method::GET, "api/figures", None, opts).await?;
+    Ok(status == 200 && serde_json::from_str::<Vec<serde_json::Value>>(&body).is_ok())
+}
+
 /// The figures that `token` feeds on the plotstream viewer at `url` (not
 /// counting a stand-in the viewer made for the token on its own, which a
 /// real figure replaces); `None` when `url` is not a plotstream viewer (it
@@ -58,8 +87,7 @@ pub async fn figures_fed_by(
     token: &str,
     opts: &StreamOptions,
 ) -> Result<Option<Vec<u64>>, Error> {
-    let (_, status, body) = call(url, Method::GET, "api/figures", None, opts).await?;
-    if status != 200 || serde_json::from_str::<Vec<serde_json::Value>>(&body).is_err() {
+    if !is_viewer(url, opts).await? {
         return Ok(None);
     }
     plotstream_protocol::check_token(token).map_err(|reason| Error::InvalidToken {

@@ -12,9 +12,11 @@
 //!   [`Stats::dropped`].
 //! - After 30 s without sending, a heartbeat goes out by itself.
 //! - When the server ends the stream with 200, 408 or 502, or the connection
-//!   drops, the client reconnects with back-off 1, 2, 4, 8 s (5 tries, as the
-//!   Python client) and goes on with what is queued. Any other status is an
-//!   [`Error::Status`] carrying the server's body.
+//!   drops, the client reconnects with back-off 1, 2, 4, 8, 16, 30, 30 s…,
+//!   for ever by default ([`StreamOptions::reconnect_tries`];
+//!   [`StreamOptions::on_retry`] hears of each try), and goes on with what
+//!   is queued. Any other status is an [`Error::Status`] carrying the
+//!   server's body.
 //! - A connection that ends without the server's answer leaves the writes
 //!   sent on it unconfirmed: the server may have applied them or not. They
 //!   are counted ([`Stats::unconfirmed`], [`Stats::may_be_lost`]), never
@@ -85,7 +87,9 @@ mod target;
 
 pub use counts::Counts;
 pub use error::Error;
-pub use figures::{CreatedFigure, create_figure, delete_figure, figures_fed_by};
-pub use options::{AckHook, Overflow, StreamOptions};
+pub use figures::{
+    CreatedFigure, create_figure, create_temporary_figure, delete_figure, figures_fed_by, is_viewer,
+};
+pub use options::{AckHook, Overflow, Retry, RetryHook, StreamOptions};
 pub use sink::NdjsonSink;
 pub use stream::{CloseSummary, Stats, StatsHandle, Stream};

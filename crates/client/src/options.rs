@@ -28,7 +28,7 @@ pub enum Overflow {
 ///     heartbeat_after: Duration::from_secs(10),
 ///     ..StreamOptions::default()
 /// };
-/// assert_eq!(opts.reconnect_tries, 5);
+/// assert_eq!(opts.reconnect_tries, None, "never gives up");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamOptions {
@@ -46,13 +46,22 @@ pub struct StreamOptions {
     pub heartbeat_after: Duration,
     /// How long connecting (TCP, TLS, HTTP handshake) may take. Default 10 s.
     pub connect_timeout: Duration,
-    /// How many times to try reconnecting after the server ended the stream
-    /// with 200, 408 or 502 or the connection dropped. Default 5, as the
-    /// Python client; 0 turns reconnecting off.
-    pub reconnect_tries: u32,
-    /// The first back-off before reconnecting; it doubles each try, up to 8
-    /// times this (1, 2, 4, 8, 8 s by default, as the Python client).
+    /// How many times in a row to try reconnecting after the server ended
+    /// the stream with 200, 408 or 502 or the connection dropped (a
+    /// connection that carries data starts the count again). Default
+    /// `None`: for ever, as a never-ending stream should; `Some(0)` turns
+    /// reconnecting off, `Some(5)` is the Python client's.
+    pub reconnect_tries: Option<u32>,
+    /// The first back-off before reconnecting; it doubles each try, up to
+    /// [`StreamOptions::reconnect_backoff_max`] (1, 2, 4, 8, 16, 30, 30 s…
+    /// by default).
     pub reconnect_backoff: Duration,
+    /// The longest back-off between reconnect tries. Default 30 s.
+    pub reconnect_backoff_max: Duration,
+    /// Called before each wait to reconnect, with why and how long
+    /// ([`Retry`]): for a line per failed try. Default none (the client
+    /// logs each with `tracing`).
+    pub on_retry: Option<RetryHook>,
     /// The request's method: `POST` (the protocol's) or `PUT`, for NDJSON
     /// stream servers that take it. Default `POST`.
     pub method: http::Method,
@@ -142,6 +151,60 @@ impl PartialEq for AckHook {
 
 impl Eq for AckHook {}
 
+/// A reconnect about to be tried ([`StreamOptions::on_retry`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Retry<'a> {
+    /// The server's `host:port`.
+    pub addr: &'a str,
+    /// The try about to be made, from 1 (since data last went through).
+    pub attempt: u32,
+    /// What ended the last connection, or made the last try fail.
+    pub reason: &'a Error,
+    /// How long the client waits before the try.
+    pub wait: Duration,
+}
+
+/// A function called before each reconnect try ([`StreamOptions::on_retry`]).
+///
+/// ```
+/// use plotstream_client::RetryHook;
+///
+/// let hook = RetryHook::new(|retry| {
+///     eprintln!("{}: {}; try {} in {:?}", retry.addr, retry.reason, retry.attempt, retry.wait)
+/// });
+/// # let _ = hook;
+/// ```
+#[derive(Clone)]
+pub struct RetryHook(Arc<dyn Fn(&Retry<'_>) + Send + Sync>);
+
+impl RetryHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn(&Retry<'_>) + Send + Sync + 'static) -> Self {
+        RetryHook(Arc::new(f))
+    }
+
+    /// Calls it.
+    pub fn call(&self, retry: &Retry<'_>) {
+        (self.0)(retry);
+    }
+}
+
+impl std::fmt::Debug for RetryHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryHook(..)")
+    }
+}
+
+impl PartialEq for RetryHook {
+    /// The same function (one hook, cloned).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RetryHook {}
+
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
@@ -150,8 +213,10 @@ impl Default for StreamOptions {
             max_chunk: 64 * 1024,
             heartbeat_after: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            reconnect_tries: 5,
+            reconnect_tries: None,
             reconnect_backoff: Duration::from_secs(1),
+            reconnect_backoff_max: Duration::from_secs(30),
+            on_retry: None,
             method: http::Method::POST,
             headers: Vec::new(),
             token_header: true,
@@ -195,10 +260,12 @@ impl StreamOptions {
     }
 
     /// The back-off before reconnect try `n` (from 1): `backoff · 2^(n-1)`,
-    /// at most `8 · backoff`.
+    /// at most `backoff_max`.
     pub fn backoff(&self, n: u32) -> Duration {
-        let factor = 1u32 << n.saturating_sub(1).min(3);
-        self.reconnect_backoff.saturating_mul(factor)
+        let factor = 1u32 << n.saturating_sub(1).min(31);
+        self.reconnect_backoff
+            .saturating_mul(factor)
+            .min(self.reconnect_backoff_max)
     }
 }
 
@@ -207,10 +274,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_the_python_clients() {
+    fn backoff_doubles_up_to_its_cap() {
         let o = StreamOptions::default();
-        let secs: Vec<u64> = (1..=6).map(|n| o.backoff(n).as_secs()).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 8, 8]);
+        let secs: Vec<u64> = (1..=8).map(|n| o.backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(o.backoff(u32::MAX).as_secs(), 30, "no overflow");
+        let python = StreamOptions {
+            reconnect_backoff_max: Duration::from_secs(8),
+            ..StreamOptions::default()
+        };
+        let secs: Vec<u64> = (1..=6).map(|n| python.backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 8, 8], "the Python client's");
     }
 
     #[test]

@@ -789,7 +789,6 @@ impl Sender {
                     if carried.ended && !self.shared.opts.acks {
                         return Err(cause);
                     }
-                    tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
                     connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
                     self.shared.lock().stats.reconnects += 1;
                     continue;
@@ -823,13 +822,14 @@ impl Sender {
                 unanswered();
             }
             let cause = self.status_error(status, body);
-            tracing::info!(addr = %self.target.addr, "stream ended ({cause}); reconnecting");
             connection = Box::pin(self.reconnect(&mut tries, cause)).await?;
             self.shared.lock().stats.reconnects += 1;
         }
     }
 
-    /// Reconnects with back-off, or gives up after the allowed tries.
+    /// Reconnects with back-off, for ever or until the allowed tries are
+    /// spent; each wait is said (to [`StreamOptions::on_retry`] and the log)
+    /// with its reason.
     async fn reconnect(
         &self,
         tries: &mut u32,
@@ -839,20 +839,28 @@ impl Sender {
         let mut last = cause;
         loop {
             *tries += 1;
-            if *tries > opts.reconnect_tries {
+            if let Some(allowed) = opts.reconnect_tries.filter(|&n| *tries > n) {
                 return Err(Error::Reconnect {
                     addr: self.target.addr.clone(),
-                    tries: opts.reconnect_tries,
+                    tries: allowed,
                     last: Box::new(last),
                 });
             }
-            tokio::time::sleep(opts.backoff(*tries)).await;
+            let wait = opts.backoff(*tries);
+            let retry = crate::Retry {
+                addr: &self.target.addr,
+                attempt: *tries,
+                reason: &last,
+                wait,
+            };
+            tracing::info!(addr = %self.target.addr, "{last}; reconnect try {tries} in {wait:?}");
+            if let Some(hook) = &opts.on_retry {
+                hook.call(&retry);
+            }
+            tokio::time::sleep(wait).await;
             match conn::connect(&self.target, opts).await {
                 Ok(connection) => return Ok(connection),
-                Err(e) => {
-                    tracing::info!(addr = %self.target.addr, "reconnect try {tries} failed: {e}");
-                    last = e;
-                }
+                Err(e) => last = e,
             }
         }
     }

@@ -313,7 +313,7 @@ async fn a_stream_that_gives_up_says_what_may_be_lost() {
         drop(listener); // nobody listens any more
     });
     let opts = StreamOptions {
-        reconnect_tries: 2,
+        reconnect_tries: Some(2),
         ..quick()
     };
     let stream = Stream::connect(&url, "tok", opts).await.expect("connects");
