@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use plotstream_protocol::Figure;
@@ -12,16 +13,38 @@ use crate::{Error, Viewer};
 
 /// `POST /api/figures`: 201 `{"id", "url"}`. The body is at most
 /// [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413 over it).
+/// With `?temporary=true` the figure is held in memory only
+/// ([`Viewer::add_temporary_figure`]).
 pub(crate) async fn create_figure(
     State(viewer): State<Viewer>,
+    query: Result<Query<CreateQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
+    let Query(query) = query.map_err(|e| Error::InvalidFigure {
+        reason: format!(
+            "the query takes only temporary=true or false: {}",
+            e.body_text()
+        ),
+    })?;
     let body = figure_body(&viewer, body).await?;
     let figure: Figure = serde_json::from_slice(&body).map_err(|e| not_a_figure(&e))?;
-    let id = viewer.add_figure(figure)?;
+    let id = if query.temporary {
+        viewer.add_temporary_figure(figure)?
+    } else {
+        viewer.add_figure(figure)?
+    };
     let url = format!("{}/plot/{id}", origin(&headers));
     Ok((StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response())
+}
+
+/// `POST /api/figures`'s query.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateQuery {
+    /// Held in memory only, never saved.
+    #[serde(default)]
+    temporary: bool,
 }
 
 /// A body that carries a figure: at most

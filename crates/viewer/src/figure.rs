@@ -63,6 +63,17 @@ impl Flusher {
     }
 }
 
+/// How a figure came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Made through the API (or restored): kept until deleted.
+    Made,
+    /// Made by an open viewer for an unknown token: saved, dropped when idle.
+    Auto,
+    /// Made to be thrown away (a load test's): never saved, dropped when idle.
+    Temporary,
+}
+
 /// A figure: what it was created as, and the data it holds now.
 #[derive(Debug)]
 pub(crate) struct FigureEntry {
@@ -70,6 +81,8 @@ pub(crate) struct FigureEntry {
     pub(crate) title: String,
     /// Made for an unknown token on an open viewer; dropped when idle.
     pub(crate) auto: bool,
+    /// Held in memory only, never saved; dropped when idle (a load test's).
+    pub(crate) temporary: bool,
     template: Figure,
     /// The distinct tokens of its traces.
     tokens: Vec<String>,
@@ -127,7 +140,7 @@ impl FigureEntry {
     pub(crate) fn new(
         id: u64,
         title: String,
-        auto: bool,
+        kind: Kind,
         template: Figure,
         traces: Vec<TraceData>,
         settings: &FigureSettings,
@@ -136,7 +149,8 @@ impl FigureEntry {
         FigureEntry {
             id,
             title,
-            auto,
+            auto: kind == Kind::Auto,
+            temporary: kind == Kind::Temporary,
             tokens,
             state: Mutex::new(FigureState {
                 traces,
@@ -317,6 +331,9 @@ impl FigureEntry {
     /// under the figure's lock, so a write applied after it makes the figure
     /// dirty again.
     pub(crate) fn take_saved(&self) -> Option<SaveRow> {
+        if self.temporary {
+            return None;
+        }
         let state = self.lock();
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return None;

@@ -11,7 +11,7 @@ use plotstream_protocol::{Figure, PathTooDeep, StreamSpec, Trace, Write, check_t
 use serde_json::{Value, json};
 
 use crate::column::TraceData;
-use crate::figure::{FigureEntry, FigureSettings, Flusher, Refused, TokenEntry};
+use crate::figure::{FigureEntry, FigureSettings, Flusher, Kind, Refused, TokenEntry};
 use crate::memory::Memory;
 use crate::metrics::Metrics;
 use crate::store::{SaveRow, StoredData, StoredFigure};
@@ -135,7 +135,11 @@ impl Viewer {
                 }
             };
             let StoredFigure { figure, auto } = stored;
-            match viewer.insert_figure(figure, auto, Slot::Restore(loaded.id)) {
+            match viewer.insert_figure(
+                figure,
+                if auto { Kind::Auto } else { Kind::Made },
+                Slot::Restore(loaded.id),
+            ) {
                 Ok(id) => {
                     report.figures += 1;
                     if let Some(data) = loaded.data {
@@ -340,7 +344,17 @@ impl Viewer {
     /// stand-in, until the token's real figure came) is deleted: its token
     /// feeds this one instead.
     pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
-        self.insert_figure(figure, false, Slot::New)
+        self.insert_figure(figure, Kind::Made, Slot::New)
+            .map_err(|e| self.refuse(e))
+    }
+
+    /// Adds a figure as [`Viewer::add_figure`] does, but held in memory
+    /// only: it is never saved in the store, and once it has had no stream
+    /// and no write for [`Config::open_figure_ttl`] it is dropped. For
+    /// figures made to be thrown away, such as a load test's: whoever made
+    /// it deletes it when done, and if they cannot (killed), it goes anyway.
+    pub fn add_temporary_figure(&self, figure: Figure) -> Result<u64, Error> {
+        self.insert_figure(figure, Kind::Temporary, Slot::New)
             .map_err(|e| self.refuse(e))
     }
 
@@ -348,7 +362,7 @@ impl Viewer {
     /// page's URL): its subscribers' event streams end (a page reconnects
     /// and gets the new figure), and its tokens feed the new one.
     pub fn replace_figure(&self, id: u64, figure: Figure) -> Result<(), Error> {
-        self.insert_figure(figure, false, Slot::Replace(id))
+        self.insert_figure(figure, Kind::Made, Slot::Replace(id))
             .map(|_| ())
             .map_err(|e| self.refuse(e))
     }
@@ -360,7 +374,8 @@ impl Viewer {
 
     /// Checks `figure` and adds it where `slot` says, and to the store
     /// (unless it comes from there).
-    fn insert_figure(&self, figure: Figure, auto: bool, slot: Slot) -> Result<u64, Error> {
+    fn insert_figure(&self, figure: Figure, kind: Kind, slot: Slot) -> Result<u64, Error> {
+        let auto = kind == Kind::Auto;
         let config = &self.inner.config;
         let traces = check_figure(&figure, config)?;
         let _persist = self.persist_lock();
@@ -409,7 +424,7 @@ impl Viewer {
                 Slot::New => self.inner.next_id.fetch_add(1, Ordering::Relaxed),
             };
             let title = title_of(&figure).unwrap_or_else(|| format!("figure {id}"));
-            let entry = Arc::new(FigureEntry::new(id, title, auto, figure, traces, &settings));
+            let entry = Arc::new(FigureEntry::new(id, title, kind, figure, traces, &settings));
             figures.insert(id, Arc::clone(&entry));
             entry
         };
@@ -453,6 +468,8 @@ impl Viewer {
             // Made for an unknown token: no request waits for it, so it
             // goes to the store with its first save, off the stream's path.
             (_, _) if auto => {}
+            // Never saved.
+            (_, _) if kind == Kind::Temporary => {}
             (Some(store), _) => {
                 let next = self.inner.next_id.load(Ordering::Relaxed);
                 if let Err(e) = store.put_figure(entry.id, entry.template(), auto, next) {
@@ -542,7 +559,7 @@ impl Viewer {
         if let Some(t) = known() {
             return Ok(t);
         }
-        self.insert_figure(default_figure(token), true, Slot::New)?;
+        self.insert_figure(default_figure(token), Kind::Auto, Slot::New)?;
         known().ok_or_else(|| Error::UnknownToken {
             token: token.to_owned(),
         })
@@ -737,7 +754,7 @@ impl Viewer {
         let idle: Vec<u64> = self
             .figures()
             .iter()
-            .filter(|f| f.auto && f.idle_for() >= ttl && !self.connected(f))
+            .filter(|f| (f.auto || f.temporary) && f.idle_for() >= ttl && !self.connected(f))
             .map(|f| f.id)
             .collect();
         for id in idle {
