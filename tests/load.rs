@@ -436,13 +436,16 @@ async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
         err.contains("0 writes sent, 3 of 3 streams failed: cannot connect to"),
         "{err}"
     );
-    // A viewer that does not know the tokens: every stream answered 404.
+    // A server that refuses every stream (a viewer, to a generic NDJSON
+    // POST without Plotly's token header: 415; on the plotly target, load
+    // makes its figures on a viewer first, so they would be taken).
     let v = Served::start(&["--addr", "127.0.0.1:0", "--closed"]).await;
-    let out = load(&["--url", &format!("http://{}", v.addr), "--duration", "1s"]).await;
+    let url = format!("http://{}/nothing/{{token}}", v.addr);
+    let out = load(&["--target", "http", "--url", &url, "--duration", "1s"]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("1 of 1 stream failed") && err.contains("404"),
+        err.contains("1 of 1 stream failed") && err.contains("the server ended the stream: 415"),
         "{err}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 stream of noisy-cosine"));
@@ -996,4 +999,80 @@ async fn acks_need_the_plotly_target() {
         stderr.contains("--acks asks a plotstream viewer"),
         "{stderr}"
     );
+}
+
+/// The figures a run makes on a viewer (one per 100 streams) are
+/// temporary: never in its store, and gone when the run ends, also when a
+/// signal ends it. SIGINT and SIGTERM end the run cleanly: the summary,
+/// the report (saying it stopped early), and the signal's exit code, 130
+/// or 143, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_leaves_no_figure_and_a_signal_ends_it_with_its_report() {
+    for signal in [None, Some("-INT"), Some("-TERM")] {
+        let name = signal.unwrap_or("whole");
+        let dir = scratch(&format!("store{name}"));
+        let data = dir.to_str().expect("utf-8").to_owned();
+        let served = Served::start(&["--addr", "127.0.0.1:0", "--data-dir", &data]).await;
+        let url = format!("http://{}", served.addr);
+        let report = scratch(&format!("signal{name}.json"));
+        let duration = if signal.is_some() { "60s" } else { "1s" };
+        let child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
+            .arg("load")
+            .args(["--url", &url, "--streams", "150", "--rate", "20"])
+            .args(["--duration", duration, "--report"])
+            .arg(&report)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("load starts");
+        if let Some(signal) = signal {
+            common::wait_for_writes(&served.addr, 1000.0).await;
+            let figures = common::get_json(&served.addr, "/api/figures").await;
+            assert_eq!(figures.as_array().map(Vec::len), Some(2), "{figures}");
+            let pid = child.id().expect("running").to_string();
+            let kill = std::process::Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .expect("kill runs");
+            assert!(kill.success());
+        }
+        let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .expect("load ends soon after the signal")
+            .expect("waits");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let expected = signal.map_or(Some(0), common::signal_exit_code);
+        assert_eq!(out.status.code(), expected, "{name}: {out:?}");
+        let (_, r) = read_report(&report);
+        assert!(r.writes > 0, "{stdout}");
+        assert_eq!(r.stopped_early, signal.is_some(), "{stdout}");
+        assert_eq!(
+            stdout.contains("stopped   early, by a signal"),
+            signal.is_some(),
+            "{stdout}"
+        );
+        // Not subscribed: the count is a bound, and the summary says so.
+        assert!(
+            stdout.contains("--subscribe or --subscribe-url"),
+            "{stdout}"
+        );
+        let figures = common::get_json(&served.addr, "/api/figures").await;
+        assert_eq!(
+            figures,
+            serde_json::json!([]),
+            "{name}: the run's figures are gone"
+        );
+        served.stop("-TERM").await;
+        let again = Served::start(&["--addr", "127.0.0.1:0", "--data-dir", &data]).await;
+        assert!(
+            again
+                .lines
+                .iter()
+                .any(|l| l.contains(": 0 figures restored")),
+            "{name}: nothing saved: {:?}",
+            again.lines
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Opts, Report, run};
+use crate::{Error, Opts, Report};
 
 /// The search stops when the step that failed is within this share above
 /// the step that held.
@@ -79,6 +79,10 @@ pub struct Capacity {
     /// The step with the smallest load that failed (`None`: none failed
     /// within the steps the search may run).
     pub first_failed: Option<Step>,
+    /// Whether a signal ended the search early: the step it cut short is
+    /// left out, and the answer is the best of the steps run whole.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 impl Capacity {
@@ -115,10 +119,10 @@ fn step_opts(knob: Knob, opts: &Opts, value: f64, k: usize) -> Opts {
     o
 }
 
-/// Runs one step and judges it.
-async fn step(opts: &Opts) -> Result<Step, Error> {
+/// Runs one step (until `stop`, if it comes) and judges it.
+async fn step(opts: &Opts, stop: impl Future<Output = ()> + Send + 'static) -> Result<Step, Error> {
     let offered = opts.rate * opts.streams as f64;
-    let (report, mut failures) = match run(opts, &mut io::sink()).await {
+    let (report, mut failures) = match crate::run_until(opts, &mut io::sink(), stop).await {
         Ok(outcome) => (Some(outcome.report), outcome.breaches),
         // The server took nothing: the load is over what it holds.
         Err(Error::NothingSent { what, why }) => (None, vec![format!("{what}: {why}")]),
@@ -189,6 +193,30 @@ pub async fn find_capacity(
     opts: &Opts,
     out: &mut (dyn io::Write + Send),
 ) -> Result<Capacity, Error> {
+    find_capacity_until(knob, opts, out, std::future::pending()).await
+}
+
+/// Searches as [`find_capacity`] does, ending early when `stop` completes
+/// (a signal): the step it cuts short is left out, and the answer, the
+/// table and the report are of the steps run whole
+/// ([`Capacity::stopped_early`]).
+pub async fn find_capacity_until(
+    knob: Knob,
+    opts: &Opts,
+    out: &mut (dyn io::Write + Send),
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<Capacity, Error> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopper = tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
     crate::checked::Checked::new(opts)?;
     let t = opts.thresholds();
     if t.max_p99.is_none() && t.max_loss.is_none() && t.max_error_rate.is_none() {
@@ -208,6 +236,7 @@ pub async fn find_capacity(
         steps: Vec::new(),
         answer: None,
         first_failed: None,
+        stopped_early: false,
     };
     writeln!(
         out,
@@ -226,7 +255,13 @@ pub async fn find_capacity(
     let of = |s: &Option<Step>| s.as_ref().map(|s| knob.value(s.streams, s.rate));
     let mut value = knob.value(opts.streams, opts.rate);
     for k in 1..=MAX_STEPS {
-        let s = step(&step_opts(knob, opts, value, k)).await?;
+        let s = step(&step_opts(knob, opts, value, k), stopped()).await?;
+        if *stop_rx.borrow() {
+            capacity.stopped_early = true;
+            writeln!(out, "stopped by a signal during step {k}: it is left out")
+                .map_err(Error::Output)?;
+            break;
+        }
         writeln!(out, "{}", row(k, &s)).map_err(Error::Output)?;
         let pause = if s.held() {
             capacity.answer = Some(s.clone());
@@ -242,8 +277,15 @@ pub async fn find_capacity(
             break;
         };
         value = next;
-        tokio::time::sleep(pause).await;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = stopped() => {
+                capacity.stopped_early = true;
+                break;
+            }
+        }
     }
+    stopper.abort();
     say_answer(&capacity, out)?;
     crate::write_outputs(opts, &capacity, || {
         Ok(crate::html::render_capacity(&capacity))

@@ -86,7 +86,7 @@ mod schedule;
 mod stages;
 mod subscribe;
 
-pub use capacity::{Capacity, Knob, RESOLUTION, Step, find_capacity};
+pub use capacity::{Capacity, Knob, RESOLUTION, Step, find_capacity, find_capacity_until};
 use checked::Checked;
 use engine::{Finished, Plan, Shared, StreamSpec};
 pub use html::render as render_html;
@@ -342,6 +342,19 @@ fn run_id() -> u64 {
 /// the streams (publishers driven by one worker a thread), the
 /// monitor, and the report.
 pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcome, Error> {
+    run_until(opts, out, std::future::pending()).await
+}
+
+/// Runs the load test as [`run`] does, ending it early when `stop`
+/// completes (a signal): the streams stop writing and close, each waiting
+/// 2 s at most for its answer; the summary and the report cover the run up
+/// to then ([`Report::stopped_early`]), and the figures the run made on a
+/// viewer are deleted as at any end.
+pub async fn run_until(
+    opts: &Opts,
+    out: &mut (dyn io::Write + Send),
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<Outcome, Error> {
     let checked = Checked::new(opts)?;
     let streams = demo_streams(&checked)?;
     let here = checked.here();
@@ -351,9 +364,23 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
     )?;
     let bind = source_addresses(opts, here, out)?;
     let shared = Arc::new(Shared::new(workers()));
+    let stopper = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            stop.await;
+            shared.stop();
+        })
+    };
     let run = run_id();
     let schedule_cell = Arc::new(OnceLock::new());
-    let subscribers = Subscribers::start(&checked, &shared, &schedule_cell, run).await?;
+    let subscribers = Subscribers::start(&checked, &shared, &schedule_cell, run).await;
+    let subscribers = match subscribers {
+        Ok(s) => s,
+        Err(e) => {
+            stopper.abort();
+            return Err(e);
+        }
+    };
     let (schedule, offered) = schedule(opts, here);
     let _ = schedule_cell.set(Arc::clone(&schedule));
     let live = match &opts.live {
@@ -368,11 +395,12 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         bind,
     };
     let finished = start_publishers(&checked, parts, streams).await;
+    stopper.abort();
     let seconds = monitor.finish(&shared).await;
     let totals = shared.totals();
     let figures = subscribers.figures.clone();
     let (loss, latency) = subscribers.finish(totals.writes).await?;
-    let report = Report::build(report::Parts {
+    let mut report = Report::build(report::Parts {
         opts,
         schedule: &schedule,
         offered,
@@ -384,6 +412,7 @@ pub async fn run(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Outcom
         latency,
         seconds,
     })?;
+    report.stopped_early = shared.is_stopping();
     write_outputs(opts, &report, || html::render(&report))?;
     if !opts.keep_figures {
         delete_figures(&opts.url, &figures).await;
@@ -475,6 +504,9 @@ async fn start_publishers(
                 ca_certs_pem: checked.ca_certs.clone(),
                 acks: opts.acks,
                 on_ack: acks,
+                // A load test measures the server as it is: a stream whose
+                // server stays away fails, counted, within its duration.
+                reconnect_tries: Some(5),
                 ..StreamOptions::default()
             };
             let config = publish::client::Config {

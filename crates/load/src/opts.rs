@@ -363,8 +363,10 @@ pub struct Opts {
     #[arg(long, value_name = "KNOB", value_enum, num_args = 0..=1, default_missing_value = "rate",
           conflicts_with_all = ["stages", "rate_stages", "shard"])]
     pub find_capacity: Option<crate::Knob>,
-    /// Keep the figures --subscribe made on the viewer after the run (they
-    /// are deleted by default).
+    /// Keep the figures the run made on a plotstream viewer, and save them
+    /// in its store. By default they are temporary: held in the viewer's
+    /// memory only, never saved, and deleted when the run ends (also when
+    /// it is interrupted).
     #[arg(long)]
     pub keep_figures: bool,
 }

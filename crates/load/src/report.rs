@@ -217,6 +217,11 @@ pub struct Report {
     /// second by second).
     #[serde(default)]
     pub rate_over_time: Vec<u64>,
+    /// Whether the run was stopped early (SIGINT, SIGTERM): the report
+    /// covers it up to then, and the writes the schedule had left were
+    /// never offered. Merged shards: whether any was.
+    #[serde(default)]
+    pub stopped_early: bool,
     /// Lateness p50 and p99 (ms) of the writes recorded in each second of the
     /// run, in order (merged shards: the larger of each).
     #[serde(default)]
@@ -329,6 +334,7 @@ impl Report {
             latency_ms: p.latency,
             loss: p.loss,
             rate_over_time: p.seconds.writes,
+            stopped_early: false,
             lateness_over_time: p.seconds.lateness,
             latency_over_time: if opts.subscribed() {
                 p.seconds.latency
@@ -382,14 +388,23 @@ impl Report {
     /// What the sending side knows of loss, in words: never "0 lost" when
     /// some writes went unanswered.
     fn sending_losses(&self) -> String {
+        // Without acknowledgements or subscribers, a clean end is all the
+        // server said: the count is a bound, and the line says what makes
+        // it exact.
+        let bound = if self.acked.is_none() && self.loss.is_none() {
+            " (a bound, not a count of what arrived: --subscribe or --subscribe-url, or --acks on \
+             a plotstream viewer, or --qos 1 on MQTT, makes it exact)"
+        } else {
+            ""
+        };
         if self.may_be_lost() == 0 {
             return match self.acked {
                 Some(n) => format!("every write acknowledged by the server ({n})"),
-                None => "every write went out on a connection that ended cleanly".to_owned(),
+                None => format!("every write went out on a connection that ended cleanly{bound}"),
             };
         }
         format!(
-            "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that did not end cleanly, or not acknowledged), {} never sent",
+            "{} may be lost: {} dropped from full queues, {} unconfirmed (sent on connections that did not end cleanly, or not acknowledged), {} never sent{bound}",
             self.may_be_lost(),
             self.drops,
             self.unconfirmed,
@@ -433,6 +448,7 @@ impl Report {
             out.connect_errors += r.connect_errors;
             out.stream_errors += r.stream_errors;
             out.connections += r.connections;
+            out.stopped_early |= r.stopped_early;
             add_seconds(&mut out.rate_over_time, &r.rate_over_time);
             add_seconds(&mut out.open_over_time, &r.open_over_time);
             for (status, n) in &r.statuses {
@@ -613,6 +629,12 @@ impl fmt::Display for Report {
             self.bytes, self.bytes_per_s, self.connect_errors, self.stream_errors, self.reconnects
         )?;
         writeln!(f, "  sent      {}", self.sending_losses())?;
+        if self.stopped_early {
+            writeln!(
+                f,
+                "  stopped   early, by a signal: this covers the run up to then; the writes the schedule had left were never offered"
+            )?;
+        }
         let statuses: Vec<String> = self
             .statuses
             .iter()

@@ -142,6 +142,9 @@ pub(crate) struct Shared {
     pub(crate) latency_window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
     /// The first error a stream met, in words, to say why a run failed.
     pub(crate) first_error: Mutex<Option<String>>,
+    /// Set to end the run early (a signal): the workers close their
+    /// streams and offer nothing more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -152,7 +155,20 @@ impl Shared {
             acks: Arc::new(Sharded::new(workers * 4)),
             latency_window: Arc::new(Mutex::new(report::histogram())),
             first_error: Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Ends the run early: within [`worker::PUBLISH_EVERY`] every worker
+    /// stops writing, closes its streams (waiting [`worker::STOP_GRACE`]
+    /// at most for their answers) and finishes.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Whether the run was ended early.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// The workers' counters, added up.

@@ -18,8 +18,13 @@ use crate::publish::{Closed, Message, Publish, PublishError, Sent};
 use crate::schedule::{Epoch, Times};
 use crate::{Payload, Schedule, report};
 
-/// How often a worker publishes its counts and histogram for the monitor.
-const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+/// How often a worker publishes its counts and histogram for the monitor
+/// (and at least how often it looks whether the run is being stopped).
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+
+/// How long a run stopped early waits for each stream's last answer; a
+/// stream without one by then counts what it sent as unconfirmed.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The most writes one stream sends in a row when it is behind, before the
 /// worker turns to its other streams.
@@ -94,6 +99,9 @@ struct Slot<P> {
     failure: Option<PublishError>,
     failed: bool,
     connections: u64,
+    /// Writes and bytes handed to the current connection (what a close cut
+    /// short by [`STOP_GRACE`] counts as unconfirmed).
+    sent: plotstream_client::Counts,
     counts: plotstream_client::Counts,
     status: Option<String>,
 }
@@ -144,6 +152,8 @@ pub(crate) struct Worker<P: Publish> {
     local: Local,
     tx: mpsc::UnboundedSender<Event<P>>,
     rx: mpsc::UnboundedReceiver<Event<P>>,
+    /// The run is being stopped early: nothing more is opened or written.
+    stopping: bool,
 }
 
 impl<P: Publish> Worker<P> {
@@ -182,6 +192,7 @@ impl<P: Publish> Worker<P> {
                     failure: None,
                     failed: false,
                     connections: 0,
+                    sent: plotstream_client::Counts::default(),
                     counts: plotstream_client::Counts::default(),
                     status: None,
                 }
@@ -211,6 +222,7 @@ impl<P: Publish> Worker<P> {
             },
             tx,
             rx,
+            stopping: false,
         }
     }
 
@@ -219,6 +231,9 @@ impl<P: Publish> Worker<P> {
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         while self.done < self.slots.len() {
+            if !self.stopping && self.plan.shared.is_stopping() {
+                self.stop_all();
+            }
             let now = Instant::now();
             while let Ok(event) = self.rx.try_recv() {
                 self.on_event(event);
@@ -249,6 +264,23 @@ impl<P: Publish> Worker<P> {
         }
         self.publish(true);
         self.finish()
+    }
+
+    /// Ends the run early: streams not open are done, open ones close (and
+    /// those connecting close once open); no write more is offered.
+    fn stop_all(&mut self) {
+        self.stopping = true;
+        for i in 0..self.slots.len() {
+            let slot = &mut self.slots[i];
+            match slot.phase {
+                Phase::Waiting => {
+                    slot.phase = Phase::Done;
+                    self.done += 1;
+                }
+                Phase::Open(_) | Phase::Held(_) => self.close(i as u32),
+                Phase::Connecting | Phase::Closing | Phase::Done => {}
+            }
+        }
     }
 
     /// Ready when an event came, a held stream's write went out, or the
@@ -363,6 +395,10 @@ impl<P: Publish> Worker<P> {
         let sent = publisher.try_send(&message, &mut self.scratch);
         slot.seq += 1;
         slot.due = slot.times.at(slot.seq);
+        if sent.is_ok() {
+            slot.sent.writes += 1;
+            slot.sent.bytes += self.payload.len() as u64;
+        }
         match sent {
             Ok(Sent::Out) => {
                 self.local.count(&plan.schedule, d);
@@ -426,7 +462,8 @@ impl<P: Publish> Worker<P> {
         });
     }
 
-    /// Starts closing the stream's connection, in a task of its own.
+    /// Starts closing the stream's connection, in a task of its own; in a
+    /// run stopped early, waiting [`STOP_GRACE`] at most.
     fn close(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
         let (Phase::Open(publisher) | Phase::Held(publisher)) =
@@ -435,8 +472,22 @@ impl<P: Publish> Worker<P> {
             return;
         };
         let tx = self.tx.clone();
+        let grace = self.stopping.then_some(STOP_GRACE);
+        let sent = std::mem::take(&mut slot.sent);
         tokio::spawn(async move {
-            let closed = publisher.close().await;
+            let closed = match grace {
+                None => publisher.close().await,
+                Some(grace) => tokio::time::timeout(grace, publisher.close())
+                    .await
+                    .unwrap_or_else(|_| Closed {
+                        status: Some("no answer".to_owned()),
+                        counts: plotstream_client::Counts {
+                            unconfirmed: sent.writes,
+                            ..sent
+                        },
+                        error: None,
+                    }),
+            };
             let _ = tx.send(Event::Closed(i, closed));
         });
     }
@@ -448,8 +499,13 @@ impl<P: Publish> Worker<P> {
                 counters.open.fetch_add(1, Ordering::Relaxed);
                 let slot = &mut self.slots[i as usize];
                 slot.connections += 1;
+                slot.sent = plotstream_client::Counts::default();
                 slot.phase = Phase::Open(publisher);
-                self.schedule_next(i);
+                if self.stopping {
+                    self.close(i);
+                } else {
+                    self.schedule_next(i);
+                }
             }
             Event::Connected(i, Err(e)) => {
                 tracing::warn!(
@@ -485,7 +541,12 @@ impl<P: Publish> Worker<P> {
     /// The stream's next epoch, or its end.
     fn next_epoch(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
-        match slot.epochs.next().filter(|_| slot.due.is_some()) {
+        let next = if self.stopping {
+            None
+        } else {
+            slot.epochs.next().filter(|_| slot.due.is_some())
+        };
+        match next {
             Some((open, close)) => {
                 slot.close_at = close;
                 slot.phase = Phase::Waiting;

@@ -21,11 +21,59 @@ const PER_FIGURE: usize = 100;
 /// How long a subscriber may take to be ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
+/// On a plotstream viewer (the plotly target), one figure of up to 100 of
+/// the run's streams each, so that no stream makes a stand-in figure of its
+/// own: temporary ones (never saved, deleted at the end) unless
+/// `--keep-figures`. Each figure's id and the stream positions it draws.
+/// Nothing on other servers.
+async fn make_figures(checked: &Checked<'_>) -> Result<Vec<(u64, std::ops::Range<usize>)>, Error> {
+    let opts = checked.opts;
+    let client = StreamOptions {
+        ca_certs_pem: checked.ca_certs.clone(),
+        ..StreamOptions::default()
+    };
+    // A server that cannot be reached is no viewer: its streams then say
+    // why they failed, as streams do.
+    if checked.target != crate::Target::Plotly
+        || !(opts.subscribe
+            || plotstream_client::is_viewer(&opts.url, &client)
+                .await
+                .unwrap_or(false))
+    {
+        return Ok(Vec::new());
+    }
+    let mut figures = Vec::new();
+    for (g, group) in checked.positions.chunks(PER_FIGURE).enumerate() {
+        let data = group
+            .iter()
+            .map(|&i| {
+                Trace::streamed("scatter", StreamSpec::new(checked.token(i), 100))
+                    .with("mode", serde_json::json!("lines"))
+            })
+            .collect();
+        let title = format!("load test {}: streams from {}", opts.token_prefix, group[0]);
+        let figure = Figure {
+            data,
+            layout: serde_json::json!({"title": {"text": title}})
+                .as_object()
+                .cloned(),
+            ..Figure::default()
+        };
+        let created = if opts.keep_figures {
+            plotstream_client::create_figure(&opts.url, &figure, &client).await?
+        } else {
+            plotstream_client::create_temporary_figure(&opts.url, &figure, &client).await?
+        };
+        figures.push((created.id, g * PER_FIGURE..g * PER_FIGURE + group.len()));
+    }
+    Ok(figures)
+}
+
 /// The run's subscribers, running.
 pub(crate) struct Subscribers {
     viewers: Vec<JoinHandle<Result<viewer::Subscriber, Error>>>,
     directs: Vec<JoinHandle<Result<Direct, Error>>>,
-    /// The figures made on the viewer for `--subscribe`.
+    /// The figures made on a plotstream viewer for the run's streams.
     pub(crate) figures: Vec<u64>,
     stop: watch::Sender<bool>,
 }
@@ -47,8 +95,10 @@ impl Subscribers {
             figures: Vec::new(),
             stop,
         };
+        let figures = make_figures(checked).await?;
+        subs.figures = figures.iter().map(|f| f.0).collect();
         if checked.opts.subscribe {
-            subs.start_viewers(checked, shared, schedule, &stop_rx)
+            subs.start_viewers(checked, &figures, shared, schedule, &stop_rx)
                 .await?;
         }
         if let Some(url) = &checked.opts.subscribe_url {
@@ -63,47 +113,27 @@ impl Subscribers {
         Ok(subs)
     }
 
-    /// One figure of up to 100 streams on the viewer each, and a reader of
-    /// its event stream.
+    /// A reader of each figure's event stream.
     async fn start_viewers(
         &mut self,
         checked: &Checked<'_>,
+        figures: &[(u64, std::ops::Range<usize>)],
         shared: &Shared,
         schedule: &Arc<OnceLock<Arc<Schedule>>>,
         stop: &watch::Receiver<bool>,
     ) -> Result<(), Error> {
-        let opts = checked.opts;
-        let addr = crate::viewer_addr(&opts.url)?;
+        let addr = crate::viewer_addr(&checked.opts.url)?;
         let mut ready = Vec::new();
-        for (g, group) in checked.positions.chunks(PER_FIGURE).enumerate() {
-            let data = group
-                .iter()
-                .map(|&i| {
-                    Trace::streamed("scatter", StreamSpec::new(checked.token(i), 100))
-                        .with("mode", serde_json::json!("lines"))
-                })
-                .collect();
-            let title = format!("load test {}: streams from {}", opts.token_prefix, group[0]);
-            let figure = Figure {
-                data,
-                layout: serde_json::json!({"title": {"text": title}})
-                    .as_object()
-                    .cloned(),
-                ..Figure::default()
-            };
-            let created =
-                plotstream_client::create_figure(&opts.url, &figure, &StreamOptions::default())
-                    .await?;
-            self.figures.push(created.id);
+        for (id, positions) in figures {
             let (ready_tx, ready_rx) = oneshot::channel();
             ready.push(ready_rx);
             let sub = viewer::Subscriber::new(
-                (g * PER_FIGURE..g * PER_FIGURE + group.len()).collect(),
+                positions.clone().collect(),
                 Arc::clone(&shared.latency_window),
             );
             self.viewers.push(tokio::spawn(viewer::follow(
                 addr.clone(),
-                created.id,
+                *id,
                 sub,
                 Arc::clone(schedule),
                 ready_tx,
