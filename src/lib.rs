@@ -47,6 +47,7 @@ mod error;
 mod flags;
 pub mod live;
 mod pace;
+mod signal;
 
 pub use error::{Error, error_chain};
 

@@ -40,6 +40,10 @@ pub struct LiveArgs {
     /// viewer runs here); without it the demo never ends.
     #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
     pub count: Option<u64>,
+    /// Do not ask the viewer to acknowledge writes (they are acknowledged
+    /// by default, so that the summary's loss count is exact).
+    #[arg(long)]
+    pub no_acks: bool,
 }
 
 impl Default for LiveArgs {
@@ -48,6 +52,7 @@ impl Default for LiveArgs {
             url: None,
             speed: 1.0,
             count: None,
+            no_acks: false,
         }
     }
 }
@@ -62,16 +67,15 @@ pub struct Live {
     pub frames: u64,
 }
 
-/// Runs `demo` live until Ctrl-C (or `--count` frames, then, with a viewer
-/// here, until Ctrl-C again): prints the plot's URL, streams in real time
-/// (or `--speed`), and closes the streams cleanly.
+/// Runs `demo` live until Ctrl-C or SIGTERM (or `--count` frames, then,
+/// with a viewer here, until the signal): prints the plot's URL, streams in
+/// real time (or `--speed`), and closes the streams cleanly, waiting 2 s at
+/// most for their answers after a signal.
 pub fn run(demo: Box<dyn Demo>, args: &LiveArgs) -> Result<(), Error> {
     let mut out = io::stdout();
     runtime()?.block_on(async {
-        let ctrl_c = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        let live = stream(demo, args, &mut out, ctrl_c).await?;
+        let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
+        let live = stream(demo, args, &mut out, signals.stopped()).await?;
         writeln!(out, "streamed {} frames to {}", live.frames, live.plot_url).map_err(Error::Output)
     })
 }
@@ -128,7 +132,9 @@ pub async fn stream(
     writeln!(out, "live plot: {plot_url}  (Ctrl-C to stop)").map_err(Error::Output)?;
     out.flush().map_err(Error::Output)?;
 
-    let mut streams = Streams::new(&url, Default::default());
+    // The server is a plotstream viewer, here or at --url.
+    let acks = crate::pace::Acks::choose(false, args.no_acks, true);
+    let mut streams = Streams::new(&url, Default::default(), acks);
     let pacer = Pacer::new(args.speed, false);
     let mut frames = 0u64;
     let work = stream_demo(demo.as_mut(), &mut streams, &pacer, args.count, &mut frames);
@@ -136,7 +142,8 @@ pub async fn stream(
         r = work => r,
         () = stopped() => Ok(()),
     };
-    streams.close(out).await?;
+    let grace = (*stop_rx.borrow()).then_some(crate::signal::GRACE);
+    streams.close(out, grace).await?;
     result?;
     if let Some(server) = server {
         if !*stop_rx.borrow() {

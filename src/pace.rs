@@ -1,7 +1,7 @@
 //! Pacing and the set of streams that `stream`, `replay` and [`live`](crate::live) share.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write as _};
 use std::time::Duration;
 
 use plotstream_client::{Stats, Stream, StreamOptions};
@@ -105,20 +105,75 @@ impl DemoFigure {
     }
 }
 
+/// Whether writes are acknowledged, and why: `stream`, `replay` and the
+/// live demos ask a plotstream viewer for acknowledgements unless told not
+/// to, so that their loss count is exact by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acks {
+    /// `--acks`: asked for whatever the server (one without them stops the stream).
+    Asked,
+    /// The server is a plotstream viewer.
+    Viewer,
+    /// The server is not a plotstream viewer: it has no acknowledgements.
+    NotViewer,
+    /// `--no-acks`.
+    Declined,
+}
+
+impl Acks {
+    /// The choice for a server that is a plotstream viewer or not.
+    pub(crate) fn choose(asked: bool, declined: bool, viewer: bool) -> Acks {
+        match (asked, declined, viewer) {
+            (true, _, _) => Acks::Asked,
+            (false, true, _) => Acks::Declined,
+            (false, false, true) => Acks::Viewer,
+            (false, false, false) => Acks::NotViewer,
+        }
+    }
+
+    pub(crate) fn on(self) -> bool {
+        matches!(self, Acks::Asked | Acks::Viewer)
+    }
+
+    /// What it means for the summary's counts, in one line.
+    pub(crate) fn line(self) -> &'static str {
+        match self {
+            Acks::Asked => {
+                "acks on (--acks): a write counts as delivered once the server confirms it, and a stream that drops resumes without losing one"
+            }
+            Acks::Viewer => {
+                "acks on (the server is a plotstream viewer; --no-acks turns them off): a write counts as delivered once the viewer confirms it, and a stream that drops resumes without losing one"
+            }
+            Acks::NotViewer => {
+                "acks off (the server is not a plotstream viewer): a write sent on a connection that ends without an answer counts as may be lost, a bound"
+            }
+            Acks::Declined => {
+                "acks off (--no-acks): a write sent on a connection that ends without an answer counts as may be lost, a bound"
+            }
+        }
+    }
+}
+
 /// One [`Stream`] per token, opened on first use.
 #[derive(Debug)]
 pub(crate) struct Streams {
     url: String,
     opts: StreamOptions,
+    acks: Acks,
     open: HashMap<String, Stream>,
     order: Vec<String>,
 }
 
 impl Streams {
-    pub(crate) fn new(url: &str, opts: StreamOptions) -> Self {
+    /// Streams to `url` with `opts`, acknowledged or not as `acks` says.
+    /// Each failed reconnect try is said on stderr, with its reason and
+    /// the wait before the next.
+    pub(crate) fn new(url: &str, mut opts: StreamOptions, acks: Acks) -> Self {
+        opts.acks = acks.on();
         Streams {
             url: url.to_owned(),
             opts,
+            acks,
             open: HashMap::new(),
             order: Vec::new(),
         }
@@ -127,34 +182,82 @@ impl Streams {
     /// Sends `write` on `token`'s stream, connecting it first if need be.
     pub(crate) async fn write(&mut self, token: &str, write: &Write) -> Result<(), Error> {
         if !self.open.contains_key(token) {
-            let stream = Stream::connect(&self.url, token, self.opts.clone()).await?;
+            let mut opts = self.opts.clone();
+            let name = token.to_owned();
+            opts.on_retry = Some(plotstream_client::RetryHook::new(move |r| {
+                let _ = writeln!(
+                    io::stderr(),
+                    "{name}: {}; reconnect try {} in {:?}",
+                    r.reason,
+                    r.attempt,
+                    r.wait
+                );
+            }));
+            let stream = Stream::connect(&self.url, token, opts).await?;
             self.open.insert(token.to_owned(), stream);
             self.order.push(token.to_owned());
         }
         Ok(self.open[token].write(write).await?)
     }
 
-    /// Closes every stream, in the order they opened, and reports each.
-    pub(crate) async fn close(mut self, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+    /// Closes every stream, in the order they opened, and reports each
+    /// after a line saying whether writes were acknowledged. With `grace`
+    /// (a signal stopped the run), the answers are awaited that long at
+    /// most, all streams together; a stream without one by then says so,
+    /// and counts what it could not confirm.
+    pub(crate) async fn close(
+        mut self,
+        out: &mut (dyn io::Write + Send),
+        grace: Option<Duration>,
+    ) -> Result<(), Error> {
+        let deadline = grace.map(|g| Instant::now() + g);
+        if !self.order.is_empty() {
+            writeln!(out, "{}", self.acks.line()).map_err(Error::Output)?;
+        }
+        // Every stream closes at once; their answers are read in order.
+        let closing: Vec<_> = self
+            .order
+            .iter()
+            .filter_map(|token| {
+                let stream = self.open.remove(token)?;
+                let stats = stream.stats_handle();
+                Some((token, stats, tokio::spawn(stream.close())))
+            })
+            .collect();
         let mut first_error = None;
-        for token in &self.order {
-            let Some(stream) = self.open.remove(token) else {
-                continue;
+        for (token, stats, close) in closing {
+            let closed = match deadline {
+                None => Some(close.await),
+                Some(at) => tokio::time::timeout_at(at, close).await.ok(),
             };
-            let stats = stream.stats_handle();
-            match stream.close().await {
-                Ok(summary) => report(
+            let closed = match closed {
+                Some(Ok(answer)) => Some(answer),
+                Some(Err(_)) => Some(Err(plotstream_client::Error::Closed)),
+                None => None,
+            };
+            match closed {
+                Some(Ok(summary)) => report(
                     out,
                     token,
                     &summary.stats,
                     &format!("server answered {}", summary.status),
                 )
                 .map_err(Error::Output)?,
-                Err(e) => {
+                Some(Err(e)) => {
                     report(out, token, &stats.get(), &format!("stopped: {e}"))
                         .map_err(Error::Output)?;
                     first_error.get_or_insert(e);
                 }
+                None => report(
+                    out,
+                    token,
+                    &unanswered(stats.get(), self.acks.on()),
+                    &format!(
+                        "no answer within {:?} of the signal",
+                        grace.unwrap_or_default()
+                    ),
+                )
+                .map_err(Error::Output)?,
             }
         }
         match first_error {
@@ -162,6 +265,17 @@ impl Streams {
             None => Ok(()),
         }
     }
+}
+
+/// A stream's counts when its close was given up on. With acks, what was
+/// not acknowledged is still queued, and counted so; without, every write
+/// sent and not dropped may be lost (the answer that would have confirmed
+/// them never came): an over-count, never an under-count.
+fn unanswered(mut st: Stats, acks: bool) -> Stats {
+    if !acks {
+        st.unconfirmed = st.writes.saturating_sub(st.dropped + st.queued);
+    }
+    st
 }
 
 /// One stream's closing line. It never says "0 dropped" when writes went
@@ -216,13 +330,14 @@ pub(crate) async fn stream_demo(
     Ok(())
 }
 
-/// Runs `work` until it ends or Ctrl-C, whichever comes first.
-pub(crate) async fn until_ctrl_c<F: Future<Output = Result<(), Error>>>(
+/// Runs `work` until it ends or a signal comes, whichever is first.
+pub(crate) async fn until_stopped<F: Future<Output = Result<(), Error>>>(
     work: F,
+    signals: &crate::signal::Signals,
 ) -> Result<(), Error> {
     tokio::select! {
         r = work => r,
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        () = signals.stopped() => Ok(()),
     }
 }
 

@@ -54,8 +54,9 @@ async fn kill_and_restart(name: &str, writes: u64, save_interval: &str) -> Vec<O
     let opts = StreamOptions {
         acks: true,
         max_unacked_bytes: 256 << 10,
-        reconnect_tries: 100,
+        reconnect_tries: Some(100),
         reconnect_backoff: Duration::from_millis(100),
+        reconnect_backoff_max: Duration::from_millis(800),
         ..StreamOptions::default()
     };
     let met = std::sync::Arc::new(tokio::sync::Barrier::new(STREAMS + 1));
@@ -218,8 +219,7 @@ async fn a_restored_stream_passes_over_the_lines_its_saved_points_hold() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(send_acked(&first.addr, "s-1", 0, 5).await, 5);
     // A clean stop saves the points, with how far the stream reached.
-    let stopped = first.stop("-TERM").await;
-    assert!(stopped.status.success(), "{stopped:?}");
+    first.stop("-TERM").await;
     let second = common::Served::start(&args).await;
     assert_eq!(send_acked(&second.addr, "s-1", 2, 7).await, 7);
     let s = common::get_json(&second.addr, "/api/streams/acked-0").await;

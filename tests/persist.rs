@@ -72,12 +72,6 @@ fn squares(range: std::ops::Range<u64>) -> (Value, Value) {
     (json!(xs), json!(ys))
 }
 
-/// Sends `signal` (`-TERM`) to the server and waits for it to exit 0.
-async fn stop(served: Served, signal: &str) {
-    let out = served.stop(signal).await;
-    assert!(out.status.success(), "a clean stop: {out:?}");
-}
-
 /// What `serve` said of its store when it started.
 fn store_line(served: &Served) -> &str {
     served
@@ -109,7 +103,7 @@ async fn a_clean_stop_keeps_every_figure_and_point() {
     let addr = served.addr.clone();
     let id = make_figure(&addr, "kept").await;
     stream(&addr, "kept", 0..200).await;
-    stop(served, "-TERM").await;
+    served.stop("-TERM").await;
 
     let served = Served::start(&serve_args(d, "1h")).await;
     assert!(
@@ -148,7 +142,7 @@ async fn a_clean_stop_keeps_every_figure_and_point() {
         .await
         .expect("answered");
     assert_eq!(status, 204);
-    stop(served, "-TERM").await;
+    served.stop("-TERM").await;
     let served = Served::start(&serve_args(d, "1h")).await;
     let (status, _) = common::get(&served.addr, &format!("/api/figures/{id}")).await;
     assert_eq!(status, 404);

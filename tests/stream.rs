@@ -210,52 +210,63 @@ async fn pacing_follows_simulated_time_and_real_time_stamps_the_wall_clock() {
     }
 }
 
-/// Ctrl-C ends a never-ending stream cleanly: the body gets its zero chunk,
-/// the counts are printed, the exit code is 0.
+/// SIGINT (Ctrl-C) and SIGTERM end a never-ending stream cleanly: the body
+/// gets its zero chunk, the counts are printed, and the exit code is the
+/// signal's, 130 or 143, so that a script knows it was interrupted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_closes_the_streams_cleanly() {
-    let server = Recorder::start().await;
-    let child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
-        .args([
-            "stream",
-            "noisy-cosine",
-            "--url",
-            &server.url,
-            "--speed",
-            "20",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let start = Instant::now();
-    while server.line_count() < 5 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no lines arrived"
+async fn sigint_and_sigterm_close_the_streams_cleanly() {
+    for signal in ["-INT", "-TERM"] {
+        let server = Recorder::start().await;
+        let child = Command::new(env!("CARGO_BIN_EXE_plotstream"))
+            .args([
+                "stream",
+                "noisy-cosine",
+                "--url",
+                &server.url,
+                "--speed",
+                "20",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let start = Instant::now();
+        while server.line_count() < 5 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no lines arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pid = child.id().expect("running").to_string();
+        let kill = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(kill.success());
+        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("exits after the signal")
+            .expect("waits");
+        assert_eq!(
+            out.status.code(),
+            common::signal_exit_code(signal),
+            "{signal}: {out:?}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("noisy-cosine: ") && stdout.contains("server answered 200"),
+            "{signal}: {stdout}"
+        );
+        assert!(
+            stdout.contains("acks off (the server is not a plotstream viewer)"),
+            "{stdout}"
+        );
+        let streams = server.streams();
+        assert_eq!(streams.len(), 1);
+        assert!(streams[0].ended_cleanly, "the zero chunk ended the body");
     }
-    let pid = child.id().expect("running").to_string();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("exits after Ctrl-C")
-        .expect("waits");
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("noisy-cosine: ") && stdout.contains("server answered 200"),
-        "{stdout}"
-    );
-    let streams = server.streams();
-    assert_eq!(streams.len(), 1);
-    assert!(streams[0].ended_cleanly, "the zero chunk ended the body");
 }
 
 /// With `--url`, a live demo creates its figure on that viewer and streams
@@ -271,6 +282,7 @@ async fn live_with_url_creates_its_figure_on_that_viewer() {
         url: Some(url.clone()),
         speed: 100.0,
         count: Some(5),
+        ..Default::default()
     };
     let demo = plotstream::demos::DemoKind::NoisyCosine
         .build(7)
@@ -401,48 +413,39 @@ async fn stream_to_another_plotly_server_says_it_has_no_figure_api() {
     assert_eq!(server.line_count(), 3);
 }
 
-/// The viewer killed with SIGKILL mid-stream and started again 3 s later on
-/// the same port: `stream` reconnects and goes on, and its summary counts
-/// the writes the dead connection carried as unconfirmed (they may be
-/// lost), instead of "0 dropped".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_killed_mid_stream_leaves_unconfirmed_writes_counted() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+/// Streams 400,000 noisy-cosine writes flat out (with `extra` flags) to a
+/// viewer that is killed with SIGKILL once it has taken 1,000, and started
+/// again on the same port 3 s later; what `stream` said.
+async fn stream_across_a_viewer_restart(extra: &[&str]) -> std::process::Output {
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let mut first = common::Served::start(&["--addr", &addr]).await;
     let sender = Command::new(common::plotstream_bin())
         .args(["stream", "noisy-cosine", "--max-rate", "--count", "400000"])
+        .args(extra)
         .args(["--url", &format!("http://{addr}")])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("stream starts");
-    // Kill the viewer once it has taken some writes.
-    let applied = async || {
-        common::metric(&addr, "plotstream_writes_total")
-            .await
-            .unwrap_or(0.0)
-    };
-    let start = Instant::now();
-    while applied().await < 1000.0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no writes arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_for_writes(&addr, 1000.0).await;
     first.child.start_kill().expect("SIGKILL");
     first.child.wait().await.expect("dies");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _second = common::Served::start(&["--addr", &addr]).await;
-
-    let out = tokio::time::timeout(Duration::from_secs(120), sender.wait_with_output())
+    tokio::time::timeout(Duration::from_secs(120), sender.wait_with_output())
         .await
         .expect("stream ends")
-        .expect("runs");
+        .expect("runs")
+}
+
+/// With `--no-acks`, the viewer killed with SIGKILL mid-stream and started
+/// again 3 s later on the same port: `stream` reconnects and goes on, and
+/// its summary counts the writes the dead connection carried as
+/// unconfirmed (they may be lost), instead of "0 dropped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_killed_mid_stream_leaves_unconfirmed_writes_counted() {
+    let out = stream_across_a_viewer_restart(&["--no-acks"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
@@ -486,4 +489,79 @@ async fn with_acks_the_summary_says_every_write_was_acknowledged() {
             && stdout.contains("every write acknowledged by the server"),
         "{stdout}"
     );
+}
+
+/// The viewer that runs above, killed with SIGKILL mid-stream and started
+/// again 3 s later, without any flag: `stream` asked the viewer for
+/// acknowledgements by itself (it is a plotstream viewer), said each failed
+/// reconnect try with its reason and the next wait, resumed, and ends with
+/// every write acknowledged: an exact count, and nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_viewer_killed_mid_stream_loses_nothing() {
+    let out = stream_across_a_viewer_restart(&[]).await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("acks on (the server is a plotstream viewer; --no-acks turns them off)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("noisy-cosine: 400000 writes")
+            && stdout.contains("every write acknowledged by the server"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("may be lost"), "{stdout}");
+    // One line per failed try: the reason, then the try and its wait.
+    let tries: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("; reconnect try "))
+        .collect();
+    assert!(
+        tries.len() >= 2
+            && tries[0].ends_with("reconnect try 1 in 1s")
+            && tries[1].ends_with("reconnect try 2 in 2s"),
+        "{stderr}"
+    );
+    assert!(tries[1].contains("onnect"), "a reason: {}", tries[1]);
+}
+
+/// `--max-retries N` gives up after N failed tries in a row, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_retries_gives_up_after_that_many_tries() {
+    let served = common::Served::start(&["--addr", "127.0.0.1:0"]).await;
+    let sender = Command::new(common::plotstream_bin())
+        .args([
+            "stream",
+            "noisy-cosine",
+            "--speed",
+            "20",
+            "--max-retries",
+            "1",
+        ])
+        .args(["--url", &format!("http://{}", served.addr)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("stream starts");
+    common::wait_for_writes(&served.addr, 5.0).await;
+    drop(served); // killed: nobody listens any more
+    let out = tokio::time::timeout(Duration::from_secs(60), sender.wait_with_output())
+        .await
+        .expect("stream gives up")
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("; reconnect try "))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("after 1 reconnect tries"), "{stderr}");
 }

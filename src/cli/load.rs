@@ -57,9 +57,16 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
         ));
     };
     if let Some(knob) = opts.find_capacity {
-        let capacity = runtime()?.block_on(plotstream_load::find_capacity(knob, opts, out))?;
-        return Ok(u8::try_from(capacity.exit_code()).unwrap_or(1));
+        return runtime()?.block_on(async {
+            let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
+            let capacity =
+                plotstream_load::find_capacity_until(knob, opts, out, signals.stopped()).await?;
+            Ok(signals.exit_code(u8::try_from(capacity.exit_code()).unwrap_or(1)))
+        });
     }
-    let outcome = runtime()?.block_on(plotstream_load::run(opts, out))?;
-    Ok(u8::try_from(outcome.exit_code()).unwrap_or(1))
+    runtime()?.block_on(async {
+        let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
+        let outcome = plotstream_load::run_until(opts, out, signals.stopped()).await?;
+        Ok(signals.exit_code(u8::try_from(outcome.exit_code()).unwrap_or(1)))
+    })
 }

@@ -23,6 +23,20 @@ pub use crate::Error;
 use crate::flags;
 pub use crate::flags::OrNever;
 
+/// What `stream --help` and `replay --help` say of acks, retries and signals.
+macro_rules! streaming_notes {
+    () => {
+        "A plotstream viewer is asked to acknowledge every write (--no-acks turns it off), so the
+summary's loss count is exact; for other servers it is a bound, and the summary says which.
+A dropped stream reconnects for ever, waiting 1, 2, 4, 8, 16, then 30 s, one line per failed
+try on stderr (--max-retries N gives up after N).
+
+Exit codes: 0 done; 1 a failure; 2 refused options; 130 after SIGINT (Ctrl-C) and 143 after
+SIGTERM, which both stop writing, close the streams (waiting 2 s at most for their answers)
+and print the summary first."
+    };
+}
+
 /// plotstream: Plotly's streaming API, brought back locally.
 ///
 /// Never-ending simulated streams (noisy cosine, …) in the Plotly streaming
@@ -46,17 +60,23 @@ pub enum Command {
     Generate(GenerateOpts),
     /// Stream a demo to a Plotly-protocol server, one stream per token, paced by its frame period.
     #[command(
-        after_help = "Examples:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080 --count 500 --speed 10"
+        after_help = concat!(
+            "Examples:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080 --count 500 --speed 10\n\n",
+            streaming_notes!()
+        )
     )]
     Stream(StreamOpts),
     /// Stream a tape made by `plotstream generate` back to a server, paced by its t.
     #[command(
-        after_help = "Examples:\n  plotstream generate noisy-cosine --count 100 > cos.ndjson\n  plotstream replay cos.ndjson --url http://127.0.0.1:8080 --speed 2"
+        after_help = concat!(
+            "Examples:\n  plotstream generate noisy-cosine --count 100 > cos.ndjson\n  plotstream replay cos.ndjson --url http://127.0.0.1:8080 --speed 2\n\n",
+            streaming_notes!()
+        )
     )]
     Replay(ReplayOpts),
     /// Run the live viewer: it takes Plotly-protocol streams and draws them in the browser.
     #[command(
-        after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n  plotstream serve --data-dir ./plots --save-interval 200ms\n  plotstream serve --in-memory\n\nFigures, their tokens, points and Chart Studio names are kept in the data directory\nand come back when the viewer starts again (a figure is saved before it is answered,\npoints every --save-interval, everything on Ctrl-C or SIGTERM).\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
+        after_help = "Examples:\n  plotstream serve\n  plotstream serve --addr 127.0.0.1:9000 --closed\n  plotstream serve --data-dir ./plots --save-interval 200ms\n  plotstream serve --in-memory\n\nFigures, their tokens, points and Chart Studio names are kept in the data directory\nand come back when the viewer starts again (a figure is saved before it is answered,\npoints every --save-interval, everything on Ctrl-C or SIGTERM, after which it exits 130 or 143).\n\nThen stream to it:\n  plotstream stream noisy-cosine --url http://127.0.0.1:8080\nand open http://127.0.0.1:8080 in a browser."
     )]
     Serve(ServeOpts),
     /// Load-test a stream server (Plotly protocol, WebSocket, MQTT): many never-ending streams, open-loop, measured write by write.
@@ -76,22 +96,39 @@ pub struct Connect {
     /// feature: cargo build --release --features tls).
     #[arg(long = "ca-cert", value_name = "FILE", value_parser = flags::ca_cert)]
     pub ca_cert: Option<std::sync::Arc<[u8]>>,
-    /// Ask a plotstream viewer to acknowledge every write: a stream that
-    /// drops resumes without losing or repeating one, and the summary
-    /// counts what was acknowledged (a server without the extension is
-    /// told apart within the connect timeout, and the stream stops).
-    #[arg(long)]
+    /// Require acknowledgements, and stop if the server does not give
+    /// them. They are on anyway when the server is a plotstream viewer: a
+    /// stream that drops resumes without losing or repeating a write, and
+    /// the summary's loss count is exact.
+    #[arg(long, conflicts_with = "no_acks")]
     pub acks: bool,
+    /// Do not ask a plotstream viewer to acknowledge writes: a write sent on
+    /// a connection that ends without an answer then counts as "may be
+    /// lost", a bound instead of an exact count.
+    #[arg(long)]
+    pub no_acks: bool,
+    /// Give up after N reconnect tries in a row. By default a stream never
+    /// gives up: it waits 1, 2, 4, 8, 16, then 30 s between tries, saying
+    /// each time why and how long, and goes on when the server is back.
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
 }
 
 impl Connect {
-    /// The client's options for these flags.
+    /// The client's options for these flags (acknowledgements are chosen
+    /// once the server is known: [`Connect::acks_for`]).
     pub fn options(&self) -> plotstream_client::StreamOptions {
         plotstream_client::StreamOptions {
             ca_certs_pem: self.ca_cert.clone(),
-            acks: self.acks,
+            reconnect_tries: self.max_retries,
             ..plotstream_client::StreamOptions::default()
         }
+    }
+
+    /// Whether writes are acknowledged, for a server that is a plotstream
+    /// viewer or not.
+    pub(crate) fn acks_for(&self, viewer: bool) -> crate::pace::Acks {
+        crate::pace::Acks::choose(self.acks, self.no_acks, viewer)
     }
 }
 
@@ -150,7 +187,12 @@ Exit codes: 0 passed; 99 a threshold (--max-p99, --max-loss, --max-error-rate) w
 1 a failure at run time (also: nothing was sent, or every stream failed); 2 refused options,
 said in one line before anything connects (a missing --url, an unknown URL scheme, --acks
 on a ws or mqtt target, --max-loss without subscribers, --find-capacity without a threshold,
-a bad --token-prefix, an unreadable --ca-cert).";
+a bad --token-prefix, an unreadable --ca-cert); 130 after SIGINT and 143 after SIGTERM, which
+end the run cleanly: the streams close (2 s at most for their answers), and the summary and
+--report/--html cover the run up to then, marked as stopped early.
+
+The figures a run makes on a plotstream viewer are temporary (never saved, deleted at the end,
+also when interrupted) unless --keep-figures.";
 
 const GENERATE_LONG_ABOUT: &str = "\
 Print a demo's writes as an NDJSON tape on stdout, as fast as it can.
@@ -168,9 +210,9 @@ The same seed gives the same bytes. Without --count it never ends; closing the p
 pub fn run(opts: Opts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let result = match opts.command {
         Command::Generate(g) => generate::run(&g, out).map(|()| 0),
-        Command::Stream(s) => stream::run(&s, out).map(|()| 0),
-        Command::Replay(r) => replay::run(&r, out).map(|()| 0),
-        Command::Serve(s) => serve::run(&s, out).map(|()| 0),
+        Command::Stream(s) => stream::run(&s, out),
+        Command::Replay(r) => replay::run(&r, out),
+        Command::Serve(s) => serve::run(&s, out),
         Command::Load(l) => load::run(&l, out),
     };
     match result {

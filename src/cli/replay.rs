@@ -8,7 +8,8 @@ use plotstream_protocol::TapeRecord;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::{Connect, Error, Pacing};
-use crate::pace::{Pacer, Streams, runtime, until_ctrl_c};
+use crate::pace::{Pacer, Streams, runtime, until_stopped};
+use crate::signal::{GRACE, Signals};
 
 /// Options of `plotstream replay`.
 #[derive(Debug, Clone, Args)]
@@ -58,10 +59,17 @@ fn json_reason(e: &serde_json::Error) -> String {
     }
 }
 
-pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+/// Replays the tape to its end or a signal; the exit code is 0, or the
+/// signal's (130, 143) after the summary.
+pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     runtime()?.block_on(async {
+        let signals = Signals::listen().map_err(Error::Runtime)?;
         let input = open(&opts.tape).await?;
-        let mut streams = Streams::new(&opts.url, opts.connect.options());
+        let client = opts.connect.options();
+        let viewer = plotstream_client::is_viewer(&opts.url, &client).await?;
+        let acks = opts.connect.acks_for(viewer);
+        writeln!(out, "{}", acks.line()).map_err(Error::Output)?;
+        let mut streams = Streams::new(&opts.url, client, acks);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let work = async {
             let mut lines = BufReader::new(input).lines();
@@ -93,8 +101,9 @@ pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result
             }
             Ok(())
         };
-        let result = until_ctrl_c(work).await;
-        let closed = streams.close(out).await;
-        result.and(closed)
+        let result = until_stopped(work, &signals).await;
+        let grace = signals.received().map(|_| GRACE);
+        let closed = streams.close(out, grace).await;
+        result.and(closed).map(|()| signals.exit_code(0))
     })
 }

@@ -214,23 +214,9 @@ fn open_viewer(
     Ok(viewer)
 }
 
-/// Completes on Ctrl-C, or on SIGTERM where there is one.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+/// Serves until SIGINT or SIGTERM, then stops cleanly (streams answered,
+/// the store saved); the exit code is then the signal's, 130 or 143.
+pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let mut config = opts.config();
     if !opts.addr.ip().is_loopback() {
         warn_reachable(out, opts.addr, &config)?;
@@ -238,12 +224,13 @@ pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<
     config.max_connections = fit_file_limit(config.max_connections, out)?;
     let viewer = open_viewer(config, opts.data_dir()?, out)?;
     runtime()?.block_on(async {
+        let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
         let listener = plotstream_viewer::bind(opts.addr).await?;
         let addr = listener.local_addr().map_err(Error::Output)?;
         writeln!(out, "listening on http://{addr}").map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;
-        plotstream_viewer::serve(listener, viewer, stop_signal()).await?;
-        Ok(())
+        plotstream_viewer::serve(listener, viewer, signals.stopped()).await?;
+        Ok(signals.exit_code(0))
     })
 }
 

@@ -6,7 +6,8 @@ use clap::Args;
 use plotstream_demos::DemoKind;
 
 use super::{Connect, Error, Pacing};
-use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo, until_ctrl_c};
+use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo, until_stopped};
+use crate::signal::{GRACE, Signals};
 
 /// Options of `plotstream stream`.
 #[derive(Debug, Clone, Args)]
@@ -39,12 +40,16 @@ pub struct StreamOpts {
     pub connect: Connect,
 }
 
-pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+/// Streams until `--count` frames or a signal; the exit code is 0, or the
+/// signal's (130, 143) after the summary.
+pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
     runtime()?.block_on(async {
+        let signals = Signals::listen().map_err(Error::Runtime)?;
         let client = opts.connect.options();
-        match demo_figure(&opts.url, &demo.figure(), &client).await? {
+        let figure = demo_figure(&opts.url, &demo.figure(), &client).await?;
+        match &figure {
             Some(figure) => writeln!(out, "{}", figure.line()),
             None => writeln!(
                 out,
@@ -53,13 +58,16 @@ pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result
             ),
         }
         .map_err(Error::Output)?;
+        let acks = opts.connect.acks_for(figure.is_some());
+        writeln!(out, "{}", acks.line()).map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;
-        let mut streams = Streams::new(&opts.url, client);
+        let mut streams = Streams::new(&opts.url, client, acks);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let mut frames = 0;
         let work = stream_demo(demo.as_mut(), &mut streams, &pacer, opts.count, &mut frames);
-        let result = until_ctrl_c(work).await;
-        let closed = streams.close(out).await;
-        result.and(closed)
+        let result = until_stopped(work, &signals).await;
+        let grace = signals.received().map(|_| GRACE);
+        let closed = streams.close(out, grace).await;
+        result.and(closed).map(|()| signals.exit_code(0))
     })
 }
