@@ -4,10 +4,10 @@
 //!
 //! Each `have_*` cfg is set when its program is installed, and always under
 //! `CI=true`: there `.ci/run` installs them all, and a missing one makes its
-//! test fail, not skip. Nothing here changes what is built.
+//! test fail, not skip. Nothing here changes what is built. (Python's
+//! client is looked for when its tests run, not here: see `tests/python.rs`.)
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// (cfg, files that must all exist).
 const PROGRAMS: [(&str, &[&str]); 5] = [
@@ -27,21 +27,6 @@ const PROGRAMS: [(&str, &[&str]); 5] = [
     ("have_mosquitto", &["/usr/sbin/mosquitto"]),
 ];
 
-/// chart_studio 1.1.0 with a plotly that still has traces' `stream` (5.x).
-const PYTHON_CLIENT: &str = "import importlib.metadata as m, sys; \
-    sys.exit(not (m.version('chart-studio') == '1.1.0' and m.version('plotly').startswith('5.')))";
-
-fn python(script: &str) -> Option<String> {
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn main() {
     let ci = std::env::var("CI").as_deref() == Ok("true");
     println!("cargo::rerun-if-changed=build.rs");
@@ -57,16 +42,5 @@ fn main() {
         if ci || files.iter().all(|f| Path::new(f).exists()) {
             println!("cargo::rustc-cfg={cfg}");
         }
-    }
-    println!("cargo::rustc-check-cfg=cfg(have_python_client)");
-    let have_python = python(PYTHON_CLIENT).is_some();
-    if ci || have_python {
-        println!("cargo::rustc-cfg=have_python_client");
-    }
-    if !have_python
-        && let Some(site) = python("import site; print(site.getsitepackages()[0])")
-        && Path::new(&site).is_dir()
-    {
-        println!("cargo::rerun-if-changed={site}");
     }
 }
