@@ -21,7 +21,7 @@ use plotstream_viewer::{Config, Viewer};
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo};
+use crate::pace::{Pacer, Streams, block_on, demo_figure, stream_demo};
 
 /// Where the embedded viewer listens when it can: the port learners expect.
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -73,7 +73,7 @@ pub struct Live {
 /// most for their answers after a signal.
 pub fn run(demo: Box<dyn Demo>, args: &LiveArgs) -> Result<(), Error> {
     let mut out = io::stdout();
-    runtime()?.block_on(async {
+    block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
         let live = stream(demo, args, &mut out, signals.stopped()).await?;
         writeln!(out, "streamed {} frames to {}", live.frames, live.plot_url).map_err(Error::Output)

@@ -341,10 +341,16 @@ pub(crate) async fn until_stopped<F: Future<Output = Result<(), Error>>>(
     }
 }
 
-/// A runtime for the streaming commands.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs a command's work on a runtime of its own, and then leaves at once:
+/// tasks still running are dropped, and a blocking read still waiting
+/// (`replay -` on a stdin that has not ended) does not hold the exit, as
+/// dropping the runtime would.
+pub(crate) fn block_on<T>(work: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(Error::Runtime)
+        .map_err(Error::Runtime)?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_background();
+    result
 }

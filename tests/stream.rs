@@ -565,3 +565,55 @@ async fn max_retries_gives_up_after_that_many_tries() {
     );
     assert!(stderr.contains("after 1 reconnect tries"), "{stderr}");
 }
+
+/// `replay` stopped by a signal while its tape is still coming (stdin open):
+/// it closes its streams, prints its summary, and exits 130 after SIGINT,
+/// 143 after SIGTERM. To a plotstream viewer its writes were acknowledged
+/// without asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_ends_replay_cleanly_with_its_summary() {
+    use tokio::io::AsyncWriteExt;
+    let (tape, _) = tape_writes(&["generate", "noisy-cosine", "--count", "20"]).await;
+    for signal in ["-INT", "-TERM"] {
+        let served = common::Served::start(&["--addr", "127.0.0.1:0"]).await;
+        let mut child = Command::new(common::plotstream_bin())
+            .args(["replay", "-", "--max-rate", "--url"])
+            .arg(format!("http://{}", served.addr))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("replay starts");
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin
+            .write_all(tape.as_bytes())
+            .await
+            .expect("feeds the tape");
+        stdin.flush().await.expect("flushes");
+        common::wait_for_writes(&served.addr, 20.0).await;
+        let pid = child.id().expect("running").to_string();
+        let kill = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(kill.success());
+        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("exits after the signal")
+            .expect("waits");
+        drop(stdin); // open until now: the tape had not ended
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            common::signal_exit_code(signal),
+            "{signal}: {out:?}"
+        );
+        assert!(
+            stdout.contains("noisy-cosine: 20 writes")
+                && stdout.contains("every write acknowledged by the server"),
+            "{signal}: {stdout}"
+        );
+    }
+}

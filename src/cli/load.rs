@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use plotstream_load::Report;
 
 use super::Error;
-use crate::pace::runtime;
+use crate::pace::block_on;
 
 /// `plotstream load [OPTIONS]` runs a test; `plotstream load merge FILES` adds up shards.
 #[derive(Debug, Clone, Args)]
@@ -57,14 +57,14 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
         ));
     };
     if let Some(knob) = opts.find_capacity {
-        return runtime()?.block_on(async {
+        return block_on(async {
             let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
             let capacity =
                 plotstream_load::find_capacity_until(knob, opts, out, signals.stopped()).await?;
             Ok(signals.exit_code(u8::try_from(capacity.exit_code()).unwrap_or(1)))
         });
     }
-    runtime()?.block_on(async {
+    block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
         let outcome = plotstream_load::run_until(opts, out, signals.stopped()).await?;
         Ok(signals.exit_code(u8::try_from(outcome.exit_code()).unwrap_or(1)))

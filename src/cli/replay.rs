@@ -8,7 +8,7 @@ use plotstream_protocol::TapeRecord;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::{Connect, Error, Pacing};
-use crate::pace::{Pacer, Streams, runtime, until_stopped};
+use crate::pace::{Pacer, Streams, block_on, until_stopped};
 use crate::signal::{GRACE, Signals};
 
 /// Options of `plotstream replay`.
@@ -62,7 +62,7 @@ fn json_reason(e: &serde_json::Error) -> String {
 /// Replays the tape to its end or a signal; the exit code is 0, or the
 /// signal's (130, 143) after the summary.
 pub(crate) fn run(opts: &ReplayOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
-    runtime()?.block_on(async {
+    block_on(async {
         let signals = Signals::listen().map_err(Error::Runtime)?;
         let input = open(&opts.tape).await?;
         let client = opts.connect.options();

@@ -10,7 +10,7 @@ use plotstream_viewer::{AllowedHosts, Config, Store, Viewer};
 
 use super::Error;
 use crate::flags;
-use crate::pace::runtime;
+use crate::pace::block_on;
 
 /// Open files the server keeps for itself besides connections (listener,
 /// stdio, the runtime's own).
@@ -223,7 +223,7 @@ pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<
     }
     config.max_connections = fit_file_limit(config.max_connections, out)?;
     let viewer = open_viewer(config, opts.data_dir()?, out)?;
-    runtime()?.block_on(async {
+    block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
         let listener = plotstream_viewer::bind(opts.addr).await?;
         let addr = listener.local_addr().map_err(Error::Output)?;

@@ -6,7 +6,7 @@ use clap::Args;
 use plotstream_demos::DemoKind;
 
 use super::{Connect, Error, Pacing};
-use crate::pace::{Pacer, Streams, demo_figure, runtime, stream_demo, until_stopped};
+use crate::pace::{Pacer, Streams, block_on, demo_figure, stream_demo, until_stopped};
 use crate::signal::{GRACE, Signals};
 
 /// Options of `plotstream stream`.
@@ -45,7 +45,7 @@ pub struct StreamOpts {
 pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
     let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
-    runtime()?.block_on(async {
+    block_on(async {
         let signals = Signals::listen().map_err(Error::Runtime)?;
         let client = opts.connect.options();
         let figure = demo_figure(&opts.url, &demo.figure(), &client).await?;
