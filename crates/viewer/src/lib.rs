@@ -36,7 +36,11 @@
 //! bounded ([`Config`] lists the limits): attribute paths are at most
 //! [`plotstream_protocol::MAX_PATH_DEPTH`] deep, a token streams at most
 //! [`Config::max_columns`] attributes, the viewer holds at most
-//! [`Config::max_figures`] figures, a subscriber's backlog is bounded in
+//! [`Config::max_figures`] figures, the points held count their bytes
+//! (strings included) against [`Config::memory_limit`] and, per token,
+//! [`Config::max_token_bytes`]: past them the oldest points go, each one
+//! counted (`plotstream_points_dropped_total`, the figure's `dropped`) and
+//! said on its page, a subscriber's backlog is bounded in
 //! events and bytes, a connection must send its request head within
 //! [`Config::header_timeout`], and at most [`Config::max_connections`] are
 //! open. Requests must name a loopback host ([`AllowedHosts`]), and a `POST`
