@@ -206,50 +206,9 @@ pub async fn find_capacity_until(
     out: &mut (dyn io::Write + Send),
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Capacity, Error> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopper = tokio::spawn(async move {
-        stop.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    crate::checked::Checked::new(opts)?;
-    let t = opts.thresholds();
-    if t.max_p99.is_none() && t.max_loss.is_none() && t.max_error_rate.is_none() {
-        return Err(Error::Options(
-            "--find-capacity needs a threshold to hold: give --max-p99, --max-loss or --max-error-rate"
-                .to_owned(),
-        ));
-    }
-    if opts.staged() {
-        return Err(Error::Options(
-            "--find-capacity sets the load itself: leave out --stages and --rate-stages".to_owned(),
-        ));
-    }
-    let mut capacity = Capacity {
-        knob,
-        thresholds: t.describe(opts.subscribed()),
-        steps: Vec::new(),
-        answer: None,
-        first_failed: None,
-        stopped_early: false,
-    };
-    writeln!(
-        out,
-        "finding the capacity by {}: steps of {:?} each, holding {}",
-        match knob {
-            Knob::Rate => "each stream's rate",
-            Knob::Streams => "the number of streams",
-        },
-        opts.duration,
-        capacity.thresholds
-    )
-    .map_err(Error::Output)?;
-    writeln!(out, "{HEADER}").map_err(Error::Output)?;
+    let mut capacity = begin(knob, opts, out)?;
+    let (stopper, stop_rx) = watch_stop(stop);
+    let stopped = || stopped(stop_rx.clone());
     // The step that held with the most load, and the one that failed with
     // the least, are the bounds the search narrows.
     let of = |s: &Option<Step>| s.as_ref().map(|s| knob.value(s.streams, s.rate));
@@ -291,6 +250,65 @@ pub async fn find_capacity_until(
         Ok(crate::html::render_capacity(&capacity))
     })?;
     Ok(capacity)
+}
+
+/// Checks that the search can run (options, a threshold, no stages),
+/// prints its header, and gives the empty result.
+fn begin(knob: Knob, opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<Capacity, Error> {
+    crate::checked::Checked::new(opts)?;
+    let t = opts.thresholds();
+    if t.max_p99.is_none() && t.max_loss.is_none() && t.max_error_rate.is_none() {
+        return Err(Error::Options(
+            "--find-capacity needs a threshold to hold: give --max-p99, --max-loss or --max-error-rate"
+                .to_owned(),
+        ));
+    }
+    if opts.staged() {
+        return Err(Error::Options(
+            "--find-capacity sets the load itself: leave out --stages and --rate-stages".to_owned(),
+        ));
+    }
+    let capacity = Capacity {
+        knob,
+        thresholds: t.describe(opts.subscribed()),
+        steps: Vec::new(),
+        answer: None,
+        first_failed: None,
+        stopped_early: false,
+    };
+    writeln!(
+        out,
+        "finding the capacity by {}: steps of {:?} each, holding {}",
+        match knob {
+            Knob::Rate => "each stream's rate",
+            Knob::Streams => "the number of streams",
+        },
+        opts.duration,
+        capacity.thresholds
+    )
+    .map_err(Error::Output)?;
+    writeln!(out, "{HEADER}").map_err(Error::Output)?;
+    Ok(capacity)
+}
+
+/// A task that waits for `stop`, and what it tells: true once it came.
+fn watch_stop(
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        stop.await;
+        let _ = tx.send(true);
+    });
+    (task, rx)
+}
+
+/// Completes once `rx` says the stop came.
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// The next step's value of the knob, from the most that held and the

@@ -136,6 +136,105 @@ impl ErrorKind {
     }
 }
 
+/// A counter or gauge of [`Metrics`]: name, type, help, and how to read it.
+type Counter = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Metrics) -> String,
+);
+
+fn load(v: &AtomicU64) -> String {
+    v.load(Ordering::Relaxed).to_string()
+}
+
+fn gauge(v: &AtomicI64) -> String {
+    v.load(Ordering::Relaxed).to_string()
+}
+
+/// Every counter and gauge of [`Metrics`] (the figures held, the memory
+/// budget's and the errors' are added to them).
+const COUNTERS: [Counter; 15] = [
+    ("open_streams", "gauge", "Streams connected now.", |m| {
+        gauge(&m.open_streams)
+    }),
+    (
+        "streams_total",
+        "counter",
+        "Streams accepted (reconnects count again).",
+        |m| load(&m.streams),
+    ),
+    (
+        "subscribers",
+        "gauge",
+        "Browser subscriptions open now.",
+        |m| gauge(&m.subscribers),
+    ),
+    ("connections", "gauge", "Connections open now.", |m| {
+        gauge(&m.connections)
+    }),
+    (
+        "connections_refused_total",
+        "counter",
+        "Connections refused over --max-connections.",
+        |m| load(&m.connections_refused),
+    ),
+    ("writes_total", "counter", "Writes applied.", |m| {
+        load(&m.writes)
+    }),
+    ("heartbeats_total", "counter", "Heartbeats received.", |m| {
+        load(&m.heartbeats)
+    }),
+    (
+        "resumed_lines_skipped_total",
+        "counter",
+        "Lines resumed acknowledged streams sent again, taken before and passed over.",
+        |m| load(&m.lines_skipped),
+    ),
+    (
+        "bytes_total",
+        "counter",
+        "Stream body bytes received.",
+        |m| load(&m.bytes),
+    ),
+    (
+        "subscriber_resyncs_total",
+        "counter",
+        "Fresh snapshots sent to subscribers that fell behind.",
+        |m| load(&m.resyncs),
+    ),
+    (
+        "figures_deleted_total",
+        "counter",
+        "Figures deleted through the API.",
+        |m| load(&m.figures_deleted),
+    ),
+    (
+        "figures_expired_total",
+        "counter",
+        "Figures made for unknown tokens, dropped after --open-figure-ttl idle.",
+        |m| load(&m.figures_expired),
+    ),
+    (
+        "store_saves_total",
+        "counter",
+        "Saves of figures' points to the store (--data-dir) that committed.",
+        |m| load(&m.saves),
+    ),
+    (
+        "store_errors_total",
+        "counter",
+        "Writes to the store that failed (the points are kept in memory and saved again).",
+        |m| load(&m.store_errors),
+    ),
+    (
+        "writes_saved",
+        "gauge",
+        "Writes applied before the last committed save began: all of them are on disk.",
+        |m| load(&m.writes_saved),
+    ),
+];
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -173,104 +272,8 @@ impl Metrics {
     /// The counters in the Prometheus text format; `figures` is the number
     /// of figures held, `memory` their points' budget.
     pub(crate) fn text(&self, figures: usize, memory: &Memory) -> String {
-        let load = |v: &AtomicU64| v.load(Ordering::Relaxed).to_string();
-        let gauge = |v: &AtomicI64| v.load(Ordering::Relaxed).to_string();
-        let mut rows = vec![
-            (
-                "open_streams",
-                "gauge",
-                "Streams connected now.",
-                gauge(&self.open_streams),
-            ),
-            (
-                "streams_total",
-                "counter",
-                "Streams accepted (reconnects count again).",
-                load(&self.streams),
-            ),
-            (
-                "subscribers",
-                "gauge",
-                "Browser subscriptions open now.",
-                gauge(&self.subscribers),
-            ),
-            (
-                "connections",
-                "gauge",
-                "Connections open now.",
-                gauge(&self.connections),
-            ),
-            ("figures", "gauge", "Figures held.", figures.to_string()),
-            (
-                "connections_refused_total",
-                "counter",
-                "Connections refused over --max-connections.",
-                load(&self.connections_refused),
-            ),
-            (
-                "writes_total",
-                "counter",
-                "Writes applied.",
-                load(&self.writes),
-            ),
-            (
-                "heartbeats_total",
-                "counter",
-                "Heartbeats received.",
-                load(&self.heartbeats),
-            ),
-            (
-                "resumed_lines_skipped_total",
-                "counter",
-                "Lines resumed acknowledged streams sent again, taken before and passed over.",
-                load(&self.lines_skipped),
-            ),
-            (
-                "bytes_total",
-                "counter",
-                "Stream body bytes received.",
-                load(&self.bytes),
-            ),
-            (
-                "subscriber_resyncs_total",
-                "counter",
-                "Fresh snapshots sent to subscribers that fell behind.",
-                load(&self.resyncs),
-            ),
-            (
-                "figures_deleted_total",
-                "counter",
-                "Figures deleted through the API.",
-                load(&self.figures_deleted),
-            ),
-            (
-                "figures_expired_total",
-                "counter",
-                "Figures made for unknown tokens, dropped after --open-figure-ttl idle.",
-                load(&self.figures_expired),
-            ),
-            (
-                "store_saves_total",
-                "counter",
-                "Saves of figures' points to the store (--data-dir) that committed.",
-                load(&self.saves),
-            ),
-            (
-                "store_errors_total",
-                "counter",
-                "Writes to the store that failed (the points are kept in memory and saved again).",
-                load(&self.store_errors),
-            ),
-            (
-                "writes_saved",
-                "gauge",
-                "Writes applied before the last committed save began: all of them are on disk.",
-                load(&self.writes_saved),
-            ),
-        ];
-        rows.extend(memory_rows(memory));
         let mut out = String::new();
-        for (name, kind, help, value) in rows {
+        for (name, kind, help, value) in self.rows(figures).into_iter().chain(memory_rows(memory)) {
             let _ = writeln!(
                 out,
                 "# HELP plotstream_{name} {help}\n# TYPE plotstream_{name} {kind}\nplotstream_{name} {value}"
@@ -289,5 +292,18 @@ impl Metrics {
             );
         }
         out
+    }
+
+    /// Every counter and gauge but the memory budget's and the errors'.
+    fn rows(&self, figures: usize) -> Vec<Row> {
+        let mut rows: Vec<Row> = COUNTERS
+            .iter()
+            .map(|&(name, kind, help, read)| (name, kind, help, read(self)))
+            .collect();
+        rows.insert(
+            4,
+            ("figures", "gauge", "Figures held.", figures.to_string()),
+        );
+        rows
     }
 }

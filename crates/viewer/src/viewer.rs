@@ -382,20 +382,7 @@ impl Viewer {
         if let Slot::Replace(id) = slot {
             self.remove_figure(id)?;
         }
-        // Group the traces by token.
-        let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
-        for (i, trace) in figure.data.iter().enumerate() {
-            if let Some(spec) = &trace.stream {
-                match by_token.iter_mut().find(|(t, _)| *t == spec.token) {
-                    Some((_, indices)) => indices.push(i),
-                    None => by_token.push((&spec.token, vec![i])),
-                }
-            }
-        }
-        let by_token: Vec<(String, Vec<usize>)> = by_token
-            .into_iter()
-            .map(|(t, i)| (t.to_owned(), i))
-            .collect();
+        let by_token = traces_by_token(&figure);
         let settings = FigureSettings {
             subscriber_buffer: config.subscriber_buffer,
             subscriber_backlog_bytes: config.subscriber_backlog_bytes,
@@ -462,6 +449,14 @@ impl Viewer {
                 store.delete_figure(id).map_err(|e| self.store_failed(e))?;
             }
         }
+        self.store_new(&entry, kind, slot)?;
+        Ok(entry.id)
+    }
+
+    /// Puts a figure just made in the store, if it goes there now (the
+    /// caller holds the persist lock); a failed put takes it out again.
+    fn store_new(&self, entry: &FigureEntry, kind: Kind, slot: Slot) -> Result<(), Error> {
+        let auto = kind == Kind::Auto;
         match (&self.inner.store, slot) {
             // It is there already.
             (_, Slot::Restore(_)) => entry.mark_stored(),
@@ -480,7 +475,7 @@ impl Viewer {
             }
             (None, _) => {}
         }
-        Ok(entry.id)
+        Ok(())
     }
 
     /// Deletes figure `id`: its subscribers' event streams end, and a token
@@ -863,6 +858,24 @@ fn check_figure(figure: &Figure, config: &Config) -> Result<Vec<TraceData>, Erro
         traces.push(TraceData::new(maxpoints));
     }
     Ok(traces)
+}
+
+/// The figure's streamed traces, grouped by token, in the order the tokens
+/// first appear.
+fn traces_by_token(figure: &Figure) -> Vec<(String, Vec<usize>)> {
+    let mut by_token: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, trace) in figure.data.iter().enumerate() {
+        if let Some(spec) = &trace.stream {
+            match by_token.iter_mut().find(|(t, _)| *t == spec.token) {
+                Some((_, indices)) => indices.push(i),
+                None => by_token.push((&spec.token, vec![i])),
+            }
+        }
+    }
+    by_token
+        .into_iter()
+        .map(|(t, i)| (t.to_owned(), i))
+        .collect()
 }
 
 fn check_stream(index: usize, spec: &StreamSpec, max_points: u64) -> Result<u64, Error> {
