@@ -1026,21 +1026,17 @@ async fn load_leaves_no_figure_and_a_signal_ends_it_with_its_report() {
             .kill_on_drop(true)
             .spawn()
             .expect("load starts");
-        if let Some(signal) = signal {
+        let out = if let Some(signal) = signal {
             common::wait_for_writes(&served.addr, 1000.0).await;
             let figures = common::get_json(&served.addr, "/api/figures").await;
             assert_eq!(figures.as_array().map(Vec::len), Some(2), "{figures}");
-            let pid = child.id().expect("running").to_string();
-            let kill = std::process::Command::new("kill")
-                .args([signal, &pid])
-                .status()
-                .expect("kill runs");
-            assert!(kill.success());
-        }
-        let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-            .await
-            .expect("load ends soon after the signal")
-            .expect("waits");
+            common::signal_and_wait(child, signal).await
+        } else {
+            tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+                .await
+                .expect("load ends")
+                .expect("waits")
+        };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let expected = signal.map_or(Some(0), common::signal_exit_code);
         assert_eq!(out.status.code(), expected, "{name}: {out:?}");

@@ -238,17 +238,7 @@ async fn sigint_and_sigterm_close_the_streams_cleanly() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let pid = child.id().expect("running").to_string();
-        let kill = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(kill.success());
-        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-            .await
-            .expect("exits after the signal")
-            .expect("waits");
+        let out = common::signal_and_wait(child, signal).await;
         assert_eq!(
             out.status.code(),
             common::signal_exit_code(signal),
@@ -592,17 +582,7 @@ async fn a_signal_ends_replay_cleanly_with_its_summary() {
             .expect("feeds the tape");
         stdin.flush().await.expect("flushes");
         common::wait_for_writes(&served.addr, 20.0).await;
-        let pid = child.id().expect("running").to_string();
-        let kill = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(kill.success());
-        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-            .await
-            .expect("exits after the signal")
-            .expect("waits");
+        let out = common::signal_and_wait(child, signal).await;
         drop(stdin); // open until now: the tape had not ended
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(

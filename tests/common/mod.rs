@@ -135,6 +135,21 @@ pub fn plotstream_bin() -> String {
     std::env::var("PLOTSTREAM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_plotstream").to_owned())
 }
 
+/// Sends `signal` (such as `-TERM`) to `child` with kill(1), and waits
+/// (30 s at most) for it to exit; what it printed.
+pub async fn signal_and_wait(child: tokio::process::Child, signal: &str) -> std::process::Output {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
+    tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("no exit within 30 s of {signal}"))
+        .expect("waits")
+}
+
 /// The exit code of a command that stopped cleanly on `signal`: 130 after
 /// `-INT`, 143 after `-TERM` (128 + the signal's number); `None` for others.
 pub fn signal_exit_code(signal: &str) -> Option<i32> {
@@ -222,19 +237,7 @@ impl Served {
     /// and `-TERM` it must have stopped cleanly, with the signal's exit
     /// code ([`signal_exit_code`]).
     pub async fn stop(self, signal: &str) -> std::process::Output {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} {pid}");
-        let out = tokio::time::timeout(
-            std::time::Duration::from_secs(20),
-            self.child.wait_with_output(),
-        )
-        .await
-        .expect("stops in time")
-        .expect("waits");
+        let out = signal_and_wait(self.child, signal).await;
         if let Some(code) = signal_exit_code(signal) {
             assert_eq!(
                 out.status.code(),
