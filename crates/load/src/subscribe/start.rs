@@ -21,7 +21,7 @@ const PER_FIGURE: usize = 100;
 /// How long a subscriber may take to be ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
-/// On a plotstream viewer (the plotly target), one figure of up to 100 of
+/// On a plotstream viewer (the plotly target, or any with `--subscribe`), one figure of up to 100 of
 /// the run's streams each, so that no stream makes a stand-in figure of its
 /// own: temporary ones (never saved, deleted at the end) unless
 /// `--keep-figures`. Each figure's id and the stream positions it draws.
@@ -32,14 +32,15 @@ async fn make_figures(checked: &Checked<'_>) -> Result<Vec<(u64, std::ops::Range
         ca_certs_pem: checked.ca_certs.clone(),
         ..StreamOptions::default()
     };
-    // A server that cannot be reached is no viewer: its streams then say
-    // why they failed, as streams do.
-    if checked.target != crate::Target::Plotly
-        || !(opts.subscribe
-            || plotstream_client::is_viewer(&opts.url, &client)
+    // --subscribe reads a viewer (whatever the target, as http to a
+    // viewer's root); the plotly target asks. A server that cannot be
+    // reached is no viewer: its streams then say why they failed.
+    let viewer = opts.subscribe
+        || (checked.target == crate::Target::Plotly
+            && plotstream_client::is_viewer(&opts.url, &client)
                 .await
-                .unwrap_or(false))
-    {
+                .unwrap_or(false));
+    if !viewer {
         return Ok(Vec::new());
     }
     let mut figures = Vec::new();
