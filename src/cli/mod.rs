@@ -116,7 +116,7 @@ pub struct Connect {
 
 impl Connect {
     /// The client's options for these flags (acknowledgements are chosen
-    /// once the server is known: [`Connect::acks_for`]).
+    /// once the server is known).
     pub fn options(&self) -> plotstream_client::StreamOptions {
         plotstream_client::StreamOptions {
             ca_certs_pem: self.ca_cert.clone(),
