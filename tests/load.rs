@@ -270,6 +270,127 @@ async fn four_shards_merge_into_one_test() {
     }
 }
 
+/// Three shards started together with `--start-at` (an absolute unix time
+/// the test picks, 2 s ahead), each writing its report to stdout with
+/// `--report -` and its summary to stderr, as pods in a Job do. Their logs,
+/// concatenated with the summaries between the reports as `kubectl logs`
+/// gives them, merge into one test: the totals add up, every shard started
+/// at the instant given and first wrote within 50 ms of the others. Shards
+/// of another test, or one shard twice, are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_started_together_merge_from_their_logs() {
+    let v = viewer().await;
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+        + 2.0;
+    let start_at = format!("{start:.3}");
+    let runs = (0..3).map(|i| {
+        let (url, start_at) = (v.url.clone(), start_at.clone());
+        async move {
+            let shard = format!("{i}/3");
+            load(&[
+                "--url",
+                &url,
+                "--streams",
+                "30",
+                "--rate",
+                "20",
+                "--duration",
+                "2s",
+                "--shard",
+                &shard,
+                "--subscribe",
+                "--token-prefix",
+                "together",
+                "--start-at",
+                &start_at,
+                "--report",
+                "-",
+            ])
+            .await
+        }
+    });
+    let mut logs = String::new();
+    for out in futures_join(runs).await {
+        assert!(out.status.success(), "{out:?}");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "only the report on stdout: {stdout}"
+        );
+        assert!(
+            stderr.contains("  writes    "),
+            "the summary on stderr: {stderr}"
+        );
+        logs.push_str(&stderr);
+        logs.push_str(&stdout);
+    }
+    let path = scratch("logs.txt");
+    std::fs::write(&path, &logs).expect("writes the logs");
+    let file = path.to_str().expect("utf-8").to_owned();
+    let out = load(&["merge", &file]).await;
+    assert!(out.status.success(), "{out:?}");
+    let merged: Report = serde_json::from_slice(&out.stdout).expect("merged JSON");
+    assert_eq!(merged.config.streams_here, 30);
+    assert_eq!(merged.writes, 30 * 40);
+    assert_eq!(
+        merged.loss.as_ref().map(|l| (l.received, l.lost)),
+        Some((1200, 0))
+    );
+    assert_eq!(merged.shards.len(), 3, "{:?}", merged.shards);
+    let firsts: Vec<f64> = merged
+        .shards
+        .iter()
+        .map(|s| {
+            assert!(
+                (s.start_unix_s - start).abs() < 0.001,
+                "{s:?} started at {start}"
+            );
+            s.first_write_unix_s.expect("it wrote")
+        })
+        .collect();
+    let spread = firsts.iter().copied().fold(f64::MIN, f64::max)
+        - firsts.iter().copied().fold(f64::MAX, f64::min);
+    assert!(
+        spread < 0.05,
+        "first writes {:.1} ms apart",
+        spread * 1000.0
+    );
+    assert!(
+        firsts.iter().all(|&f| f >= start),
+        "none before the start: {firsts:?}"
+    );
+
+    // Another test's shard (another rate), and one shard twice: refused.
+    let first_line = logs
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a report line")
+        .to_owned();
+    let other = first_line.replacen("\"rate\":20.0", "\"rate\":30.0", 1);
+    assert_ne!(other, first_line);
+    for (text, says) in [
+        (format!("{logs}{other}\n"), "has rate"),
+        (format!("{logs}{first_line}\n"), "is given twice"),
+    ] {
+        std::fs::write(&path, text).expect("writes");
+        let out = load(&["merge", &file]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            err.contains("not the shards of one test") && err.contains(says),
+            "{err}"
+        );
+    }
+    std::fs::remove_file(&path).ok();
+}
+
 /// Runs the futures together and returns their outputs in order.
 async fn futures_join<F: Future<Output = std::process::Output> + Send + 'static>(
     runs: impl Iterator<Item = F>,
@@ -1071,4 +1192,95 @@ async fn load_leaves_no_figure_and_a_signal_ends_it_with_its_report() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// `--metrics-addr`: Prometheus scrapes the run while it runs: counters
+/// and latency histograms in fixed buckets, labelled with the test and the
+/// shard; an address that cannot be listened on is refused with exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_addr_serves_the_run_while_it_runs() {
+    let v = viewer().await;
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let url = v.url.clone();
+    let metrics = addr.clone();
+    let run = tokio::spawn(async move {
+        load(&[
+            "--url",
+            &url,
+            "--streams",
+            "20",
+            "--rate",
+            "20",
+            "--duration",
+            "4s",
+            "--subscribe",
+            "--metrics-addr",
+            &metrics,
+            "--test-id",
+            "scraped",
+        ])
+        .await
+    });
+    // Mid-run: the endpoint is up once the streams write.
+    let mut text = String::new();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some((200, body)) = common::try_get(&addr, "/metrics").await
+            && body.contains(
+                "plotstream_load_latency_seconds_count{test_id=\"scraped\",shard=\"0/1\"} ",
+            )
+            && !body.contains("plotstream_load_writes_total{test_id=\"scraped\",shard=\"0/1\"} 0\n")
+        {
+            text = body;
+            break;
+        }
+    }
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+    };
+    let labels = "{test_id=\"scraped\",shard=\"0/1\"}";
+    assert!(
+        value(&format!("plotstream_load_writes_total{labels}")) > 0.0,
+        "{text}"
+    );
+    assert!(
+        value(&format!("plotstream_load_open_streams{labels}")) > 0.0,
+        "{text}"
+    );
+    for name in ["lateness", "latency"] {
+        let count = value(&format!("plotstream_load_{name}_seconds_count{labels}"));
+        let inf = value(&format!(
+            "plotstream_load_{name}_seconds_bucket{{test_id=\"scraped\",shard=\"0/1\",le=\"+Inf\"}}"
+        ));
+        assert_eq!(count, inf, "{name}: {text}");
+        // Cumulative buckets never go down.
+        let buckets: Vec<f64> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("plotstream_load_{name}_seconds_bucket")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(buckets.len(), 15, "{text}");
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{name}: {buckets:?}"
+        );
+    }
+    assert!(
+        text.contains("# TYPE plotstream_load_latency_seconds histogram"),
+        "{text}"
+    );
+    let out = run.await.expect("the run");
+    assert!(out.status.success(), "{out:?}");
+    // Taken: refused before anything connects.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let busy = taken.local_addr().expect("an address").to_string();
+    let out = load(&["--url", &v.url, "--duration", "1s", "--metrics-addr", &busy]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--metrics-addr"),
+        "{out:?}"
+    );
 }

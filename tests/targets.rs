@@ -37,21 +37,35 @@ async fn load(args: &[&str]) -> (std::process::Output, Report) {
 }
 
 fn assert_all_seen(out: &std::process::Output, r: &Report, writes: u64) {
+    assert_every_receiver_saw_all(out, r, writes, 1);
+}
+
+/// Every write reached each of the `k` receivers of its stream, once.
+fn assert_every_receiver_saw_all(out: &std::process::Output, r: &Report, writes: u64, k: u64) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(r.writes, writes, "{stdout}");
     let loss = r.loss.as_ref().expect("subscribed");
     assert_eq!(
-        (loss.received, loss.lost, loss.duplicates),
-        (writes, 0, 0),
+        (loss.receivers, loss.received, loss.lost, loss.duplicates),
+        (k, writes * k, 0, 0),
         "{stdout}"
     );
+    if k > 1 {
+        let spread = r.fanout_spread_ms.as_ref().expect("a fan-out spread");
+        assert_eq!(
+            (spread.count, loss.spread_incomplete),
+            (writes, 0),
+            "every write's first and last receiver: {stdout}"
+        );
+        assert!(spread.max >= spread.min, "{stdout}");
+    }
     assert_eq!(
         (r.connect_errors, r.stream_errors, r.may_be_lost()),
         (0, 0, 0),
         "{stdout}"
     );
-    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(writes));
+    assert_eq!(r.latency_ms.as_ref().map(|l| l.count), Some(writes * k));
     assert!(
         r.latency_over_time.iter().any(|[_, p99]| *p99 > 0.0),
         "end-to-end latency each second: {:?}",
@@ -153,6 +167,51 @@ async fn mqtt_streams_into_mosquitto_lose_nothing() {
         "every write acked"
     );
     assert_eq!(r.statuses.get("disconnected"), Some(&20));
+}
+
+/// Fan-out: 10 receivers per stream on each subscribe side (Nchan's
+/// WebSocket and EventSource, and 10 MQTT clients on each topic): every
+/// write counted per receiver, and its spread from first to last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(have_nchan, have_mosquitto)),
+    ignore = "needs nginx with Nchan and Mosquitto (apt-get install nginx-light libnginx-mod-nchan mosquitto)"
+)]
+async fn ten_receivers_per_stream_each_see_every_write() {
+    let nchan = Server::nchan().await;
+    let base = format!("127.0.0.1:{}", nchan.port);
+    let broker = Server::mosquitto().await;
+    let mqtt = format!("mqtt://127.0.0.1:{}", broker.port);
+    let ws = format!("ws://{base}/pub/{{token}}");
+    for (url, sub) in [
+        (ws.clone(), format!("ws://{base}/sub/{{token}}")),
+        (ws, format!("http://{base}/sub/{{token}}")),
+        (mqtt.clone(), mqtt),
+    ] {
+        let (out, r) = load(&[
+            "--url",
+            &url,
+            "--payload",
+            "point",
+            "--streams",
+            "10",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--subscribe-url",
+            &sub,
+            "--subscribers",
+            "10",
+        ])
+        .await;
+        assert_every_receiver_saw_all(&out, &r, 400, 10);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("  spread    min") && stdout.contains("(10 receivers a stream"),
+            "{stdout}"
+        );
+    }
 }
 
 /// A broker that is not there: exit 1, saying why.

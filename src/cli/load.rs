@@ -25,8 +25,12 @@ pub struct LoadCommand {
 pub enum LoadAction {
     /// Add up the JSON reports of shards run as one test: counts are summed,
     /// histograms merged, percentiles computed again. Prints the merged JSON.
+    /// Shards of different tests (test id, rate, duration, arrivals), or one
+    /// shard twice, are refused.
     Merge {
-        /// The reports (`--report FILE` of each shard).
+        /// The reports: files (`--report FILE` of each shard), or `-` for
+        /// stdin; each may hold several, such as `kubectl logs` of shards
+        /// run with `--report -`.
         #[arg(required = true, value_name = "REPORT")]
         files: Vec<PathBuf>,
     },
@@ -41,8 +45,13 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
                 path: path.clone(),
                 reason,
             };
-            let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-            reports.push(serde_json::from_slice::<Report>(&text).map_err(|e| bad(e.to_string()))?);
+            let text = if path.as_os_str() == "-" {
+                io::read_to_string(io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            }
+            .map_err(|e| bad(e.to_string()))?;
+            reports.extend(Report::parse_all(&text).map_err(bad)?);
         }
         let merged = Report::merge(&reports)?;
         let json = serde_json::to_string_pretty(&merged)
@@ -66,6 +75,14 @@ pub(crate) fn run(cmd: &LoadCommand, out: &mut (dyn io::Write + Send)) -> Result
     }
     block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
+        // With --report -, stdout carries the report: the summary goes to stderr.
+        let mut stderr = io::stderr();
+        let out: &mut (dyn io::Write + Send) =
+            if opts.report.as_deref() == Some(std::path::Path::new("-")) {
+                &mut stderr
+            } else {
+                out
+            };
         let outcome = plotstream_load::run_until(opts, out, signals.stopped()).await?;
         Ok(signals.exit_code(u8::try_from(outcome.exit_code()).unwrap_or(1)))
     })

@@ -41,6 +41,16 @@ impl<'a> Checked<'a> {
                 format!("{target:?}").to_lowercase()
             )));
         }
+        if let Some(ago) = opts
+            .start_at
+            .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+            .filter(|ago| *ago > std::time::Duration::from_secs(1))
+        {
+            return Err(refuse(format!(
+                "--start-at is {:.1} s in the past: give a time to come (or +D from now, such as +30s)",
+                ago.as_secs_f64()
+            )));
+        }
         if scheme.as_deref() == Some("wss") {
             return Err(refuse(format!(
                 "{:?}: the ws target speaks plain ws://; put a TLS proxy's plain side in front, \
@@ -54,6 +64,11 @@ impl<'a> Checked<'a> {
         };
         plotstream_demos::check_token_prefix(&format!("{}-0", opts.token_prefix))
             .map_err(|e| refuse(format!("--token-prefix {:?}: {e}", opts.token_prefix)))?;
+        if opts.subscribers > 1 && !opts.subscribed() {
+            return Err(refuse(
+                "--subscribers counts receivers per stream: add --subscribe or --subscribe-url",
+            ));
+        }
         if opts.max_loss.is_some() && !opts.subscribed() {
             return Err(refuse(
                 "--max-loss needs subscribers to count loss: add --subscribe or --subscribe-url",

@@ -76,6 +76,7 @@ use tokio::time::Instant;
 mod capacity;
 mod checked;
 mod engine;
+pub mod exporter;
 mod html;
 mod monitor;
 mod offered;
@@ -92,7 +93,9 @@ use engine::{Finished, Plan, Shared, StreamSpec};
 pub use html::render as render_html;
 use monitor::{LiveFeed, Monitor};
 pub use offered::Offered;
-pub use opts::{BindAddrs, Opts, Payload, Shard, Target, parse_duration, positive_duration};
+pub use opts::{
+    BindAddrs, Opts, Payload, Shard, Target, parse_duration, parse_start_at, positive_duration,
+};
 pub use plotstream_client::Counts;
 use publish::Publish;
 pub use publish::PublishError;
@@ -119,6 +122,9 @@ pub enum Error {
     /// `merge` was given nothing.
     #[error("nothing to merge: give one or more report files")]
     NothingToMerge,
+    /// `merge` was given reports of different tests (or one shard twice).
+    #[error("these reports are not the shards of one test: {0}")]
+    NotOneTest(String),
     /// A report file could not be read or written.
     #[error("report {}: {reason}", path.display())]
     ReportFile {
@@ -244,9 +250,21 @@ pub(crate) fn write_outputs(
             reason: e.to_string(),
         }
     };
-    if let Some(path) = &opts.report {
-        let json = serde_json::to_vec_pretty(value).map_err(|e| failed(path)(&e))?;
-        std::fs::write(path, json).map_err(|e| failed(path)(&e))?;
+    match &opts.report {
+        // One line of JSON on stdout, which `load merge` picks out of
+        // `kubectl logs` (the summary goes to stderr then).
+        Some(path) if path.as_os_str() == "-" => {
+            use std::io::Write as _;
+            let mut stdout = io::stdout().lock();
+            serde_json::to_writer(&mut stdout, value).map_err(|e| failed(path)(&e))?;
+            writeln!(stdout).map_err(|e| failed(path)(&e))?;
+            stdout.flush().map_err(|e| failed(path)(&e))?;
+        }
+        Some(path) => {
+            let json = serde_json::to_vec_pretty(value).map_err(|e| failed(path)(&e))?;
+            std::fs::write(path, json).map_err(|e| failed(path)(&e))?;
+        }
+        None => {}
     }
     if let Some(path) = &opts.html {
         std::fs::write(path, html()?).map_err(|e| failed(path)(&e))?;
@@ -356,10 +374,20 @@ pub async fn run_until(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Outcome, Error> {
     let checked = Checked::new(opts)?;
+    let metrics = match opts.metrics_addr {
+        Some(addr) => Some(exporter::bind(addr).await?),
+        None => None,
+    };
     let streams = demo_streams(&checked)?;
     let here = checked.here();
     raise_file_limit(
-        here as u64 * if opts.subscribed() { 2 } else { 1 } + 64,
+        here as u64
+            * (1 + if opts.subscribed() {
+                opts.subscribers
+            } else {
+                0
+            })
+            + 64,
         out,
     )?;
     let bind = source_addresses(opts, here, out)?;
@@ -371,6 +399,14 @@ pub async fn run_until(
             shared.stop();
         })
     };
+    let labels = format!(
+        "test_id=\"{}\",shard=\"{}/{}\"",
+        opts.test_id(),
+        opts.shard.index,
+        opts.shard.count
+    );
+    // Served until the run returns.
+    let _exporter = metrics.map(|l| exporter::serve(l, Arc::clone(&shared), labels));
     let run = run_id();
     let schedule_cell = Arc::new(OnceLock::new());
     let subscribers = Subscribers::start(&checked, &shared, &schedule_cell, run).await;
@@ -381,7 +417,18 @@ pub async fn run_until(
             return Err(e);
         }
     };
-    let (schedule, offered) = schedule(opts, here);
+    let (schedule, offered, started) = schedule(opts, here);
+    if let Some(wait) = opts
+        .start_at
+        .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+    {
+        writeln!(
+            out,
+            "starting at --start-at, in {:.1} s: the subscribers are ready",
+            wait.as_secs_f64()
+        )
+        .map_err(Error::Output)?;
+    }
     let _ = schedule_cell.set(Arc::clone(&schedule));
     let live = match &opts.live {
         Some(url) => Some(LiveFeed::connect(url, &opts.token_prefix, out).await?),
@@ -399,7 +446,7 @@ pub async fn run_until(
     let seconds = monitor.finish(&shared).await;
     let totals = shared.totals();
     let figures = subscribers.figures.clone();
-    let (loss, latency) = subscribers.finish(totals.writes).await?;
+    let heard = subscribers.finish(totals.writes).await?;
     let mut report = Report::build(report::Parts {
         opts,
         schedule: &schedule,
@@ -408,9 +455,11 @@ pub async fn run_until(
         finished: &finished,
         lateness: shared.lateness.total(),
         acks: shared.acks.total(),
-        loss,
-        latency,
+        loss: heard.loss,
+        latency: heard.latency,
+        spread: heard.spread,
         seconds,
+        started,
     })?;
     report.stopped_early = shared.is_stopping();
     write_outputs(opts, &report, || html::render(&report))?;
@@ -442,8 +491,9 @@ fn demo_streams(checked: &Checked<'_>) -> Result<Vec<StreamSpec>, Error> {
         .collect()
 }
 
-/// The run's schedule, starting in 100 ms, and the load it offers.
-fn schedule(opts: &Opts, here: usize) -> (Arc<Schedule>, Offered) {
+/// The run's schedule, starting in 100 ms (or at `--start-at`), the load it
+/// offers, and the wall-clock instant it starts.
+fn schedule(opts: &Opts, here: usize) -> (Arc<Schedule>, Offered, std::time::SystemTime) {
     let mut schedule = Schedule {
         t0: Instant::now(),
         ramp: opts.ramp_up,
@@ -467,8 +517,12 @@ fn schedule(opts: &Opts, here: usize) -> (Arc<Schedule>, Offered) {
     // The load offered, from the schedule before it starts (it tells the
     // progress bar how many writes are coming).
     let offered = Offered::of(&schedule);
-    schedule.t0 = Instant::now() + Duration::from_millis(100);
-    (Arc::new(schedule), offered)
+    let now = std::time::SystemTime::now();
+    let wait = opts.start_at.map_or(Duration::from_millis(100), |at| {
+        at.duration_since(now).unwrap_or_default()
+    });
+    schedule.t0 = Instant::now() + wait;
+    (Arc::new(schedule), offered, now + wait)
 }
 
 /// What every publisher's streams share, whatever the protocol.

@@ -176,7 +176,7 @@ impl Monitor {
             let delta = writes.saturating_sub(last);
             last = writes;
             let [p50, p99] = self.shared.lateness.take_window();
-            let end_to_end = take(&self.shared.latency_window);
+            let end_to_end = take(&self.shared.latency_window, &self.shared.latency_total);
             let open = totals.open;
             if stopped {
                 // The last, partial second.
@@ -232,11 +232,17 @@ impl Monitor {
 }
 
 /// The p50 and p99 (ms) of what `window` recorded since the last call; it
-/// is emptied.
-fn take(window: &Mutex<hdrhistogram::Histogram<u64>>) -> [f64; 2] {
+/// is moved into `total` and emptied.
+fn take(
+    window: &Mutex<hdrhistogram::Histogram<u64>>,
+    total: &Mutex<hdrhistogram::Histogram<u64>>,
+) -> [f64; 2] {
+    // The total first: a reader of both never misses this second.
+    let mut total = total.lock().unwrap_or_else(PoisonError::into_inner);
     let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
     let ms = |q: f64| window.value_at_quantile(q) as f64 / 1000.0;
     let out = [ms(0.5), ms(0.99)];
+    let _ = total.add(&*window);
     window.reset();
     out
 }

@@ -69,6 +69,43 @@ pub fn positive_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Parses a whole number of at least 1.
+/// When a run's schedule starts: `--start-at` as RFC 3339
+/// (`2026-12-04T10:00:00Z`), unix seconds (`1796378400`, fractions
+/// allowed), or `+D` from now (`+30s`), resolved when the options are
+/// parsed.
+///
+/// ```
+/// use plotstream_load::parse_start_at;
+///
+/// let at = parse_start_at("2026-12-04T10:00:00.5Z")?;
+/// let unix = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+/// assert_eq!(unix.as_millis(), 1_796_378_400_500);
+/// assert_eq!(parse_start_at("1796378400.5")?, at);
+/// assert!(parse_start_at("+10s")? > std::time::SystemTime::now());
+/// assert!(parse_start_at("tomorrow").is_err());
+/// # Ok::<(), String>(())
+/// ```
+pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let t = s.trim();
+    if let Some(d) = t.strip_prefix('+') {
+        return Ok(std::time::SystemTime::now() + parse_duration(d)?);
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map(|d| std::time::UNIX_EPOCH + d)
+            .map_err(|_| format!("{s:?} is not a time after 1970"));
+    }
+    let at = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+        format!(
+            "{s:?} is not a start time ({e}): give RFC 3339 (2026-12-04T10:00:00Z), unix seconds, or +D from now (+30s)"
+        )
+    })?;
+    let nanos = at.timestamp_nanos_opt().unwrap_or(0);
+    u64::try_from(nanos)
+        .map(|n| std::time::UNIX_EPOCH + Duration::from_nanos(n))
+        .map_err(|_| format!("{s:?} is not a time after 1970"))
+}
+
 fn at_least_one(s: &str) -> Result<u64, String> {
     match s.trim().replace('_', "").parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -265,6 +302,12 @@ pub struct Opts {
     /// streams' topics.
     #[arg(long, value_name = "URL", conflicts_with = "subscribe")]
     pub subscribe_url: Option<String>,
+    /// Receivers per stream, with --subscribe or --subscribe-url: K event
+    /// streams per figure, K connections per stream, K MQTT clients per
+    /// topic. Each write is counted per receiver (loss, duplicates); the
+    /// report adds the fan-out spread, first to last receiver, per write.
+    #[arg(long, allow_negative_numbers = true, value_name = "K", default_value_t = 1, value_parser = at_least_one)]
+    pub subscribers: u64,
     /// The demo each stream plays (a stream sends the writes of its first trace).
     #[arg(long, value_enum, default_value = "noisy-cosine")]
     pub demo: DemoKind,
@@ -326,7 +369,9 @@ pub struct Opts {
     /// The tokens' prefix: stream i streams to token P-i.
     #[arg(long, value_name = "P", default_value = "load")]
     pub token_prefix: String,
-    /// Write the JSON report here.
+    /// Write the JSON report here; `-` writes it to stdout as one line (the
+    /// summary then goes to stderr), so a pod's log carries it and `load
+    /// merge` reads it back from `kubectl logs`.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Run streams I, I+N, I+2N, … of the test, so that N machines run it together.
@@ -369,9 +414,57 @@ pub struct Opts {
     /// it is interrupted).
     #[arg(long)]
     pub keep_figures: bool,
+    /// Start the schedule at this instant, so that shards on several
+    /// machines start together: RFC 3339 (2026-12-04T10:00:00Z), unix
+    /// seconds, or +D from now (+30s). The run connects its subscribers and
+    /// waits; the report records when each shard started and first wrote.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// The test this run belongs to, which `load merge` checks shards
+    /// against. Default: derived from the test's own options (URL, streams,
+    /// rate, duration, arrivals, seed, token prefix, start), so the shards
+    /// of one command line agree.
+    #[arg(long, value_name = "ID")]
+    pub test_id: Option<String>,
+    /// Serve the run's live counters and latency histograms (fixed buckets,
+    /// which add up across shards) for Prometheus at http://ADDR/metrics
+    /// while the test runs; the names are in the crate docs and the README.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Opts {
+    /// The test's id: `--test-id`, or one derived from the options every
+    /// shard of a test shares (FNV-1a, stable across builds).
+    pub fn test_id(&self) -> String {
+        if let Some(id) = &self.test_id {
+            return id.clone();
+        }
+        let start = self.start_at.map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis()
+        });
+        let key = format!(
+            "{}|{}|{}|{}|{:?}|{:?}|{}|{}|{}|{:?}|{:?}",
+            self.url,
+            self.demo.name(),
+            self.total_streams(),
+            self.rate,
+            self.duration,
+            self.arrivals,
+            self.hurst,
+            self.seed,
+            self.token_prefix,
+            self.shard.count,
+            start
+        );
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{hash:016x}")
+    }
+
     /// The thresholds the options set.
     pub fn thresholds(&self) -> Thresholds {
         Thresholds {

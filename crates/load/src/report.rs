@@ -30,7 +30,7 @@ pub enum HistogramError {
 }
 
 /// The largest time a histogram records, in microseconds: one hour.
-const MAX_MICROS: u64 = 3_600_000_000;
+pub(crate) const MAX_MICROS: u64 = 3_600_000_000;
 
 /// An HDR histogram of microseconds, 3 significant figures.
 pub(crate) fn histogram() -> Histogram<u64> {
@@ -135,6 +135,10 @@ pub struct RunConfig {
     pub token_prefix: String,
     /// `I/N`, or `0/1` for a whole test.
     pub shard: String,
+    /// The test this run belongs to (`--test-id`, or derived from the
+    /// test's options): `merge` takes only shards of one test.
+    #[serde(default)]
+    pub test_id: String,
     /// Whether subscribers measured end-to-end latency and loss.
     pub subscribe: bool,
     /// `--arrivals`, and the Hurst exponent of ppbp and onoff: `ppbp (H 0.8)`.
@@ -151,19 +155,31 @@ pub struct RunConfig {
     pub churn_s: Option<f64>,
 }
 
-/// Loss as the subscribers saw it.
+/// Loss as the subscribers saw it, counted per receiver and summed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Loss {
-    /// Writes whose sequence number reached a subscriber.
+    /// Receivers per stream (`--subscribers`): each should get every write.
+    #[serde(default = "one")]
+    pub receivers: u64,
+    /// Deliveries: (receiver, write) pairs whose sequence number arrived.
     pub received: u64,
-    /// Writes sent that had not reached a subscriber half a second after
-    /// the last write: lost, or still queued somewhere on the way.
+    /// Deliveries that had not happened half a second after the last
+    /// write (writes × receivers − received): lost, or still on the way.
     pub lost: u64,
     /// Sequence numbers seen more than once, or out of order.
     pub duplicates: u64,
     /// Fresh snapshots a subscriber got after falling behind (the writes they
     /// cover count as received).
     pub resyncs: u64,
+    /// With several receivers per stream: writes that did not reach every
+    /// one of them within 128 writes of their stream (left out of the
+    /// spread; their loss is in `lost`).
+    #[serde(default)]
+    pub spread_incomplete: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// What a run measured.
@@ -211,6 +227,10 @@ pub struct Report {
     pub lateness_ms: Percentiles,
     /// Intended send time to arrival at a subscriber (with `--subscribe`).
     pub latency_ms: Option<Percentiles>,
+    /// With several receivers per stream (`--subscribers K`): per write,
+    /// the first receiver's arrival to the last's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout_spread_ms: Option<Percentiles>,
     /// Loss (with `--subscribe`).
     pub loss: Option<Loss>,
     /// Writes sent in each second of the run, in order (merged shards: summed
@@ -222,6 +242,10 @@ pub struct Report {
     /// never offered. Merged shards: whether any was.
     #[serde(default)]
     pub stopped_early: bool,
+    /// When each shard started and first wrote: one entry for a run, every
+    /// shard's in a merged report.
+    #[serde(default)]
+    pub shards: Vec<ShardTimes>,
     /// Lateness p50 and p99 (ms) of the writes recorded in each second of the
     /// run, in order (merged shards: the larger of each).
     #[serde(default)]
@@ -263,7 +287,68 @@ pub(crate) struct Parts<'a> {
     pub(crate) acks: Histogram<u64>,
     pub(crate) loss: Option<Loss>,
     pub(crate) latency: Option<Percentiles>,
+    pub(crate) spread: Option<Percentiles>,
     pub(crate) seconds: crate::monitor::Seconds,
+    /// The wall-clock instant the schedule started.
+    pub(crate) started: std::time::SystemTime,
+}
+
+/// Unix seconds of `t`.
+fn unix_s(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Checks that `reports` are shards of one test: one test id, rate,
+/// duration and arrivals, and no shard twice.
+fn one_test(reports: &[Report]) -> Result<(), Error> {
+    let Some(first) = reports.first() else {
+        return Ok(());
+    };
+    let a = &first.config;
+    let mut shards = std::collections::BTreeSet::new();
+    for r in reports {
+        let b = &r.config;
+        let differ = |what: &str, x: &dyn fmt::Debug, y: &dyn fmt::Debug| {
+            Err(Error::NotOneTest(format!(
+                "shard {} has {what} {x:?}, shard {} {y:?}",
+                a.shard, b.shard
+            )))
+        };
+        if a.test_id != b.test_id {
+            return differ("test id", &a.test_id, &b.test_id);
+        }
+        if a.rate != b.rate {
+            return differ("rate", &a.rate, &b.rate);
+        }
+        if a.duration_s != b.duration_s {
+            return differ("duration (s)", &a.duration_s, &b.duration_s);
+        }
+        if a.arrivals != b.arrivals {
+            return differ("arrivals", &a.arrivals, &b.arrivals);
+        }
+        if !shards.insert(b.shard.clone()) {
+            return Err(Error::NotOneTest(format!(
+                "shard {} is given twice",
+                b.shard
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// When one shard's schedule started, and when it first wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardTimes {
+    /// `I/N`.
+    pub shard: String,
+    /// The schedule's start (`--start-at`, or 100 ms after the run was
+    /// ready), unix seconds.
+    pub start_unix_s: f64,
+    /// The first write handed to a stream, unix seconds (none: it wrote
+    /// nothing).
+    pub first_write_unix_s: Option<f64>,
 }
 
 impl RunConfig {
@@ -281,6 +366,7 @@ impl RunConfig {
             seed: opts.seed,
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+            test_id: opts.test_id(),
             subscribe: opts.subscribed(),
             arrivals: Some(match opts.arrivals {
                 Arrivals::Constant if opts.in_phase => "constant, in phase".to_owned(),
@@ -332,9 +418,17 @@ impl Report {
             statuses: p.finished.statuses.clone(),
             lateness_ms: Percentiles::of(&p.lateness)?,
             latency_ms: p.latency,
+            fanout_spread_ms: p.spread,
             loss: p.loss,
             rate_over_time: p.seconds.writes,
             stopped_early: false,
+            shards: vec![ShardTimes {
+                shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+                start_unix_s: unix_s(p.started),
+                first_write_unix_s: totals
+                    .first_write_nanos
+                    .map(|n| unix_s(p.started) + Duration::from_nanos(n).as_secs_f64()),
+            }],
             lateness_over_time: p.seconds.lateness,
             latency_over_time: if opts.subscribed() {
                 p.seconds.latency
@@ -412,13 +506,56 @@ impl Report {
         )
     }
 
+    /// Every report in `text`: one JSON document (a `--report FILE`), or
+    /// several, one after another, with other lines between them, as
+    /// `kubectl logs` gives the output of shards run with `--report -`
+    /// (each report one line of JSON on stdout, the summary on stderr).
+    ///
+    /// ```
+    /// use plotstream_load::Report;
+    ///
+    /// assert!(Report::parse_all("12 streams of noisy-cosine…\n").is_err());
+    /// ```
+    pub fn parse_all(text: &str) -> Result<Vec<Report>, String> {
+        let whole: Result<Vec<Report>, _> = serde_json::Deserializer::from_str(text)
+            .into_iter::<Report>()
+            .collect();
+        if let Ok(reports) = whole
+            && !reports.is_empty()
+        {
+            return Ok(reports);
+        }
+        let mut reports = Vec::new();
+        let mut first_error = None;
+        for line in text.lines().map(str::trim).filter(|l| l.starts_with('{')) {
+            match serde_json::from_str::<Report>(line) {
+                Ok(r) => reports.push(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if reports.is_empty() {
+            return Err(first_error.map_or_else(
+                || {
+                    "no report in it (a line of JSON that `plotstream load --report` wrote)"
+                        .to_owned()
+                },
+                |e| format!("no report in it: {e}"),
+            ));
+        }
+        Ok(reports)
+    }
+
     /// Sums the counts of `reports` and merges their histograms: the report
     /// of shards run as one test.
     pub fn merge(reports: &[Report]) -> Result<Report, Error> {
         let first = reports.first().ok_or(Error::NothingToMerge)?;
+        one_test(reports)?;
         let mut lateness = histogram();
         let mut latency: Option<Histogram<u64>> = None;
         let mut acks: Option<Histogram<u64>> = None;
+        let mut spread: Option<Histogram<u64>> = None;
         let mut out = first.clone();
         out.config.streams_here = 0;
         out.config.shard = format!("merged from {}", reports.len());
@@ -449,6 +586,9 @@ impl Report {
             out.stream_errors += r.stream_errors;
             out.connections += r.connections;
             out.stopped_early |= r.stopped_early;
+            if !std::ptr::eq(r, first) {
+                out.shards.extend(r.shards.iter().cloned());
+            }
             add_seconds(&mut out.rate_over_time, &r.rate_over_time);
             add_seconds(&mut out.open_over_time, &r.open_over_time);
             for (status, n) in &r.statuses {
@@ -458,14 +598,19 @@ impl Report {
             for (sum, part) in [
                 (&mut latency, &r.latency_ms),
                 (&mut acks, &r.ack_latency_ms),
+                (&mut spread, &r.fanout_spread_ms),
             ] {
                 if let Some(p) = part {
                     sum.get_or_insert_with(histogram).add(p.histogram()?)?;
                 }
             }
             if let Some(l) = &r.loss {
-                let total = out.loss.get_or_insert_with(Loss::default);
+                let total = out.loss.get_or_insert_with(|| Loss {
+                    receivers: l.receivers,
+                    ..Loss::default()
+                });
                 total.received += l.received;
+                total.spread_incomplete += l.spread_incomplete;
                 total.lost += l.lost;
                 total.duplicates += l.duplicates;
                 total.resyncs += l.resyncs;
@@ -478,6 +623,7 @@ impl Report {
         out.lateness_ms = Percentiles::of(&lateness)?;
         out.latency_ms = latency.as_ref().map(Percentiles::of).transpose()?;
         out.ack_latency_ms = acks.as_ref().map(Percentiles::of).transpose()?;
+        out.fanout_spread_ms = spread.as_ref().map(Percentiles::of).transpose()?;
         Ok(out)
     }
 
@@ -699,10 +845,21 @@ impl Report {
         if let Some(l) = &self.latency_ms {
             line(f, "latency", l)?;
         }
+        if let Some(s) = &self.fanout_spread_ms {
+            line(f, "spread", s)?;
+        }
         if let Some(l) = &self.loss {
+            let each = if l.receivers > 1 {
+                format!(
+                    " ({} receivers a stream, counted each; {} writes did not reach them all)",
+                    l.receivers, l.spread_incomplete
+                )
+            } else {
+                String::new()
+            };
             writeln!(
                 f,
-                "  loss      {} received, {} lost, {} duplicates, {} resyncs",
+                "  loss      {} received, {} lost, {} duplicates, {} resyncs{each}",
                 l.received, l.lost, l.duplicates, l.resyncs
             )?;
         }

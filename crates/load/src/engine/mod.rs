@@ -95,6 +95,20 @@ impl Sharded {
         [ms(0.5), ms(0.99)]
     }
 
+    /// Everything recorded so far, leaving the window as it is (for a
+    /// reader other than the monitor, such as `--metrics-addr`).
+    pub(crate) fn snapshot(&self) -> hdrhistogram::Histogram<u64> {
+        let mut all = self
+            .total
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for shard in &self.shards {
+            let _ = all.add(&*shard.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        all
+    }
+
     /// Everything recorded so far.
     pub(crate) fn total(&self) -> hdrhistogram::Histogram<u64> {
         self.take_window();
@@ -112,6 +126,8 @@ pub(crate) struct Counters {
     pub(crate) writes: AtomicU64,
     /// When the latest write was handed over, in ns after the schedule's start.
     pub(crate) last_write_nanos: AtomicU64,
+    /// When the first was, in ns after the schedule's start, plus 1 (0: none yet).
+    pub(crate) first_write_nanos: AtomicU64,
     pub(crate) open: AtomicI64,
     pub(crate) connect_errors: AtomicU64,
     pub(crate) stream_errors: AtomicU64,
@@ -122,6 +138,8 @@ pub(crate) struct Counters {
 pub(crate) struct Totals {
     pub(crate) writes: u64,
     pub(crate) last_write_nanos: u64,
+    /// When the first write was handed over, in ns after the schedule's start.
+    pub(crate) first_write_nanos: Option<u64>,
     pub(crate) open: i64,
     pub(crate) connect_errors: u64,
     pub(crate) stream_errors: u64,
@@ -140,6 +158,8 @@ pub(crate) struct Shared {
     /// The end-to-end latency subscribers recorded since the monitor last
     /// looked.
     pub(crate) latency_window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
+    /// The end-to-end latency of the seconds the monitor has looked at.
+    pub(crate) latency_total: Mutex<hdrhistogram::Histogram<u64>>,
     /// The first error a stream met, in words, to say why a run failed.
     pub(crate) first_error: Mutex<Option<String>>,
     /// Set to end the run early (a signal): the workers close their
@@ -154,6 +174,7 @@ impl Shared {
             lateness: Sharded::new(workers),
             acks: Arc::new(Sharded::new(workers * 4)),
             latency_window: Arc::new(Mutex::new(report::histogram())),
+            latency_total: Mutex::new(report::histogram()),
             first_error: Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
         }
@@ -164,6 +185,22 @@ impl Shared {
     /// at most for their answers) and finishes.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+    }
+
+    /// The end-to-end latency recorded so far, the current second's too.
+    pub(crate) fn latency_snapshot(&self) -> hdrhistogram::Histogram<u64> {
+        let mut all = self
+            .latency_total
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let _ = all.add(
+            &*self
+                .latency_window
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        all
     }
 
     /// Whether the run was ended early.
@@ -179,6 +216,9 @@ impl Shared {
             t.last_write_nanos = t
                 .last_write_nanos
                 .max(c.last_write_nanos.load(Ordering::Relaxed));
+            if let Some(first) = c.first_write_nanos.load(Ordering::Relaxed).checked_sub(1) {
+                t.first_write_nanos = Some(t.first_write_nanos.map_or(first, |f| f.min(first)));
+            }
             t.open += c.open.load(Ordering::Relaxed);
             t.connect_errors += c.connect_errors.load(Ordering::Relaxed);
             t.stream_errors += c.stream_errors.load(Ordering::Relaxed);

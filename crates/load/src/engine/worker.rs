@@ -132,6 +132,7 @@ enum Event<P> {
 struct Local {
     writes: u64,
     last_write_nanos: u64,
+    first_write_nanos: Option<u64>,
     lateness: hdrhistogram::Histogram<u64>,
     published_at: Instant,
 }
@@ -217,6 +218,7 @@ impl<P: Publish> Worker<P> {
             local: Local {
                 writes: 0,
                 last_write_nanos: 0,
+                first_write_nanos: None,
                 lateness: report::histogram(),
                 published_at: Instant::now(),
             },
@@ -573,6 +575,11 @@ impl<P: Publish> Worker<P> {
         counters
             .last_write_nanos
             .store(self.local.last_write_nanos, Ordering::Relaxed);
+        if let Some(first) = self.local.first_write_nanos {
+            counters
+                .first_write_nanos
+                .store(first.saturating_add(1), Ordering::Relaxed);
+        }
         shared.lateness.add(self.index, &mut self.local.lateness);
     }
 
@@ -610,6 +617,7 @@ impl Local {
         self.last_write_nanos =
             u64::try_from(now.saturating_duration_since(schedule.t0).as_nanos())
                 .unwrap_or(u64::MAX);
+        self.first_write_nanos.get_or_insert(self.last_write_nanos);
     }
 }
 

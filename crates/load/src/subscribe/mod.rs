@@ -20,6 +20,7 @@ use crate::{Error, Schedule};
 
 #[cfg(feature = "mqtt")]
 pub(crate) mod mqtt;
+pub(crate) mod spread;
 pub(crate) mod sse;
 pub(crate) mod start;
 pub(crate) mod viewer;
@@ -61,6 +62,8 @@ pub(crate) struct Ctx {
     pub(crate) run: u64,
     /// Latency since the monitor last looked (each second's p50, p99).
     pub(crate) window: Arc<Mutex<hdrhistogram::Histogram<u64>>>,
+    /// With several receivers per stream, the fan-out spread.
+    pub(crate) spread: Option<Arc<spread::Spread>>,
 }
 
 impl Direct {
@@ -103,6 +106,9 @@ impl Direct {
                 &mut ctx.window.lock().unwrap_or_else(PoisonError::into_inner),
                 took,
             );
+            if let Some(spread) = &ctx.spread {
+                spread.arrived(self.position, seq, now);
+            }
         }
     }
 }

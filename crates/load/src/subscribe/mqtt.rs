@@ -16,7 +16,11 @@ pub(crate) struct Mqtt {
 impl Subscribe for Mqtt {
     async fn connect(url: &str, topic: &str) -> Result<Self, Error> {
         let (host, port) = crate::checked::broker(url).map_err(Error::Subscribe)?;
-        let id = format!("sub-{}", topic.replace('/', "-"));
+        // One client id each: a broker drops a client whose id another
+        // takes, and a topic may have many receivers (--subscribers).
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("sub-{}-{n}", topic.replace('/', "-"));
         let options = crate::publish::mqtt::options(&host, port, &id);
         let (client, mut events) = AsyncClient::new(options, 64);
         client

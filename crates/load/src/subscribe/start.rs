@@ -77,6 +77,18 @@ pub(crate) struct Subscribers {
     /// The figures made on a plotstream viewer for the run's streams.
     pub(crate) figures: Vec<u64>,
     stop: watch::Sender<bool>,
+    /// Receivers per stream (`--subscribers`).
+    k: u64,
+    /// With more than one, when the first and the last got each write.
+    spread: Option<Arc<super::spread::Spread>>,
+}
+
+/// What the subscribers saw, added up.
+pub(crate) struct Heard {
+    pub(crate) loss: Option<Loss>,
+    pub(crate) latency: Option<Percentiles>,
+    /// With several receivers per stream: first to last receiver, per write.
+    pub(crate) spread: Option<Percentiles>,
 }
 
 impl Subscribers {
@@ -90,11 +102,19 @@ impl Subscribers {
         run: u64,
     ) -> Result<Self, Error> {
         let (stop, stop_rx) = watch::channel(false);
+        let k = checked.opts.subscribers;
         let mut subs = Subscribers {
             viewers: Vec::new(),
             directs: Vec::new(),
             figures: Vec::new(),
             stop,
+            k,
+            spread: (k > 1 && checked.opts.subscribed()).then(|| {
+                Arc::new(super::spread::Spread::new(
+                    checked.positions.len(),
+                    u32::try_from(k).unwrap_or(u32::MAX),
+                ))
+            }),
         };
         let figures = make_figures(checked).await?;
         subs.figures = figures.iter().map(|f| f.0).collect();
@@ -108,6 +128,7 @@ impl Subscribers {
                 stop: stop_rx,
                 run,
                 window: Arc::clone(&shared.latency_window),
+                spread: subs.spread.clone(),
             };
             subs.start_directs(checked, url, &ctx).await?;
         }
@@ -125,12 +146,16 @@ impl Subscribers {
     ) -> Result<(), Error> {
         let addr = crate::viewer_addr(&checked.opts.url)?;
         let mut ready = Vec::new();
-        for (id, positions) in figures {
+        let receivers = figures
+            .iter()
+            .flat_map(|f| std::iter::repeat_n(f, self.k as usize));
+        for (id, positions) in receivers {
             let (ready_tx, ready_rx) = oneshot::channel();
             ready.push(ready_rx);
             let sub = viewer::Subscriber::new(
                 positions.clone().collect(),
                 Arc::clone(&shared.latency_window),
+                self.spread.clone(),
             );
             self.viewers.push(tokio::spawn(viewer::follow(
                 addr.clone(),
@@ -160,7 +185,12 @@ impl Subscribers {
         ctx: &Ctx,
     ) -> Result<(), Error> {
         let mut ready = Vec::new();
-        for (position, &i) in checked.positions.iter().enumerate() {
+        let receivers = checked
+            .positions
+            .iter()
+            .enumerate()
+            .flat_map(|p| std::iter::repeat_n(p, self.k as usize));
+        for (position, &i) in receivers {
             let (ready_tx, ready_rx) = oneshot::channel();
             ready.push(ready_rx);
             let token = checked.token(i);
@@ -201,12 +231,13 @@ impl Subscribers {
     /// Gives the subscribers a moment to see the last writes, stops them,
     /// and adds up what they saw against the `sent` writes: the loss and the
     /// end-to-end latency (none without subscribers).
-    pub(crate) async fn finish(
-        self,
-        sent: u64,
-    ) -> Result<(Option<Loss>, Option<Percentiles>), Error> {
+    pub(crate) async fn finish(self, sent: u64) -> Result<Heard, Error> {
         if self.viewers.is_empty() && self.directs.is_empty() {
-            return Ok((None, None));
+            return Ok(Heard {
+                loss: None,
+                latency: None,
+                spread: None,
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let _ = self.stop.send(true);
@@ -231,7 +262,21 @@ impl Subscribers {
             add(std::slice::from_ref(&sub.seen), &sub.latency)?;
         }
         total.resyncs = resyncs;
-        total.lost = sent.saturating_sub(total.received);
-        Ok((Some(total), Some(Percentiles::of(&hist)?)))
+        // Every receiver should have had every write.
+        total.receivers = self.k;
+        total.lost = (sent * self.k).saturating_sub(total.received);
+        let spread = match self.spread.and_then(Arc::into_inner) {
+            Some(s) => {
+                let (h, incomplete) = s.finish();
+                total.spread_incomplete = incomplete;
+                (!h.is_empty()).then(|| Percentiles::of(&h)).transpose()?
+            }
+            None => None,
+        };
+        Ok(Heard {
+            loss: Some(total),
+            latency: Some(Percentiles::of(&hist)?),
+            spread,
+        })
     }
 }

@@ -49,6 +49,8 @@ pub(crate) struct Subscriber {
     times: Vec<Option<crate::schedule::Times>>,
     /// Latency since the monitor last looked (each second's p50, p99).
     window: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+    /// With several receivers per stream, the fan-out spread.
+    spread: Option<Arc<super::spread::Spread>>,
 }
 
 /// Subscribes to `/plot/{figure}/events` at `addr` and follows it until
@@ -119,6 +121,7 @@ impl Subscriber {
     pub(crate) fn new(
         positions: Vec<usize>,
         window: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+        spread: Option<Arc<super::spread::Spread>>,
     ) -> Self {
         Subscriber {
             seen: vec![Seen::default(); positions.len()],
@@ -127,6 +130,7 @@ impl Subscriber {
             latency: histogram(),
             resyncs: 0,
             window,
+            spread,
         }
     }
 
@@ -186,6 +190,9 @@ impl Subscriber {
                             .unwrap_or_else(std::sync::PoisonError::into_inner),
                         took,
                     );
+                    if let Some(spread) = &self.spread {
+                        spread.arrived(position, seq, now);
+                    }
                 }
             }
         }
@@ -207,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_resync_snapshot_counts_only_what_is_new() {
-        let mut sub = Subscriber::new(vec![0], Arc::new(std::sync::Mutex::new(histogram())));
+        let mut sub = Subscriber::new(vec![0], Arc::new(std::sync::Mutex::new(histogram())), None);
         let schedule = Schedule::for_test();
         sub.snapshot(&figure(json!({"data": [{"customdata": []}]})));
         assert_eq!(sub.resyncs, 0, "the first snapshot is empty");
