@@ -176,9 +176,13 @@ Examples:
   plotstream load --url http://127.0.0.1:8080 --streams 100 --rate 10 --subscribe --find-capacity --max-p99 50ms --max-loss 0 --html capacity.html
   # The same, stepping the number of streams instead of the rate:
   plotstream load --url mqtt://127.0.0.1:1883 --streams 100 --subscribe-url mqtt://127.0.0.1:1883 --find-capacity streams --max-p99 50ms
-  # Shards on several machines, merged:
-  plotstream load --url http://127.0.0.1:8080 --streams 10000 --shard 0/4 --report shard0.json
-  plotstream load merge shard0.json shard1.json shard2.json shard3.json > total.json
+  # Shards on several machines, started together, each report one line on stdout, merged:
+  plotstream load --url http://server:8080 --streams 10000 --shard 0/4 --start-at 2026-12-04T10:00:00Z --report - > shard0.log
+  cat shard*.log | plotstream load merge - > total.json
+  # Fan-out: 10 receivers per stream, each write counted per receiver, with its spread:
+  plotstream load --url 'ws://127.0.0.1:8081/pub/{token}' --streams 100 --subscribe-url 'ws://127.0.0.1:8081/sub/{token}' --subscribers 10
+  # Live counters and fixed-bucket latency histograms for Prometheus while it runs:
+  plotstream load --url http://127.0.0.1:8080 --streams 1000 --subscribe --metrics-addr 0.0.0.0:9464
 
 Every write carries its stream's sequence number, so with --subscribe or --subscribe-url
 loss, duplicates and end-to-end latency are measured per write, whatever the protocol.

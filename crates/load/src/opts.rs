@@ -421,9 +421,10 @@ pub struct Opts {
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
     /// The test this run belongs to, which `load merge` checks shards
-    /// against. Default: derived from the test's own options (URL, streams,
-    /// rate, duration, arrivals, seed, token prefix, start), so the shards
-    /// of one command line agree.
+    /// against. Default: derived from the test's own options (demo,
+    /// streams, rate, duration, arrivals, seed, token prefix, shard count,
+    /// start; not the URL, which shards on other hosts may spell
+    /// otherwise), so the shards of one command line agree.
     #[arg(long, value_name = "ID")]
     pub test_id: Option<String>,
     /// Serve the run's live counters and latency histograms (fixed buckets,
@@ -445,9 +446,10 @@ impl Opts {
                 .unwrap_or_default()
                 .as_millis()
         });
+        // Not the URL: shards on other hosts may reach one server by other
+        // addresses.
         let key = format!(
-            "{}|{}|{}|{}|{:?}|{:?}|{}|{}|{}|{:?}|{:?}",
-            self.url,
+            "{}|{}|{}|{:?}|{:?}|{}|{}|{}|{:?}|{:?}",
             self.demo.name(),
             self.total_streams(),
             self.rate,

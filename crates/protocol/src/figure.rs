@@ -89,7 +89,10 @@ impl Trace {
 /// A trace's `stream` attribute: which token feeds it and how many points it keeps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamSpec {
-    /// The stream token.
+    /// The stream token. A viewer that hides tokens (a write credential)
+    /// from its readers leaves it out: then it reads as empty, which no
+    /// figure may be created with (`check_token` refuses it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
     /// How many points the trace keeps; Plotly's default, 500, when absent.
     #[serde(
@@ -207,6 +210,14 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(serde_json::from_str::<StreamSpec>(r#"{"maxpoints": 5}"#).is_err());
+        // A viewer that hides tokens sends none: it reads as empty (and
+        // round-trips so), which `check_token` refuses for a new figure.
+        let hidden: StreamSpec = serde_json::from_str(r#"{"maxpoints": 5}"#).expect("no token");
+        assert_eq!(hidden.token, "");
+        assert!(crate::check_token(&hidden.token).is_err());
+        assert_eq!(
+            serde_json::to_string(&hidden).expect("serialises"),
+            r#"{"maxpoints":5}"#
+        );
     }
 }

@@ -1119,4 +1119,15 @@ mod tests {
             json!([2])
         );
     }
+
+    #[test]
+    fn a_stream_without_a_token_is_refused_by_name() {
+        let viewer = Viewer::new(Config::default()).expect("a valid config");
+        let figure: Figure = serde_json::from_value(json!({
+            "data": [{"type": "scatter", "stream": {"maxpoints": 5}}]
+        }))
+        .expect("parses: a hidden token reads as empty");
+        let err = viewer.add_figure(figure).expect_err("no token");
+        assert!(err.to_string().contains("trace 0"), "{err}");
+    }
 }
