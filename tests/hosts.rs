@@ -166,33 +166,14 @@ fn three_shards_in_namespaces_start_together() {
         .map(|(i, ns)| {
             let url = format!("http://{}:{port}", hosts.server_addr(i));
             let shard = format!("{i}/{SHARDS}");
-            in_namespace(
-                ns,
-                &[
-                    "load",
-                    "--url",
-                    &url,
-                    "--streams",
-                    "30",
-                    "--rate",
-                    "20",
-                    "--duration",
-                    "2s",
-                    "--shard",
-                    &shard,
-                    "--subscribe",
-                    "--token-prefix",
-                    "hosts",
-                    "--start-at",
-                    &start_at,
-                    "--report",
-                    "-",
-                ],
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("a shard starts")
+            let mut args = vec!["load".to_owned()];
+            args.extend(common::shard_args(&url, 30, &shard, "hosts"));
+            args.extend(["--start-at", &start_at, "--report", "-"].map(str::to_owned));
+            in_namespace(ns, &args.iter().map(String::as_str).collect::<Vec<_>>())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("a shard starts")
         })
         .collect();
     let mut logs = String::new();

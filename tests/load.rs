@@ -177,25 +177,9 @@ async fn four_shards_merge_into_one_test() {
         let url = v.url.clone();
         let file = files[i].to_str().expect("utf-8").to_owned();
         async move {
-            let shard = format!("{i}/4");
-            load(&[
-                "--url",
-                &url,
-                "--streams",
-                "40",
-                "--rate",
-                "20",
-                "--duration",
-                "2s",
-                "--shard",
-                &shard,
-                "--subscribe",
-                "--token-prefix",
-                "sharded",
-                "--report",
-                &file,
-            ])
-            .await
+            let mut args = common::shard_args(&url, 40, &format!("{i}/4"), "sharded");
+            args.extend(["--report".to_owned(), file]);
+            load(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
         }
     });
     for out in futures_join(runs).await {
@@ -289,27 +273,9 @@ async fn shards_started_together_merge_from_their_logs() {
     let runs = (0..3).map(|i| {
         let (url, start_at) = (v.url.clone(), start_at.clone());
         async move {
-            let shard = format!("{i}/3");
-            load(&[
-                "--url",
-                &url,
-                "--streams",
-                "30",
-                "--rate",
-                "20",
-                "--duration",
-                "2s",
-                "--shard",
-                &shard,
-                "--subscribe",
-                "--token-prefix",
-                "together",
-                "--start-at",
-                &start_at,
-                "--report",
-                "-",
-            ])
-            .await
+            let mut args = common::shard_args(&url, 30, &format!("{i}/3"), "together");
+            args.extend(["--start-at", &start_at, "--report", "-"].map(str::to_owned));
+            load(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
         }
     });
     let mut logs = String::new();
@@ -638,7 +604,10 @@ async fn refused_options_exit_2_before_any_connection() {
             "--subscribers counts receivers per stream",
         ),
         (vec!["--url", &url, "--start-at", "1000"], "--start-at is"),
-        (vec!["--url", &url, "--start-at", "soon"], "is not a start time"),
+        (
+            vec!["--url", &url, "--start-at", "soon"],
+            "is not a start time",
+        ),
     ] {
         let out = load(&args).await;
         let stderr = String::from_utf8_lossy(&out.stderr);

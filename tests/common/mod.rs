@@ -150,6 +150,28 @@ pub async fn signal_and_wait(child: tokio::process::Child, signal: &str) -> std:
         .expect("waits")
 }
 
+/// A subscribed shard's load options: `streams` streams of the test at
+/// 20 writes/s for 2 s, shard `shard` (`I/N`), tokens `prefix-…`.
+pub fn shard_args(url: &str, streams: u64, shard: &str, prefix: &str) -> Vec<String> {
+    [
+        "--url",
+        url,
+        "--streams",
+        &streams.to_string(),
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--shard",
+        shard,
+        "--subscribe",
+        "--token-prefix",
+        prefix,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// The exit code of a command that stopped cleanly on `signal`: 130 after
 /// `-INT`, 143 after `-TERM` (128 + the signal's number); `None` for others.
 pub fn signal_exit_code(signal: &str) -> Option<i32> {
