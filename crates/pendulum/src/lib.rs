@@ -11,6 +11,10 @@
 //! - [`Frames`] is the never-ending iterator of [`Sample`]s, one per frame
 //!   (0.05 s of simulated time by default), each frame integrated in smaller
 //!   internal steps (0.001 s by default).
+//! - [`chaos`] holds the pendulum's lessons in numbers: two pendulums
+//!   parting ([`chaos::Separation`]), its largest Lyapunov exponent two
+//!   independent ways ([`chaos::lyapunov_benettin`], [`chaos::growth_rate`]),
+//!   and RK4's energy error against its step ([`chaos::energy_error`]).
 //!
 //! # Example
 //!
@@ -37,6 +41,7 @@ use std::iter::FusedIterator;
 use nalgebra::SVector;
 use serde::Serialize;
 
+pub mod chaos;
 mod rk4;
 
 pub use rk4::{Rk4, System};

@@ -99,6 +99,12 @@ impl<S: System<N>, const N: usize> Rk4<S, N> {
         &self.y
     }
 
+    /// Puts the state at `y` (the time goes on as it was): for methods that
+    /// steer a trajectory, such as renormalising a companion.
+    pub fn set_state(&mut self, y: SVector<f64, N>) {
+        self.y = y;
+    }
+
     /// The step.
     pub fn dt(&self) -> f64 {
         self.dt
