@@ -588,3 +588,99 @@ browser_test! {
         browser.quit().await;
     }
 }
+
+browser_test! {
+    /// The live page's controls: pause freezes the drawn points while the
+    /// viewer's count grows and the status counts what arrived, resume
+    /// catches up with all of it; the CSV and NDJSON downloads hold what
+    /// `/api` holds.
+    async fn pause_freezes_the_view_resume_catches_up_and_downloads_match_the_api() {
+        use plotstream::protocol::{Figure, StreamSpec, Trace, Write};
+        use plotstream::viewer::{Config, Viewer};
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = Viewer::new(Config::default()).expect("a valid config");
+        let addr = common::serve_here(&viewer).await;
+        let id = viewer
+            .add_figure(Figure {
+                data: vec![Trace::streamed("scatter", StreamSpec::new("paused", 5000))],
+                ..Default::default()
+            })
+            .expect("valid");
+        let held = |viewer: &Viewer| {
+            viewer.figure_json(id).expect("a figure")["data"][0]["x"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let writer = {
+            let viewer = viewer.clone();
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while !*stop_rx.borrow_and_update() {
+                    viewer.apply("paused", &[Write::xy(i, i * 2)]).expect("applies");
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        let browser = Browser::start().await;
+        browser.open(&format!("http://{addr}/plot/{id}")).await;
+        let drawn = "return (document.getElementById('plot').data || [{}])[0].x?.length || 0;";
+        let start = Instant::now();
+        while browser.eval(drawn).await.as_u64().unwrap_or(0) < 10 {
+            assert!(start.elapsed() < Duration::from_secs(20), "nothing drawn");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Space pauses (the button's shortcut).
+        browser
+            .eval("document.body.dispatchEvent(new KeyboardEvent('keydown', {code: 'Space', bubbles: true})); return 1;")
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let frozen = browser.eval(drawn).await.as_u64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let status = browser
+            .eval("const s = document.getElementById('status'); return [s.textContent, Number(s.dataset.unseen)];")
+            .await;
+        assert_eq!(browser.eval(drawn).await.as_u64(), Some(frozen), "frozen while paused");
+        assert!(held(&viewer) as u64 > frozen + 20, "the viewer kept taking writes");
+        assert!(
+            status[0].as_str().unwrap_or_default().starts_with("paused · ")
+                && status[1].as_u64().unwrap_or(0) > 20,
+            "{status}"
+        );
+        // Resume with the button: everything held is drawn.
+        let _ = stop_tx.send(true);
+        writer.await.expect("the writer");
+        browser.eval("document.getElementById('pause').click(); return 1;").await;
+        let all = held(&viewer) as u64;
+        let start = Instant::now();
+        while browser.eval(drawn).await.as_u64() != Some(all) {
+            assert!(start.elapsed() < Duration::from_secs(20), "resume did not catch up to {all}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The downloads, fetched by the page, against /api.
+        let csv = browser
+            .eval(&format!(
+                "return fetch('/api/figures/{id}/data.csv').then(r => r.text());"
+            ))
+            .await;
+        let csv = csv.as_str().expect("the CSV").to_owned();
+        let api = viewer.figure_json(id).expect("a figure");
+        let xs: Vec<String> = api["data"][0]["x"]
+            .as_array()
+            .expect("x")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows[0], "trace,x,y");
+        assert_eq!(rows.len() - 1, xs.len());
+        for (row, x) in rows[1..].iter().zip(&xs) {
+            assert_eq!(row.split(',').nth(1), Some(x.as_str()), "{row}");
+        }
+        let ndjson = common::get(&addr, &format!("/api/figures/{id}/data.ndjson")).await;
+        assert_eq!(ndjson.0, 200);
+        assert_eq!(ndjson.1.lines().count(), xs.len());
+        browser.quit().await;
+    }
+}

@@ -19,6 +19,12 @@
   // Points the viewer dropped from this figure to stay within its memory
   // budget (its `dropped`): said in the status, never silently.
   let dropped = 0;
+  // Paused: the view is frozen while updates keep being gathered; `unseen`
+  // counts the points that arrived since (drawn on resume).
+  let paused = false;
+  let unseen = 0;
+  // The x window: "all", or the last this many seconds of x.
+  let windowSeconds = null;
   // How many streams feed the figure (the viewer's `streams` events), and
   // whether the event stream is up.
   let streams = null;
@@ -61,6 +67,9 @@
     status.dataset.points = String(n);
     status.dataset.updates = String(updates);
     status.dataset.dropped = String(dropped);
+    status.dataset.paused = String(paused);
+    status.dataset.unseen = String(unseen);
+    if (paused) words = "paused · " + unseen.toLocaleString("en-US") + " new points";
     status.textContent =
       words + " · " + n + " points held · " + updates + " updates" +
       (dropped > 0 ? " · " + dropped + " points dropped to stay within memory" : "");
@@ -104,7 +113,11 @@
         const a = e.app[path];
         if (a) for (const v of values) a.push(v);
         else e.app[path] = values.slice();
+        // Gathered while paused, at most what the trace keeps.
+        const max = maxpoints[t.index] || 500;
+        if (e.app[path].length > 2 * max) e.app[path].splice(0, e.app[path].length - max);
       }
+      if (paused) unseen += ((t.append || {}).x || (t.append || {}).y || []).length;
     }
     if (u.layout) pending.layout = Object.assign(pending.layout || {}, u.layout);
     if (u.dropped) dropped = u.dropped;
@@ -114,6 +127,10 @@
 
   function flush() {
     frameRequested = false;
+    if (paused) {
+      showStatus();
+      return; // gathered, drawn on resume
+    }
     const p = pending;
     resetPending();
     drawing = drawing
@@ -179,6 +196,58 @@
     // Traces the viewer trimmed to stay within memory: keep what it keeps.
     for (const [index, e] of p.traces) if (e.keep != null) await trim(index, e.keep);
     if (p.layout) await Plotly.relayout(gd, p.layout);
+    if (windowSeconds !== null) await applyWindow();
+  }
+
+  // The last `windowSeconds` of x, when x is time (dates) or numbers.
+  async function applyWindow() {
+    let last = -Infinity;
+    let dates = false;
+    for (const t of gd.data || []) {
+      const x = t.x;
+      if (!x || !x.length) continue;
+      const v = x[x.length - 1];
+      const n = typeof v === "number" ? v : Date.parse(v);
+      if (typeof v !== "number") dates = true;
+      if (Number.isFinite(n)) last = Math.max(last, n);
+    }
+    if (!Number.isFinite(last)) return;
+    const span = dates ? windowSeconds * 1000 : windowSeconds;
+    const from = dates ? new Date(last - span).toISOString() : last - span;
+    const to = dates ? new Date(last).toISOString() : last;
+    await Plotly.relayout(gd, { "xaxis.range": [from, to] });
+  }
+
+  function pause(on) {
+    paused = on;
+    if (!on) {
+      unseen = 0;
+      schedule(); // catch up: everything gathered meanwhile, drawn at once
+    }
+    const button = document.getElementById("pause");
+    if (button) button.textContent = on ? "resume" : "pause";
+    showStatus();
+  }
+
+  function controls() {
+    const bar = document.getElementById("controls");
+    if (!bar) return;
+    bar.querySelector("#pause").addEventListener("click", () => pause(!paused));
+    document.addEventListener("keydown", (e) => {
+      if (e.code === "Space" && e.target === document.body) {
+        e.preventDefault();
+        pause(!paused);
+      }
+    });
+    bar.querySelector("#window").addEventListener("change", async (e) => {
+      const v = e.target.value;
+      windowSeconds = v === "all" ? null : Number(v);
+      if (windowSeconds === null) await Plotly.relayout(gd, { "xaxis.autorange": true });
+      else await applyWindow();
+    });
+    bar.querySelector("#png").addEventListener("click", () =>
+      Plotly.downloadImage(gd, { format: "png", filename: "figure-" + figureId }),
+    );
   }
 
   // Keeps the last `keep` values of each array of trace `index` (its own
@@ -217,4 +286,5 @@
   }
 
   connect();
+  drawing.then(controls);
 })();

@@ -94,6 +94,31 @@ pub(crate) async fn get_figure(
     Ok(Json(viewer.figure(id)?.snapshot()))
 }
 
+/// `GET /api/figures/{id}/data.csv` and `data.ndjson`: the points it holds
+/// ([`crate::export`]), as a download.
+pub(crate) async fn figure_data(
+    State(viewer): State<Viewer>,
+    Path((id, file)): Path<(u64, String)>,
+    uri: Uri,
+) -> Result<Response, Error> {
+    let Some(format) = crate::export::Format::of(&file) else {
+        return Err(not_found(uri).await);
+    };
+    let body = viewer.figure(id)?.export(format);
+    let disposition = format!(
+        "attachment; filename=\"figure-{id}.{}\"",
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// `DELETE /api/figures/{id}`: 204.
 pub(crate) async fn delete_figure(
     State(viewer): State<Viewer>,

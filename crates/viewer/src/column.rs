@@ -372,6 +372,57 @@ impl TraceData {
     }
 }
 
+/// One value of a point, as a column holds it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cell<'a> {
+    Num(f64),
+    Any(&'a Value),
+}
+
+impl Cell<'_> {
+    /// As JSON: integral numbers as integers, as they were sent.
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            Cell::Num(v) => number_value(v),
+            Cell::Any(v) => v.clone(),
+        }
+    }
+}
+
+impl Column {
+    /// The value `k` places from its oldest.
+    fn cell(&self, k: usize) -> Option<Cell<'_>> {
+        match self {
+            Column::Num(r) => r.buf.get(k).map(|&v| Cell::Num(v)),
+            Column::Any(r) => r.buf.get(k).map(Cell::Any),
+        }
+    }
+}
+
+impl TraceData {
+    /// Its attributes' dotted paths, in its columns' order.
+    pub(crate) fn paths(&self) -> Vec<&str> {
+        self.columns().map(|(p, _)| p).collect()
+    }
+
+    /// Calls `f` with each point, oldest first: its index and one cell per
+    /// path of [`TraceData::paths`], `None` where that column does not reach
+    /// back so far (columns are aligned at their newest value).
+    pub(crate) fn for_each_point(&self, mut f: impl FnMut(usize, &[Option<Cell<'_>>])) {
+        let columns: Vec<&Column> = self.columns().map(|(_, c)| c).collect();
+        let points = self.points();
+        let mut row = Vec::with_capacity(columns.len());
+        for j in 0..points {
+            row.clear();
+            for c in &columns {
+                let missing = points - c.len();
+                row.push(j.checked_sub(missing).and_then(|k| c.cell(k)));
+            }
+            f(j, &row);
+        }
+    }
+}
+
 /// [`TraceData::saved`]'s form.
 struct Saved<'a>(&'a TraceData);
 

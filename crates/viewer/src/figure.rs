@@ -378,6 +378,11 @@ impl FigureEntry {
         self.count_bytes(&mut state, before, after);
     }
 
+    /// The points it holds, as CSV or NDJSON ([`crate::export`]).
+    pub(crate) fn export(&self, format: crate::export::Format) -> String {
+        crate::export::render(&self.lock().traces, format)
+    }
+
     /// Points held by each trace.
     pub(crate) fn points(&self) -> Vec<usize> {
         self.lock().traces.iter().map(TraceData::points).collect()

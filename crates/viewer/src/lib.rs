@@ -20,6 +20,7 @@
 //! | `POST /` | a stream: header `plotly-streamtoken`, one JSON write per line; with `plotstream-ack: 1`, answered at once with `{"acked": N}` lines, and resumable (`plotstream-resume`, see [`plotstream_protocol::Ack`]) |
 //! | `POST /api/figures` | a Plotly figure (`application/json`) → 201 `{"id", "url"}` |
 //! | `GET /api/figures`, `GET /api/figures/{id}` | the figures; one with the data it holds |
+//! | `GET /api/figures/{id}/data.csv`, `…/data.ndjson` | the points it holds, one row a point, as a download |
 //! | `DELETE /api/figures/{id}` | deletes a figure → 204 |
 //! | `GET /api/streams/{token}` | `{"token", "figures", "traces", "writes", "errors", "connected"}` |
 //! | `GET /`, `GET /plot/{id}` | the list of figures; one live plot |
@@ -93,6 +94,7 @@ mod column;
 mod config;
 mod error;
 mod event;
+mod export;
 mod fanout;
 mod figure;
 mod ingest;
@@ -137,6 +139,7 @@ pub fn app(viewer: Viewer) -> Router {
             "/api/figures/{id}",
             get(api::get_figure).delete(api::delete_figure),
         )
+        .route("/api/figures/{id}/{file}", get(api::figure_data))
         .route("/api/streams/{token}", get(api::get_stream))
         .route("/metrics", get(api::metrics))
         // Chart Studio's API, for Plotly's Python client (`py.plot`).

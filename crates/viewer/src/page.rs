@@ -119,12 +119,20 @@ fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
             .iter()
             .map(|t| t.kind.as_deref().unwrap_or("scatter")),
     );
-    let (plot_height, status) = if embed {
-        ("100%", "display:none")
+    let (plot_height, status, controls) = if embed {
+        ("100%", "display:none", String::new())
     } else {
         (
-            "calc(100% - 2em)",
+            "calc(100% - 4em)",
             "height:2em;line-height:2em;padding:0 1em;font:12px monospace;color:#555",
+            format!(
+                "<div id=\"controls\"><button id=\"pause\" title=\"space\">pause</button> \
+                 <label>window <select id=\"window\"><option value=\"10\">last 10 s</option>\
+                 <option value=\"60\">last minute</option><option value=\"all\" selected>all retained</option>\
+                 </select></label> <a href=\"/api/figures/{id}/data.csv\" download>CSV</a> \
+                 <a href=\"/api/figures/{id}/data.ndjson\" download>NDJSON</a> \
+                 <button id=\"png\">PNG</button></div>"
+            ),
         )
     };
     Ok(format!(
@@ -132,9 +140,10 @@ fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
          <meta name=\"viewport\" content=\"width=device-width\">{ICON_LINK}\
          <style>html,body{{margin:0;height:100%;font-family:system-ui,sans-serif}}\
          #plot{{width:100%;height:{plot_height}}}\
-         #status{{{status}}}</style>\
+         #status{{{status}}}\
+         #controls{{height:2em;line-height:2em;padding:0 1em;font:12px system-ui,sans-serif}}</style>\
          <script defer src=\"/static/{file}\"></script></head>\
-         <body><div id=\"plot\"></div>\
+         <body>{controls}<div id=\"plot\"></div>\
          <div id=\"status\" data-state=\"connecting\" data-points=\"0\" data-updates=\"0\">connecting…</div>\
          <script src=\"/static/plot.js\" data-figure=\"{id}\" data-bundle=\"{bundle}\"></script></body></html>\n",
         title = escape(&f.title),
