@@ -684,3 +684,72 @@ browser_test! {
         browser.quit().await;
     }
 }
+
+browser_test! {
+    /// The pendulum's lessons, each drawn: 30 s of each (600 frames) put
+    /// into a viewer at once, then its page opened. The chaos page shows
+    /// two pendulums that have parted and a separation grown by more than
+    /// eight orders of magnitude, with the fitted λ in its title; the energy
+    /// and phase pages draw their right-hand plots. A screenshot of each is
+    /// saved (the README's are these).
+    async fn the_pendulum_lessons_draw_chaos_energy_and_phase() {
+        use plotstream::demos::{Clock, Frame, Lesson, PendulumLessonDemo};
+        use plotstream::viewer::{Config, Viewer};
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = Viewer::new(Config::default()).expect("a valid config");
+        let addr = common::serve_here(&viewer).await;
+        let browser = Browser::start().await;
+        for (lesson, shot) in [
+            (Lesson::Chaos, "pendulum-chaos.png"),
+            (Lesson::Energy { dt: 0.01 }, "pendulum-energy.png"),
+            (Lesson::Phase, "pendulum-phase.png"),
+        ] {
+            let mut demo = PendulumLessonDemo::new(shot.trim_end_matches(".png"), lesson)
+                .expect("a lesson");
+            let id = viewer.add_figure(demo.figure()).expect("valid");
+            let mut frame = Frame::default();
+            for _ in 0..600 {
+                demo.next_frame(Clock::Simulated, &mut frame);
+                for w in &frame.writes {
+                    viewer
+                        .apply(&demo.tokens()[w.token], std::slice::from_ref(&w.write))
+                        .expect("applies");
+                }
+            }
+            browser.open(&format!("http://{addr}/plot/{id}")).await;
+            let data = "const g = document.getElementById('plot'); \
+                        return g.data ? [g.data.map(t => (t.x || []).length), g.data, (g.layout.title || {}).text] : null;";
+            let start = Instant::now();
+            let seen = loop {
+                let s = browser.eval(data).await;
+                if s[0].as_array().is_some_and(|l| l.iter().all(|n| n.as_u64() > Some(0))) {
+                    break s;
+                }
+                assert!(start.elapsed() < Duration::from_secs(20), "{shot}: nothing drawn: {s}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            if lesson == Lesson::Chaos {
+                assert_ne!(seen[1][0]["x"], seen[1][1]["x"], "two pendulums, apart by now");
+                let d: Vec<f64> = seen[1][2]["y"]
+                    .as_array()
+                    .expect("the separation")
+                    .iter()
+                    .filter_map(Value::as_f64)
+                    .collect();
+                let (first, last) = (d[0], d[d.len() - 1]);
+                assert!(last / first > 1e8, "diverged: {first} to {last}");
+                assert!(
+                    seen[2].as_str().is_some_and(|t| t.contains("λ ≈")),
+                    "the fitted λ in the title: {}",
+                    seen[2]
+                );
+            }
+            let png = browser.screenshot().await;
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+            std::fs::create_dir_all(&dir).expect("a screenshot folder");
+            std::fs::write(dir.join(shot), &png).expect("saves the screenshot");
+        }
+        browser.quit().await;
+    }
+}

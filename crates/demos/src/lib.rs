@@ -43,11 +43,13 @@ use plotstream_protocol::{Figure, StreamSpec, Trace, Write};
 
 mod cosine;
 mod gapminder;
+mod lessons;
 mod pendulum;
 mod ppbp;
 
 pub use cosine::NoisyCosineDemo;
 pub use gapminder::{GapminderDemo, XAxis};
+pub use lessons::{Lesson, PendulumLessonDemo};
 pub use pendulum::{DoublePendulumDemo, Trajectory};
 pub use ppbp::PpbpDemo;
 
@@ -188,6 +190,12 @@ pub enum DemoKind {
     Gapminder,
     /// Poisson–Pareto bursts (λ = 10, H = 0.8, μ = 4): active count and its average, a slot every 10 ms.
     Ppbp,
+    /// The pendulum's chaos: two of them 1e-9 rad apart, and their separation with its fitted growth rate.
+    PendulumChaos,
+    /// The pendulum's energy error under RK4 at a 10 ms step, beside the pendulum.
+    PendulumEnergy,
+    /// The pendulum's phase portrait (θ1, ω1), beside the pendulum.
+    PendulumPhase,
 }
 
 impl DemoKind {
@@ -197,6 +205,9 @@ impl DemoKind {
         DemoKind::DoublePendulum,
         DemoKind::Gapminder,
         DemoKind::Ppbp,
+        DemoKind::PendulumChaos,
+        DemoKind::PendulumEnergy,
+        DemoKind::PendulumPhase,
     ];
 
     /// The names of every demo, as the command line spells them.
@@ -211,6 +222,9 @@ impl DemoKind {
             DemoKind::DoublePendulum => "double-pendulum",
             DemoKind::Gapminder => "gapminder",
             DemoKind::Ppbp => "ppbp",
+            DemoKind::PendulumChaos => "pendulum-chaos",
+            DemoKind::PendulumEnergy => "pendulum-energy",
+            DemoKind::PendulumPhase => "pendulum-phase",
         }
     }
 
@@ -236,6 +250,12 @@ impl DemoKind {
                 plotstream_ppbp::Params::default(),
                 seed,
             )?),
+            DemoKind::PendulumChaos => Box::new(PendulumLessonDemo::new(prefix, Lesson::Chaos)?),
+            DemoKind::PendulumEnergy => Box::new(PendulumLessonDemo::new(
+                prefix,
+                Lesson::Energy { dt: 0.01 },
+            )?),
+            DemoKind::PendulumPhase => Box::new(PendulumLessonDemo::new(prefix, Lesson::Phase)?),
         })
     }
 }
@@ -267,7 +287,11 @@ impl DemoKind {
             DemoKind::Gapminder => {
                 Shared::Data(Arc::new(plotstream_gapminder::Dataset::embedded()?))
             }
-            DemoKind::NoisyCosine | DemoKind::Ppbp => Shared::Nothing,
+            DemoKind::NoisyCosine
+            | DemoKind::Ppbp
+            | DemoKind::PendulumChaos
+            | DemoKind::PendulumEnergy
+            | DemoKind::PendulumPhase => Shared::Nothing,
         };
         Ok(Demos { kind: self, shared })
     }
