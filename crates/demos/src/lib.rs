@@ -406,7 +406,7 @@ mod tests {
         let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder, ppbp"
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder, ppbp, pendulum-chaos, pendulum-energy, pendulum-phase"
         );
     }
 
