@@ -686,29 +686,34 @@ browser_test! {
 }
 
 browser_test! {
-    /// The pendulum's lessons, each drawn: 30 s of each (600 frames) put
-    /// into a viewer at once, then its page opened. The chaos page shows
+    /// The lessons, each drawn: 30 s of each pendulum lesson (600 frames),
+    /// and 165 s of PPBP's (its variance–time plot needs 164 s), put into a
+    /// viewer at once, then its page opened. The chaos page shows
     /// two pendulums that have parted and a separation grown by more than
     /// eight orders of magnitude, with the fitted λ in its title; the energy
     /// and phase pages draw their right-hand plots. A screenshot of each is
     /// saved (the README's are these).
-    async fn the_pendulum_lessons_draw_chaos_energy_and_phase() {
-        use plotstream::demos::{Clock, Frame, Lesson, PendulumLessonDemo};
+    async fn the_lessons_draw_chaos_energy_phase_and_self_similarity() {
+        use plotstream::demos::{Clock, Demo, Frame, Lesson, PendulumLessonDemo, PpbpVarianceDemo};
         use plotstream::viewer::{Config, Viewer};
         let _turn = ONE_BROWSER.lock().await;
         let viewer = Viewer::new(Config::default()).expect("a valid config");
         let addr = common::serve_here(&viewer).await;
         let browser = Browser::start().await;
-        for (lesson, shot) in [
-            (Lesson::Chaos, "pendulum-chaos.png"),
-            (Lesson::Energy { dt: 0.01 }, "pendulum-energy.png"),
-            (Lesson::Phase, "pendulum-phase.png"),
+        let lesson = |l: Lesson, name: &str| -> Box<dyn Demo> {
+            Box::new(PendulumLessonDemo::new(name, l).expect("a lesson"))
+        };
+        let ppbp = PpbpVarianceDemo::new("ppbp-variance", Default::default(), 0).expect("a demo");
+        for (mut demo, shot, frames, chaos) in [
+            (lesson(Lesson::Chaos, "pendulum-chaos"), "pendulum-chaos.png", 600, true),
+            (lesson(Lesson::Energy { dt: 0.01 }, "pendulum-energy"), "pendulum-energy.png", 600, false),
+            (lesson(Lesson::Phase, "pendulum-phase"), "pendulum-phase.png", 600, false),
+            // 3 min of traffic, the least its variance–time plot is drawn from.
+            (Box::new(ppbp) as Box<dyn Demo>, "ppbp-variance.png", 16_500, false),
         ] {
-            let mut demo = PendulumLessonDemo::new(shot.trim_end_matches(".png"), lesson)
-                .expect("a lesson");
             let id = viewer.add_figure(demo.figure()).expect("valid");
             let mut frame = Frame::default();
-            for _ in 0..600 {
+            for _ in 0..frames {
                 demo.next_frame(Clock::Simulated, &mut frame);
                 for w in &frame.writes {
                     viewer
@@ -728,7 +733,7 @@ browser_test! {
                 assert!(start.elapsed() < Duration::from_secs(20), "{shot}: nothing drawn: {s}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            if lesson == Lesson::Chaos {
+            if chaos {
                 assert_ne!(seen[1][0]["x"], seen[1][1]["x"], "two pendulums, apart by now");
                 let d: Vec<f64> = seen[1][2]["y"]
                     .as_array()

@@ -51,7 +51,7 @@ pub use cosine::NoisyCosineDemo;
 pub use gapminder::{GapminderDemo, XAxis};
 pub use lessons::{Lesson, PendulumLessonDemo};
 pub use pendulum::{DoublePendulumDemo, Trajectory};
-pub use ppbp::PpbpDemo;
+pub use ppbp::{PpbpDemo, PpbpVarianceDemo};
 
 /// A streamed scatter trace for `token` keeping `maxpoints`, drawn in
 /// `mode`, named, with empty `x` and `y` to stream into.
@@ -196,6 +196,8 @@ pub enum DemoKind {
     PendulumEnergy,
     /// The pendulum's phase portrait (θ1, ω1), beside the pendulum.
     PendulumPhase,
+    /// PPBP's self-similarity: the bursts, and their variance–time plot with the fitted H.
+    PpbpVariance,
 }
 
 impl DemoKind {
@@ -208,6 +210,7 @@ impl DemoKind {
         DemoKind::PendulumChaos,
         DemoKind::PendulumEnergy,
         DemoKind::PendulumPhase,
+        DemoKind::PpbpVariance,
     ];
 
     /// The names of every demo, as the command line spells them.
@@ -225,6 +228,7 @@ impl DemoKind {
             DemoKind::PendulumChaos => "pendulum-chaos",
             DemoKind::PendulumEnergy => "pendulum-energy",
             DemoKind::PendulumPhase => "pendulum-phase",
+            DemoKind::PpbpVariance => "ppbp-variance",
         }
     }
 
@@ -256,6 +260,11 @@ impl DemoKind {
                 Lesson::Energy { dt: 0.01 },
             )?),
             DemoKind::PendulumPhase => Box::new(PendulumLessonDemo::new(prefix, Lesson::Phase)?),
+            DemoKind::PpbpVariance => Box::new(PpbpVarianceDemo::new(
+                prefix,
+                plotstream_ppbp::Params::default(),
+                seed,
+            )?),
         })
     }
 }
@@ -291,7 +300,8 @@ impl DemoKind {
             | DemoKind::Ppbp
             | DemoKind::PendulumChaos
             | DemoKind::PendulumEnergy
-            | DemoKind::PendulumPhase => Shared::Nothing,
+            | DemoKind::PendulumPhase
+            | DemoKind::PpbpVariance => Shared::Nothing,
         };
         Ok(Demos { kind: self, shared })
     }
@@ -406,7 +416,7 @@ mod tests {
         let err = "pendulum".parse::<DemoKind>().expect_err("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder, ppbp, pendulum-chaos, pendulum-energy, pendulum-phase"
+            "unknown demo \"pendulum\"; the demos are: noisy-cosine, double-pendulum, gapminder, ppbp, pendulum-chaos, pendulum-energy, pendulum-phase, ppbp-variance"
         );
     }
 

@@ -294,6 +294,24 @@ impl<R: Rng> FusedIterator for Ppbp<R> {}
 /// assert!((h - 0.5).abs() < 0.1, "{h}");
 /// ```
 pub fn aggregated_variance_hurst(xs: &[f64], lo: usize, hi: usize) -> Option<f64> {
+    let points = variance_time(xs, lo, hi)?;
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (sxx, sxy) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x * x, b + x * y));
+    let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    Some(1.0 + slope / 2.0)
+}
+
+/// The variance–time plot behind [`aggregated_variance_hurst`]: for 12
+/// block sizes m spaced evenly in log from `lo` to `hi`, `(ln m, ln Var)`
+/// of the means of blocks of m values. Short-range traffic falls with
+/// slope −1 (H = 0.5); self-similar traffic more slowly, slope 2H − 2.
+/// `None` as for [`aggregated_variance_hurst`].
+pub fn variance_time(xs: &[f64], lo: usize, hi: usize) -> Option<Vec<(f64, f64)>> {
     if lo == 0 || hi < lo {
         return None;
     }
@@ -316,15 +334,7 @@ pub fn aggregated_variance_hurst(xs: &[f64], lo: usize, hi: usize) -> Option<f64
         }
         points.push(((m as f64).ln(), var.ln()));
     }
-    let n = points.len() as f64;
-    let (sx, sy) = points
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-    let (sxx, sxy) = points
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x * x, b + x * y));
-    let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-    Some(1.0 + slope / 2.0)
+    Some(points)
 }
 
 #[cfg(test)]
