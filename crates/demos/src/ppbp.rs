@@ -246,7 +246,7 @@ impl Demo for PpbpVarianceDemo {
             write: Write::xy(t, s.active),
         });
         // Once a second: the plot again, over everything so far.
-        if self.index % 100 != 0 {
+        if !self.index.is_multiple_of(100) {
             return;
         }
         let Some((ms, vs, h)) = self.variance_time() else {
