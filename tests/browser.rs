@@ -102,6 +102,10 @@ impl Browser {
             "goog:chromeOptions": {"binary": CHROMIUM, "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                // Animation frames at the display's rate, as on a screen:
+                // headless Chromium otherwise throttles an unseen page.
+                "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                "--disable-backgrounding-occluded-windows",
                 "--window-size=1000,650", format!("--user-data-dir={}", profile.display()),
             ]}
         }}});
@@ -757,4 +761,87 @@ browser_test! {
         }
         browser.quit().await;
     }
+}
+
+browser_test! {
+    /// The page keeps up with the data rate: 100 streams × 20 writes/s
+    /// into one figure of 100 traces for 5 s, drawn at most once an
+    /// animation frame. Measured, not asserted (speed is the benchmarks'
+    /// to hold): the intervals between animation frames and the long tasks
+    /// (over 50 ms) the page ran, reported on stderr and in the README. It
+    /// must draw the updates, and hold every trace's points.
+    async fn the_page_keeps_up_with_a_hundred_streams_of_twenty_writes_a_second() {
+        use plotstream::protocol::{Figure, StreamSpec, Trace, Write};
+        use plotstream::viewer::{Config, Viewer};
+        const STREAMS: usize = 100;
+        let _turn = ONE_BROWSER.lock().await;
+        let viewer = Viewer::new(Config::default()).expect("a valid config");
+        let addr = common::serve_here(&viewer).await;
+        let tokens: Vec<String> = (0..STREAMS).map(|i| format!("busy-{i}")).collect();
+        let id = viewer
+            .add_figure(Figure {
+                data: tokens
+                    .iter()
+                    .map(|t| Trace::streamed("scatter", StreamSpec::new(t.as_str(), 200)))
+                    .collect(),
+                ..Default::default()
+            })
+            .expect("valid");
+        let browser = Browser::start().await;
+        browser.open(&format!("http://{addr}/plot/{id}")).await;
+        let start = Instant::now();
+        while browser.eval("return document.getElementById('status').dataset.state;").await != "idle" {
+            assert!(start.elapsed() < Duration::from_secs(20), "the page never drew");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        browser
+            .eval(
+                "window.__frames = []; let last = performance.now(); \
+                 const tick = (t) => { window.__frames.push(t - last); last = t; requestAnimationFrame(tick); }; \
+                 requestAnimationFrame(tick); window.__long = []; \
+                 new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))) \
+                   .observe({type: 'longtask'}); return 1;",
+            )
+            .await;
+        // 20 writes a second on each of 100 tokens: a tick of 100 every 50 ms.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        for k in 0..100u64 {
+            tick.tick().await;
+            for t in &tokens {
+                viewer.apply(t, &[Write::xy(k, (k as f64).sin())]).expect("applies");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let seen = browser
+            .eval(
+                "const s = document.getElementById('status'); \
+                 return [window.__frames, window.__long, Number(s.dataset.updates), \
+                         document.getElementById('plot').data.map((t) => t.x.length)];",
+            )
+            .await;
+        let mut frames: Vec<f64> = seen[0]
+            .as_array()
+            .expect("frame intervals")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let long: Vec<f64> = seen[1].as_array().expect("long tasks").iter().filter_map(Value::as_f64).collect();
+        assert!(seen[2].as_u64().unwrap_or(0) > 10, "updates drawn: {}", seen[2]);
+        assert_eq!(seen[3], json!(vec![100; STREAMS]), "every write of every trace drawn");
+        assert!(frames.len() >= 2, "animation frames ran: {}", frames.len());
+        frames.sort_by(f64::total_cmp);
+        let q = |p: f64| frames[((frames.len() - 1) as f64 * p).round() as usize];
+        report_frames(frames.len(), q(0.5), q(0.95), q(1.0), &long);
+        browser.quit().await;
+    }
+}
+
+/// Says what the busy page's animation frames and long tasks were.
+#[allow(clippy::print_stderr)]
+fn report_frames(n: usize, p50: f64, p95: f64, max: f64, long: &[f64]) {
+    eprintln!(
+        "100 streams × 20 writes/s: {n} animation frames, interval p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms; {} long tasks, {:.0} ms in all",
+        long.len(),
+        long.iter().sum::<f64>()
+    );
 }

@@ -161,16 +161,30 @@
       // Time to first plot, from the navigation's start (for the tests).
       if (!status.dataset.firstPlotMs) status.dataset.firstPlotMs = String(Math.round(performance.now()));
     }
-    // Overwrites first (restyle wraps each array once more: one per trace).
+    // Overwrites first, traces overwriting the same attributes in one
+    // restyle (each redraws the whole plot: one per trace froze a page of
+    // 100 traces for seconds).
+    const restyles = new Map();
     for (const [index, e] of p.traces) {
       const over = {};
-      for (const [path, values] of Object.entries(e.over)) over[path] = [values];
+      for (const [path, values] of Object.entries(e.over)) over[path] = values;
       // extendTraces needs an array to extend: make missing ones empty.
       for (const path of Object.keys(e.app)) {
-        if (!(path in over) && !arrayAt(gd.data[index], path)) over[path] = [[]];
+        if (!(path in over) && !arrayAt(gd.data[index], path)) over[path] = [];
       }
-      if (Object.keys(over).length) await Plotly.restyle(gd, over, [index]);
+      const keys = Object.keys(over).sort();
+      if (!keys.length) continue;
+      const signature = keys.join("\u0000");
+      let g = restyles.get(signature);
+      if (!g) {
+        g = { indices: [], update: {} };
+        for (const k of keys) g.update[k] = [];
+        restyles.set(signature, g);
+      }
+      g.indices.push(index);
+      for (const k of keys) g.update[k].push(over[k]);
     }
+    for (const g of restyles.values()) await Plotly.restyle(gd, g.update, g.indices);
     // Appends: traces appending the same attributes share one call.
     const groups = new Map();
     for (const [index, e] of p.traces) {
