@@ -1,5 +1,5 @@
 //! The live page in a real browser: Debian's Chromium, headless, driven by
-//! chromedriver over WebDriver (plain HTTP and JSON), while a demo streams.
+//! chromedriver over WebDriver with fantoccini, while a demo streams.
 //!
 //! The page keeps a status element (`#status`, with `data-state`,
 //! `data-points` and `data-updates`) that it updates after each drawn frame;
@@ -15,67 +15,25 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use plotstream::demos::{Demo, DemoKind};
 use plotstream::live::LiveArgs;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// One HTTP/1.1 exchange on a new connection; the body, read by its
-/// `content-length` (chromedriver keeps connections open), as JSON.
-async fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> io::Result<Value> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut s = TcpStream::connect(addr).await?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if let Some(length) = length
-                && got.len() >= end + 4 + length
-            {
-                let body = &got[end + 4..end + 4 + length];
-                return Ok(serde_json::from_slice(body).unwrap_or(Value::Null));
-            }
-        }
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            let text = String::from_utf8_lossy(&got);
-            let (_, body) = text.split_once("\r\n\r\n").unwrap_or(("", ""));
-            return Ok(serde_json::from_str(body).unwrap_or(Value::Null));
-        }
-        got.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// A chromedriver with one headless Chromium session.
+/// A chromedriver with one headless Chromium session, driven with
+/// fantoccini.
 struct Browser {
     driver: Child,
-    addr: String,
-    session: String,
+    client: fantoccini::Client,
     profile: PathBuf,
 }
 
 impl Browser {
     async fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = common::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -83,84 +41,61 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
-        let addr = format!("127.0.0.1:{port}");
-        let start = Instant::now();
-        while !http(&addr, "GET", "/status", None)
-            .await
-            .is_ok_and(|s| s["value"]["ready"] == true)
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "chromedriver never got ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile =
             std::env::temp_dir().join(format!("plotstream-chromium-{}", std::process::id()));
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                // Animation frames at the display's rate, as on a screen:
-                // headless Chromium otherwise throttles an unseen page.
-                "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                "--disable-backgrounding-occluded-windows",
-                "--window-size=1000,650", format!("--user-data-dir={}", profile.display()),
-            ]}
-        }}});
-        let created = http(&addr, "POST", "/session", Some(&caps))
-            .await
-            .expect("a session");
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {created}"))
-            .to_owned();
+        let options = json!({"binary": CHROMIUM, "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            // Animation frames at the display's rate, as on a screen:
+            // headless Chromium otherwise throttles an unseen page.
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+            "--disable-backgrounding-occluded-windows",
+            "--window-size=1000,650", format!("--user-data-dir={}", profile.display()),
+        ]});
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        let mut builder = fantoccini::ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        );
+        builder.capabilities(caps);
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        // chromedriver takes a moment to listen.
+        let client = loop {
+            match builder.connect(&url).await {
+                Ok(client) => break client,
+                Err(e) => assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "no chromedriver session: {e}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         Browser {
             driver,
-            addr,
-            session,
+            client,
             profile,
         }
     }
 
-    async fn command(&self, method: &str, what: &str, body: Option<&Value>) -> Value {
-        let path = format!("/session/{}/{what}", self.session);
-        let answer = http(&self.addr, method, &path, body)
-            .await
-            .expect("chromedriver answers");
-        answer["value"].clone()
-    }
-
     async fn open(&self, url: &str) {
-        self.command("POST", "url", Some(&json!({"url": url})))
-            .await;
+        self.client.goto(url).await.expect("navigates");
     }
 
     async fn eval(&self, script: &str) -> Value {
-        self.command(
-            "POST",
-            "execute/sync",
-            Some(&json!({"script": script, "args": []})),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("the script runs")
     }
 
     async fn screenshot(&self) -> Vec<u8> {
-        let b64 = self.command("GET", "screenshot", None).await;
-        base64::engine::general_purpose::STANDARD
-            .decode(b64.as_str().expect("base64 png"))
-            .expect("valid base64")
+        self.client.screenshot().await.expect("a screenshot")
     }
 
     async fn quit(mut self) {
-        let _ = http(
-            &self.addr,
-            "DELETE",
-            &format!("/session/{}", self.session),
-            None,
-        )
-        .await;
+        let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
         let _ = std::fs::remove_dir_all(&self.profile);
     }
@@ -263,9 +198,10 @@ async fn live_page(demo: Box<dyn Demo>, token: &str, enough: u64, points: Value,
     // Wait until more has streamed than the traces keep.
     let start = Instant::now();
     loop {
-        let s = http(&addr, "GET", &format!("/api/streams/{token}"), None)
+        let s = common::try_get(&addr, &format!("/api/streams/{token}"))
             .await
-            .expect("the viewer answers");
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .unwrap_or(Value::Null);
         if s["writes"].as_u64().unwrap_or(0) > enough {
             break;
         }
@@ -405,9 +341,8 @@ browser_test! {
             "filename": "python-streaming",
             "world_readable": true
         });
-        let created = http(&addr, "POST", "/v2/plots", Some(&plot))
-            .await
-            .expect("the viewer answers");
+        let (_, created) = common::post_json(&addr, "/v2/plots", &plot).await;
+        let created: Value = serde_json::from_str(&created).expect("JSON");
         let web_url = created["file"]["web_url"]
             .as_str()
             .unwrap_or_else(|| panic!("no web_url: {created}"))
