@@ -101,6 +101,13 @@ impl Browser {
     }
 }
 
+/// A viewer with `config`, served here on 127.0.0.1:0; its address.
+async fn viewer_here(config: plotstream::viewer::Config) -> (plotstream::viewer::Viewer, String) {
+    let viewer = plotstream::viewer::Viewer::new(config).expect("a valid config");
+    let addr = common::serve_here(&viewer).await;
+    (viewer, addr)
+}
+
 /// Sends each line written to it down a channel.
 struct Lines(tokio::sync::mpsc::UnboundedSender<String>, Vec<u8>);
 
@@ -391,10 +398,9 @@ browser_test! {
     /// one writes, "idle" once it ends. The index page lists figures made
     /// after it was opened, on its own.
     async fn the_pages_follow_streams_and_figures_as_they_come_and_go() {
-        use plotstream::viewer::{Config, Viewer};
+        use plotstream::viewer::Config;
         let _turn = ONE_BROWSER.lock().await;
-        let viewer = Viewer::new(Config::default()).expect("a valid config");
-        let addr = common::serve_here(&viewer).await;
+        let (viewer, addr) = viewer_here(Config::default()).await;
         let figure = |token: &str| plotstream::protocol::Figure {
             data: vec![plotstream::protocol::Trace::streamed(
                 "scatter",
@@ -537,8 +543,7 @@ browser_test! {
         use plotstream::protocol::{Figure, StreamSpec, Trace, Write};
         use plotstream::viewer::{Config, Viewer};
         let _turn = ONE_BROWSER.lock().await;
-        let viewer = Viewer::new(Config::default()).expect("a valid config");
-        let addr = common::serve_here(&viewer).await;
+        let (viewer, addr) = viewer_here(Config::default()).await;
         let id = viewer
             .add_figure(Figure {
                 data: vec![Trace::streamed("scatter", StreamSpec::new("paused", 5000))],
@@ -634,10 +639,9 @@ browser_test! {
     /// saved (the README's are these).
     async fn the_lessons_draw_chaos_energy_phase_and_self_similarity() {
         use plotstream::demos::{Clock, Demo, Frame, Lesson, PendulumLessonDemo, PpbpVarianceDemo};
-        use plotstream::viewer::{Config, Viewer};
+        use plotstream::viewer::Config;
         let _turn = ONE_BROWSER.lock().await;
-        let viewer = Viewer::new(Config::default()).expect("a valid config");
-        let addr = common::serve_here(&viewer).await;
+        let (viewer, addr) = viewer_here(Config::default()).await;
         let browser = Browser::start().await;
         let lesson = |l: Lesson, name: &str| -> Box<dyn Demo> {
             Box::new(PendulumLessonDemo::new(name, l).expect("a lesson"))
@@ -707,11 +711,10 @@ browser_test! {
     /// must draw the updates, and hold every trace's points.
     async fn the_page_keeps_up_with_a_hundred_streams_of_twenty_writes_a_second() {
         use plotstream::protocol::{Figure, StreamSpec, Trace, Write};
-        use plotstream::viewer::{Config, Viewer};
+        use plotstream::viewer::Config;
         const STREAMS: usize = 100;
         let _turn = ONE_BROWSER.lock().await;
-        let viewer = Viewer::new(Config::default()).expect("a valid config");
-        let addr = common::serve_here(&viewer).await;
+        let (viewer, addr) = viewer_here(Config::default()).await;
         let tokens: Vec<String> = (0..STREAMS).map(|i| format!("busy-{i}")).collect();
         let id = viewer
             .add_figure(Figure {

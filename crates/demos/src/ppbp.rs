@@ -13,6 +13,20 @@ const KEEP: u64 = 1000;
 /// The moving average's window, in slots (1 s at the default slot).
 const WINDOW: usize = 100;
 
+/// The active bursts' trace, which both PPBP demos draw.
+fn active_trace(token: &str) -> plotstream_protocol::Trace {
+    scatter(token, KEEP, "lines", "active bursts")
+        .with("line", json!({"width": 1, "color": "#1f77b4"}))
+}
+
+/// The process's next slot, and its time rounded to the microsecond.
+fn next_slot(process: &mut Ppbp) -> (Sample, f64) {
+    let Some(s) = process.next() else {
+        unreachable!("the process never ends")
+    };
+    (s, (s.t * 1e6).round() / 1e6)
+}
+
 /// The Poisson–Pareto burst process as a live time series: the number of
 /// active bursts each slot (trace 1) and its moving average over 100 slots
 /// (trace 2), each keeping 1,000 points; a frame per slot.
@@ -54,8 +68,7 @@ impl Demo for PpbpDemo {
 
     fn figure(&self) -> Figure {
         let p = self.process.params();
-        let active = scatter(&self.tokens[0], KEEP, "lines", "active bursts")
-            .with("line", json!({"width": 1, "color": "#1f77b4"}));
+        let active = active_trace(&self.tokens[0]);
         let average = scatter(
             &self.tokens[1],
             KEEP,
@@ -84,9 +97,7 @@ impl Demo for PpbpDemo {
     }
 
     fn next_frame(&mut self, _clock: Clock, frame: &mut Frame) {
-        let Some(s) = self.process.next() else {
-            unreachable!("the process never ends")
-        };
+        let (s, t) = next_slot(&mut self.process);
         self.last = Some(s);
         // The window fills over its first WINDOW slots; until then the mean
         // is over the slots seen.
@@ -97,7 +108,6 @@ impl Demo for PpbpDemo {
         let average = self.sum as f64 / seen;
         frame.start(self.index, self.period);
         self.index += 1;
-        let t = (s.t * 1e6).round() / 1e6;
         frame.writes.push(TokenWrite {
             token: 0,
             write: Write::xy(t, s.active),
@@ -194,8 +204,7 @@ impl Demo for PpbpVarianceDemo {
 
     fn figure(&self) -> Figure {
         let p = self.process.params();
-        let active = scatter(&self.tokens[0], KEEP, "lines", "active bursts")
-            .with("line", json!({"width": 1, "color": "#1f77b4"}));
+        let active = active_trace(&self.tokens[0]);
         let right = |token: &str, name: &str| {
             scatter(token, 12, "lines+markers", name)
                 .with("xaxis", json!("x2"))
@@ -228,9 +237,7 @@ impl Demo for PpbpVarianceDemo {
     }
 
     fn next_frame(&mut self, _clock: Clock, frame: &mut Frame) {
-        let Some(s) = self.process.next() else {
-            unreachable!("the process never ends")
-        };
+        let (s, t) = next_slot(&mut self.process);
         self.last = Some(s);
         let at = (self.index % HISTORY as u64) as usize;
         if self.history.len() < HISTORY {
@@ -240,7 +247,6 @@ impl Demo for PpbpVarianceDemo {
         }
         frame.start(self.index, self.period);
         self.index += 1;
-        let t = (s.t * 1e6).round() / 1e6;
         frame.writes.push(TokenWrite {
             token: 0,
             write: Write::xy(t, s.active),

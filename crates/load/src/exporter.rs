@@ -49,6 +49,16 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|e| Error::Options(format!("--metrics-addr {addr}: cannot listen there: {e}")))
 }
 
+/// The labels every series carries: `test_id="…",shard="I/N"`.
+pub(crate) fn labels(opts: &crate::Opts) -> String {
+    format!(
+        "test_id=\"{}\",shard=\"{}/{}\"",
+        opts.test_id(),
+        opts.shard.index,
+        opts.shard.count
+    )
+}
+
 /// The endpoint, served until this is dropped.
 pub(crate) struct Serving(tokio::task::JoinHandle<()>);
 

@@ -380,33 +380,18 @@ pub async fn run_until(
     };
     let streams = demo_streams(&checked)?;
     let here = checked.here();
-    raise_file_limit(
-        here as u64
-            * (1 + if opts.subscribed() {
-                opts.subscribers
-            } else {
-                0
-            })
-            + 64,
-        out,
-    )?;
+    let receivers = if opts.subscribed() {
+        opts.subscribers
+    } else {
+        0
+    };
+    raise_file_limit(here as u64 * (1 + receivers) + 64, out)?;
     let bind = source_addresses(opts, here, out)?;
     let shared = Arc::new(Shared::new(workers()));
-    let stopper = {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            stop.await;
-            shared.stop();
-        })
-    };
-    let labels = format!(
-        "test_id=\"{}\",shard=\"{}/{}\"",
-        opts.test_id(),
-        opts.shard.index,
-        opts.shard.count
-    );
+    let stopper = stop_on(stop, Arc::clone(&shared));
     // Served until the run returns.
-    let _exporter = metrics.map(|l| exporter::serve(l, Arc::clone(&shared), labels));
+    let _exporter =
+        metrics.map(|l| exporter::serve(l, Arc::clone(&shared), exporter::labels(opts)));
     let run = run_id();
     let schedule_cell = Arc::new(OnceLock::new());
     let subscribers = Subscribers::start(&checked, &shared, &schedule_cell, run).await;
@@ -418,17 +403,7 @@ pub async fn run_until(
         }
     };
     let (schedule, offered, started) = schedule(opts, here);
-    if let Some(wait) = opts
-        .start_at
-        .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
-    {
-        writeln!(
-            out,
-            "starting at --start-at, in {:.1} s: the subscribers are ready",
-            wait.as_secs_f64()
-        )
-        .map_err(Error::Output)?;
-    }
+    say_start(opts, out)?;
     let _ = schedule_cell.set(Arc::clone(&schedule));
     let live = match &opts.live {
         Some(url) => Some(LiveFeed::connect(url, &opts.token_prefix, out).await?),
@@ -467,6 +442,33 @@ pub async fn run_until(
         delete_figures(&opts.url, &figures).await;
     }
     outcome(opts, report, &finished, &shared, out)
+}
+
+/// A task that ends the run early (`shared.stop()`) once `stop` completes.
+fn stop_on(
+    stop: impl Future<Output = ()> + Send + 'static,
+    shared: Arc<Shared>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        stop.await;
+        shared.stop();
+    })
+}
+
+/// With `--start-at` still to come, says how long the run waits.
+fn say_start(opts: &Opts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
+    if let Some(wait) = opts
+        .start_at
+        .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+    {
+        writeln!(
+            out,
+            "starting at --start-at, in {:.1} s: the subscribers are ready",
+            wait.as_secs_f64()
+        )
+        .map_err(Error::Output)?;
+    }
+    Ok(())
 }
 
 /// Each stream's token and demo: stream i plays its demo seeded with
