@@ -931,31 +931,10 @@ impl Sender {
         response: Response<Incoming>,
     ) -> Answer {
         let status = response.status().as_u16();
-        let speaks_acks = response
-            .headers()
-            .get(plotstream_protocol::ACK_HEADER)
-            .is_some_and(|v| v.as_bytes() == b"1");
-        if !(200..300).contains(&status) {
-            // A refusal before streaming began (404, 409, ...): its answer,
-            // as usual.
-            let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
-            return Answer::Ended(status, body);
-        }
-        if !speaks_acks {
-            // A server that answered without the extension.
-            connection.drive(Box::pin(read_answer(response))).await;
-            return Answer::Stopped(Error::NoAcks {
-                addr: self.target.addr.clone(),
-                timeout: self.shared.opts.connect_timeout,
-            });
-        }
-        let bad = |reason: String| {
-            Answer::Stopped(Error::BadAck {
-                addr: self.target.addr.clone(),
-                reason,
-            })
+        let mut body = match self.ack_body(connection, response).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
         };
-        let mut body = response.into_body();
         let mut pending: Vec<u8> = Vec::new();
         let mut last = None;
         // A connection whose lines wait a whole check interval, twice in a
@@ -979,17 +958,9 @@ impl Sender {
                 Some(None) => break,
                 None => {
                     check.as_mut().reset(Instant::now() + silence);
-                    let state = self.shared.lock();
-                    let front = state.queue.front;
-                    let sent = state.queue.sent > 0;
-                    drop(state);
-                    if sent && waited == Some(front) {
-                        return Answer::Dropped(Error::AckTimeout {
-                            addr: self.target.addr.clone(),
-                            timeout: silence,
-                        });
+                    if let Err(answer) = self.still_acking(&mut waited, silence) {
+                        return answer;
                     }
-                    waited = sent.then_some(front);
                     continue;
                 }
             };
@@ -997,22 +968,8 @@ impl Sender {
                 continue;
             };
             pending.extend_from_slice(data);
-            let mut start = 0;
-            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
-                let line = &pending[start..start + end];
-                start += end + 1;
-                let ack = match plotstream_protocol::Ack::parse(line) {
-                    Ok(ack) => ack,
-                    Err(e) => return bad(e.to_string()),
-                };
-                if let Err(reason) = self.acknowledged(ack.acked) {
-                    return bad(reason);
-                }
-                last = Some(ack);
-            }
-            pending.drain(..start);
-            if pending.len() > MAX_RESPONSE_BODY {
-                return bad(format!("a line longer than {MAX_RESPONSE_BODY} bytes"));
+            if let Err(reason) = self.take_acks(&mut pending, &mut last) {
+                return self.bad_ack(reason);
             }
         }
         match last {
@@ -1022,8 +979,88 @@ impl Sender {
                 ..
             }) => Answer::Ended(status, error.unwrap_or_default()),
             Some(_) => Answer::Ended(status, String::new()),
-            None => bad("the answer ended without an ack line".to_owned()),
+            None => self.bad_ack("the answer ended without an ack line".to_owned()),
         }
+    }
+
+    /// The body of an acknowledged stream's answer; or, for a refusal or a
+    /// server without the extension, how the stream ends.
+    async fn ack_body(
+        &self,
+        connection: &mut Connection<QueueBody>,
+        response: Response<Incoming>,
+    ) -> Result<Incoming, Answer> {
+        let status = response.status().as_u16();
+        let speaks_acks = response
+            .headers()
+            .get(plotstream_protocol::ACK_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1");
+        if !(200..300).contains(&status) {
+            // A refusal before streaming began (404, 409, ...): its answer,
+            // as usual.
+            let (status, body) = connection.drive(Box::pin(read_answer(response))).await;
+            return Err(Answer::Ended(status, body));
+        }
+        if !speaks_acks {
+            // A server that answered without the extension.
+            connection.drive(Box::pin(read_answer(response))).await;
+            return Err(Answer::Stopped(Error::NoAcks {
+                addr: self.target.addr.clone(),
+                timeout: self.shared.opts.connect_timeout,
+            }));
+        }
+        Ok(response.into_body())
+    }
+
+    /// Takes the whole ack lines in `pending` (keeping a partial last one),
+    /// letting go of the lines each covers; the last ack in `last`.
+    fn take_acks(
+        &self,
+        pending: &mut Vec<u8>,
+        last: &mut Option<plotstream_protocol::Ack>,
+    ) -> Result<(), String> {
+        let mut start = 0;
+        while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+            let line = &pending[start..start + end];
+            start += end + 1;
+            let ack = plotstream_protocol::Ack::parse(line).map_err(|e| e.to_string())?;
+            self.acknowledged(ack.acked)?;
+            *last = Some(ack);
+        }
+        pending.drain(..start);
+        if pending.len() > MAX_RESPONSE_BODY {
+            return Err(format!("a line longer than {MAX_RESPONSE_BODY} bytes"));
+        }
+        Ok(())
+    }
+
+    /// A check interval passed: lines that waited the whole previous one
+    /// for an ack, at the same front, mean the connection is dead.
+    fn still_acking(
+        &self,
+        waited: &mut Option<u64>,
+        silence: std::time::Duration,
+    ) -> Result<(), Answer> {
+        let state = self.shared.lock();
+        let front = state.queue.front;
+        let sent = state.queue.sent > 0;
+        drop(state);
+        if sent && *waited == Some(front) {
+            return Err(Answer::Dropped(Error::AckTimeout {
+                addr: self.target.addr.clone(),
+                timeout: silence,
+            }));
+        }
+        *waited = sent.then_some(front);
+        Ok(())
+    }
+
+    /// The stream stops: the server's acks are wrong.
+    fn bad_ack(&self, reason: String) -> Answer {
+        Answer::Stopped(Error::BadAck {
+            addr: self.target.addr.clone(),
+            reason,
+        })
     }
 
     /// The server has taken every line before number `upto`.

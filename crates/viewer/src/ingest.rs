@@ -148,7 +148,6 @@ async fn take_lines(
 
     let token = &entry.token;
     let config = viewer.config();
-    let metrics = viewer.metrics();
     let mut decoder = LineDecoder::with_max_line_len(config.max_line_len);
     let mut batch = Batch {
         skip: claim.map_or(0, |c| c.skip),
@@ -189,42 +188,69 @@ async fn take_lines(
         last_frame = Instant::now();
         let data = match frame {
             None => break,
-            Some(Err(e)) => match body_fault(&e, tail.as_ref(), decoder.pending()) {
-                Fault::CleanEnd => break,
-                Fault::Gone => {
-                    tracing::debug!(token, "stream connection dropped: {e}");
-                    break;
-                }
-                Fault::Malformed(reason) => {
-                    return Err(Error::MalformedBody {
-                        token: token.clone(),
-                        lines: decoder.lines_ended(),
-                        reason,
-                    });
-                }
-            },
+            Some(Err(e)) => {
+                ended_by(&e, token, tail.as_ref(), &decoder)?;
+                break;
+            }
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
                 Err(_) => continue,
             },
         };
-        metrics
-            .bytes
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let result = decoder.feed(&data, |line| batch.collect(viewer, entry, line));
-        batch.apply(viewer, entry, claim)?;
-        result.map_err(|stop| stop.into_error(token))?;
-        if let Some(claim) = claim {
-            claim.progress.input(data.len());
-            if claim.progress.ack_due() {
-                // Lets the answer's body, which polls this, send the ack.
-                tokio::task::yield_now().await;
-            }
-        }
+        take_chunk(viewer, entry, claim, &mut decoder, &mut batch, &data).await?;
     }
     let result = decoder.finish(|line| batch.collect(viewer, entry, line));
     batch.apply(viewer, entry, claim)?;
     result.map_err(|stop| stop.into_error(token))
+}
+
+/// A body error: the stream's clean end (`Ok`: Plotly's Python client's
+/// close, or the client gone), or the broken framing it is answered with.
+fn ended_by(
+    e: &axum::Error,
+    token: &str,
+    tail: Option<&ConnTail>,
+    decoder: &LineDecoder,
+) -> Result<(), Error> {
+    match body_fault(e, tail, decoder.pending()) {
+        Fault::CleanEnd => Ok(()),
+        Fault::Gone => {
+            tracing::debug!(token, "stream connection dropped: {e}");
+            Ok(())
+        }
+        Fault::Malformed(reason) => Err(Error::MalformedBody {
+            token: token.to_owned(),
+            lines: decoder.lines_ended(),
+            reason,
+        }),
+    }
+}
+
+/// One chunk of the body: its lines taken and applied, counted, and on an
+/// acknowledged stream its bytes noted (and the ack let out when due).
+async fn take_chunk(
+    viewer: &Viewer,
+    entry: &TokenEntry,
+    claim: Option<&Claim>,
+    decoder: &mut LineDecoder,
+    batch: &mut Batch,
+    data: &[u8],
+) -> Result<(), Error> {
+    viewer
+        .metrics()
+        .bytes
+        .fetch_add(data.len() as u64, Ordering::Relaxed);
+    let result = decoder.feed(data, |line| batch.collect(viewer, entry, line));
+    batch.apply(viewer, entry, claim)?;
+    result.map_err(|stop| stop.into_error(&entry.token))?;
+    if let Some(claim) = claim {
+        claim.progress.input(data.len());
+        if claim.progress.ack_due() {
+            // Lets the answer's body, which polls this, send the ack.
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
 }
 
 impl Stop {
