@@ -124,7 +124,7 @@ pub async fn stream(
             let server = tokio::spawn(plotstream_viewer::serve(listener, viewer, stopped()));
             (
                 format!("http://{addr}"),
-                format!("http://{addr}/plot/{id}"),
+                format!("http://{addr}{}", plotstream_protocol::paths::plot(id)),
                 Some(server),
             )
         }

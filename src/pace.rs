@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use plotstream_client::{Stats, Stream, StreamOptions};
 use plotstream_demos::{Clock, Demo, Frame};
-use plotstream_protocol::{Figure, Write};
+use plotstream_protocol::{Figure, Write, paths};
 use tokio::time::Instant;
 
 use crate::Error;
@@ -63,17 +63,19 @@ pub(crate) async fn demo_figure(
             None => None,
             Some(ids) => match ids.first() {
                 Some(id) => Some(DemoFigure {
-                    url: format!("{base}/plot/{id}"),
+                    url: format!("{base}{}", paths::plot(*id)),
                     made: false,
                 }),
                 // The page under the URL given (https through a proxy
                 // stays https), not the viewer's own idea of its origin.
                 None => Some(DemoFigure {
                     url: format!(
-                        "{base}/plot/{}",
-                        plotstream_client::create_figure(url, figure, opts)
-                            .await?
-                            .id
+                        "{base}{}",
+                        paths::plot(
+                            plotstream_client::create_figure(url, figure, opts)
+                                .await?
+                                .id
+                        )
                     ),
                     made: true,
                 }),

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
-use plotstream_protocol::Figure;
+use plotstream_protocol::{Figure, paths};
 use serde::Deserialize;
 
 use crate::conn;
@@ -31,7 +31,7 @@ pub async fn create_figure(
     figure: &Figure,
     opts: &StreamOptions,
 ) -> Result<CreatedFigure, Error> {
-    create(url, figure, "api/figures", opts).await
+    create(url, figure, paths::FIGURES, opts).await
 }
 
 /// Creates `figure` as [`create_figure`] does, but held in the viewer's
@@ -43,7 +43,7 @@ pub async fn create_temporary_figure(
     figure: &Figure,
     opts: &StreamOptions,
 ) -> Result<CreatedFigure, Error> {
-    create(url, figure, "api/figures?temporary=true", opts).await
+    create(url, figure, paths::TEMPORARY_FIGURES, opts).await
 }
 
 async fn create(
@@ -73,7 +73,7 @@ async fn create(
 /// `GET /api/figures` with a JSON list. Another Plotly-protocol server has
 /// no such API. An error only when the server cannot be reached.
 pub async fn is_viewer(url: &str, opts: &StreamOptions) -> Result<bool, Error> {
-    let (_, status, body) = call(url, Method::GET, "api/figures", None, opts).await?;
+    let (_, status, body) = call(url, Method::GET, paths::FIGURES, None, opts).await?;
     Ok(status == 200 && serde_json::from_str::<Vec<serde_json::Value>>(&body).is_ok())
 }
 
@@ -94,14 +94,7 @@ pub async fn figures_fed_by(
         token: token.to_owned(),
         reason,
     })?;
-    let (addr, status, body) = call(
-        url,
-        Method::GET,
-        &format!("api/streams/{token}"),
-        None,
-        opts,
-    )
-    .await?;
+    let (addr, status, body) = call(url, Method::GET, &paths::stream(token), None, opts).await?;
     match status {
         404 => Ok(Some(Vec::new())),
         200 => {
@@ -124,21 +117,14 @@ pub async fn figures_fed_by(
 /// Deletes figure `id` from the plotstream viewer at `url`; its streams and
 /// event streams end. The viewer's own API, as [`create_figure`].
 pub async fn delete_figure(url: &str, id: u64, opts: &StreamOptions) -> Result<(), Error> {
-    let (addr, status, body) = call(
-        url,
-        Method::DELETE,
-        &format!("api/figures/{id}"),
-        None,
-        opts,
-    )
-    .await?;
+    let (addr, status, body) = call(url, Method::DELETE, &paths::figure(id), None, opts).await?;
     match status {
         204 => Ok(()),
         _ => Err(Error::Status { addr, status, body }),
     }
 }
 
-/// One request to the viewer's API under `url`: its `host:port`, the
+/// One request to the viewer's API under `url` (`path` from [`paths`]): its `host:port`, the
 /// answer's status and body.
 async fn call(
     url: &str,
@@ -149,7 +135,7 @@ async fn call(
 ) -> Result<(String, u16, String), Error> {
     let target = Target::parse(url)?;
     let mut sender = conn::open::<Full<Bytes>>(&target, opts).await?;
-    let path = format!("{}/{path}", target.path.trim_end_matches('/'));
+    let path = format!("{}{path}", target.path.trim_end_matches('/'));
     let mut request = Request::builder()
         .method(method)
         .uri(path)

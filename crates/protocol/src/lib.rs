@@ -17,6 +17,7 @@
 //!   bounded by [`MAX_PATH_DEPTH`]; [`check_token`]: the one token rule.
 //! - [`Ack`], [`Resume`]: plotstream's acknowledgement extension (acked
 //!   streams that resume after a drop without a line sent twice).
+//! - [`paths`]: the viewer's HTTP paths, as patterns and builders.
 //! - [`ViewerEvent`]: the viewer's event stream (`snapshot`, then
 //!   [`FigureUpdate`]s), written by the viewer and read by subscribers.
 //!
@@ -60,6 +61,7 @@ mod codec;
 mod error;
 mod event;
 mod figure;
+pub mod paths;
 mod tape;
 mod token;
 mod write;

@@ -6,7 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use plotstream_protocol::Figure;
+use plotstream_protocol::{Figure, paths};
 use serde_json::{Value, json};
 
 use crate::{Error, Viewer};
@@ -34,7 +34,7 @@ pub(crate) async fn create_figure(
     } else {
         viewer.add_figure(figure)?
     };
-    let url = format!("{}/plot/{id}", origin(&headers));
+    let url = format!("{}{}", origin(&headers), paths::plot(id));
     Ok((StatusCode::CREATED, Json(json!({"id": id, "url": url}))).into_response())
 }
 
@@ -79,7 +79,7 @@ pub(crate) async fn list_figures(State(viewer): State<Viewer>) -> Json<Value> {
         .figures()
         .iter()
         .map(|f| {
-            json!({"id": f.id, "title": f.title, "url": format!("/plot/{}", f.id),
+            json!({"id": f.id, "title": f.title, "url": paths::plot(f.id),
                    "points": f.points(), "streams": viewer.streams_feeding(f)})
         })
         .collect();

@@ -363,7 +363,7 @@ pub(crate) async fn owner_page(
     if embed {
         Ok(crate::page::embed(&viewer, id)?.into_response())
     } else {
-        Ok(Redirect::to(&format!("/plot/{id}")).into_response())
+        Ok(Redirect::to(&plotstream_protocol::paths::plot(id)).into_response())
     }
 }
 

@@ -125,30 +125,31 @@ pub use viewer::{Restored, Viewer};
 /// the connection limit are that server's to keep.
 pub fn app(viewer: Viewer) -> Router {
     viewer.start_tasks();
+    use plotstream_protocol::paths::{self, chart_studio as v2};
     Router::new()
-        .route("/", get(page::index).post(ingest::ingest))
-        .route("/plot/{id}", get(page::plot))
-        .route("/plot/{id}/events", get(sse::events))
-        .route("/static/{file}", get(page::static_file))
-        .route("/favicon.ico", get(page::favicon))
+        .route(paths::ROOT, get(page::index).post(ingest::ingest))
+        .route(paths::PLOT, get(page::plot))
+        .route(paths::PLOT_EVENTS, get(sse::events))
+        .route(paths::STATIC, get(page::static_file))
+        .route(paths::FAVICON, get(page::favicon))
         .route(
-            "/api/figures",
+            paths::FIGURES,
             post(api::create_figure).get(api::list_figures),
         )
         .route(
-            "/api/figures/{id}",
+            paths::FIGURE,
             get(api::get_figure).delete(api::delete_figure),
         )
-        .route("/api/figures/{id}/{file}", get(api::figure_data))
-        .route("/api/streams/{token}", get(api::get_stream))
-        .route("/metrics", get(api::metrics))
+        .route(paths::FIGURE_FILE, get(api::figure_data))
+        .route(paths::STREAM, get(api::get_stream))
+        .route(paths::METRICS, get(api::metrics))
         // Chart Studio's API, for Plotly's Python client (`py.plot`).
-        .route("/v2/files/lookup", get(chart_studio::lookup))
-        .route("/v2/plots", post(chart_studio::create_plot))
-        .route("/v2/plots/{fid}", put(chart_studio::update_plot))
-        .route("/v2/grids", post(chart_studio::create_grid))
-        .route("/v2/grids/{fid}", delete(chart_studio::delete_grid))
-        .route("/{owner}/{file}", get(chart_studio::owner_page))
+        .route(v2::LOOKUP, get(chart_studio::lookup))
+        .route(v2::PLOTS, post(chart_studio::create_plot))
+        .route(v2::PLOT, put(chart_studio::update_plot))
+        .route(v2::GRIDS, post(chart_studio::create_grid))
+        .route(v2::GRID, delete(chart_studio::delete_grid))
+        .route(v2::OWNER_PAGE, get(chart_studio::owner_page))
         .route("/{owner}/{file}/", get(chart_studio::owner_page))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(

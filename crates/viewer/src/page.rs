@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use plotstream_plotly::{Bundle, VERSION as PLOTLY_VERSION};
+use plotstream_protocol::paths;
 
 use crate::{Error, Viewer};
 
@@ -67,9 +68,10 @@ pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
         let streams = viewer.streams_feeding(&f);
         let _ = writeln!(
             rows,
-            "<tr data-figure=\"{id}\"><td><a href=\"/plot/{id}\">{title}</a></td><td>{traces}</td><td>{points}</td>\
+            "<tr data-figure=\"{id}\"><td><a href=\"{page}\">{title}</a></td><td>{traces}</td><td>{points}</td>\
              <td>{state}</td><td><button data-id=\"{id}\" data-title=\"{title}\">delete</button></td></tr>",
             id = f.id,
+            page = paths::plot(f.id),
             title = escape(&f.title),
             traces = held.len(),
             points = held.iter().sum::<usize>(),
@@ -90,8 +92,10 @@ pub(crate) async fn index(State(viewer): State<Viewer>) -> Html<String> {
          <body><h1>plotstream</h1><p>Live figures on this viewer (plotly.js {PLOTLY_VERSION}).</p>\
          <table><thead><tr><th>figure</th><th>traces</th><th>points held</th><th>streams</th><th></th></tr></thead>\
          <tbody id=\"figures\" data-empty=\"{empty_attr}\">\n{rows}</tbody></table>\
-         <p><a href=\"/metrics\">metrics</a> · <a href=\"/api/figures\">figures as JSON</a></p>{INDEX_SCRIPT}</body></html>\n",
+         <p><a href=\"{metrics}\">metrics</a> · <a href=\"{figures}\">figures as JSON</a></p>{INDEX_SCRIPT}</body></html>\n",
         empty_attr = escape(&empty),
+        metrics = paths::METRICS,
+        figures = paths::FIGURES,
     ))
 }
 
@@ -129,9 +133,11 @@ fn plot_page(viewer: &Viewer, id: u64, embed: bool) -> Result<String, Error> {
                 "<div id=\"controls\"><button id=\"pause\" title=\"space\">pause</button> \
                  <label>window <select id=\"window\"><option value=\"10\">last 10 s</option>\
                  <option value=\"60\">last minute</option><option value=\"all\" selected>all retained</option>\
-                 </select></label> <a href=\"/api/figures/{id}/data.csv\" download>CSV</a> \
-                 <a href=\"/api/figures/{id}/data.ndjson\" download>NDJSON</a> \
-                 <button id=\"png\">PNG</button></div>"
+                 </select></label> <a href=\"{csv}\" download>CSV</a> \
+                 <a href=\"{ndjson}\" download>NDJSON</a> \
+                 <button id=\"png\">PNG</button></div>",
+                csv = paths::figure_file(id, "data.csv"),
+                ndjson = paths::figure_file(id, "data.ndjson"),
             ),
         )
     };

@@ -63,7 +63,8 @@ pub(crate) async fn follow(
     ready: oneshot::Sender<()>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Subscriber, Error> {
-    let mut body = super::event_stream(&addr, &format!("/plot/{figure}/events")).await?;
+    let mut body =
+        super::event_stream(&addr, &plotstream_protocol::paths::plot_events(figure)).await?;
     let mut decoder = LineDecoder::new();
     let mut event = String::new();
     let mut ready = Some(ready);
