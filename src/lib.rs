@@ -44,7 +44,6 @@
 
 pub mod cli;
 mod error;
-mod flags;
 pub mod live;
 mod pace;
 mod signal;
@@ -56,6 +55,7 @@ pub use plotstream_cosine as cosine;
 pub use plotstream_demos as demos;
 pub use plotstream_gapminder as gapminder;
 pub use plotstream_load as load;
+use plotstream_load::flags;
 pub use plotstream_pendulum as pendulum;
 pub use plotstream_ppbp as ppbp;
 pub use plotstream_protocol as protocol;

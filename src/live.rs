@@ -31,14 +31,14 @@ const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::
 pub struct LiveArgs {
     /// Stream to the plotstream viewer at this URL instead of starting one
     /// here (start one with `plotstream serve`).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::flags::server_url)]
     pub url: Option<String>,
     /// Play this many times faster than simulated time (real time is 1).
-    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = crate::flags::speed)]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = crate::flags::positive)]
     pub speed: f64,
     /// Stop after this many frames (the plot stays up until Ctrl-C when the
     /// viewer runs here); without it the demo never ends.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::count::<u64>)]
     pub count: Option<u64>,
     /// Do not ask the viewer to acknowledge writes (they are acknowledged
     /// by default, so that the summary's loss count is exact).

@@ -539,16 +539,13 @@ async fn nothing_sent_exits_1_and_bad_ranges_exit_2() {
     for (args, says) in [
         (
             &["--streams", "0"][..],
-            "must be a whole number of at least 1",
+            "is not a whole number of at least 1",
         ),
         (&["--duration", "0s"][..], "give a duration above zero"),
-        (
-            &["--max-error-rate", "2"][..],
-            "must be a share from 0 to 1",
-        ),
+        (&["--max-error-rate", "2"][..], "is not a share from 0 to 1"),
         // A negative number reaches the value's own check, not clap's
         // "unexpected argument".
-        (&["--rate", "-5"][..], "\"-5\" must be a number above 0"),
+        (&["--rate", "-5"][..], "\"-5\" is not a number above 0"),
         (&["--duration", "-5s"][..], "is not a duration"),
     ] {
         let mut all = vec!["--url", "http://127.0.0.1:9"];

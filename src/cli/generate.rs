@@ -18,16 +18,11 @@ pub struct GenerateOpts {
     #[arg(value_enum)]
     pub demo: DemoKind,
     /// How many frames to print; without it the stream never ends.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::count::<u64>)]
     pub count: Option<u64>,
-    /// The random seed: the same seed gives the same bytes.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "S",
-        default_value_t = 0
-    )]
-    pub seed: u64,
+    /// The random seed.
+    #[command(flatten)]
+    pub seed: crate::flags::Seed,
     /// Print the simulation's raw samples instead of the tape, one JSON object a line
     /// (noisy-cosine: {"i": .., "y": ..}).
     #[arg(long)]
@@ -40,7 +35,7 @@ pub struct GenerateOpts {
 /// Prints the tape or the samples to `out`.
 pub(crate) fn run(opts: &GenerateOpts, out: &mut (dyn io::Write + Send)) -> Result<(), Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
-    let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
+    let mut demo = opts.demo.build_with_prefix(opts.seed.value, prefix)?;
     let mut frame = Frame::default();
     let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
     let mut left = opts.count;

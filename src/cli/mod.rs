@@ -21,7 +21,7 @@ pub use stream::StreamOpts;
 
 pub use crate::Error;
 use crate::flags;
-pub use crate::flags::OrNever;
+pub use plotstream_load::flags::OrNever;
 
 /// What `stream --help` and `replay --help` say of acks, retries and signals.
 macro_rules! streaming_notes {
@@ -136,7 +136,7 @@ impl Connect {
 #[derive(Debug, Clone, Args)]
 pub struct Pacing {
     /// Play this many times faster than simulated time (real time is 1).
-    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = flags::speed, conflicts_with = "max_rate")]
+    #[arg(long, allow_negative_numbers = true, value_name = "X", default_value_t = 1.0, value_parser = flags::positive, conflicts_with = "max_rate")]
     pub speed: f64,
     /// Send as fast as the server takes it, ignoring simulated time.
     #[arg(long)]

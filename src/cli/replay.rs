@@ -17,8 +17,8 @@ pub struct ReplayOpts {
     /// The tape, as `plotstream generate` prints it; `-` reads stdin.
     #[arg(value_name = "TAPE")]
     pub tape: PathBuf,
-    /// The server's URL, such as http://127.0.0.1:8080 (https needs the tls feature).
-    #[arg(long, value_name = "URL")]
+    /// The server's root URL, such as http://127.0.0.1:8080 (https needs the tls feature).
+    #[arg(long, value_name = "URL", value_parser = crate::flags::server_url)]
     pub url: String,
     /// How fast to send.
     #[command(flatten)]

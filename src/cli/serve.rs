@@ -36,14 +36,14 @@ pub struct ServeOpts {
     pub idle_timeout: Duration,
     /// The most figures held; a new one over it (or an unknown token under
     /// --open) is refused with 429.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count::<usize>)]
     pub max_figures: usize,
     /// The most traces in one figure.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000", value_parser = flags::count::<usize>)]
     pub max_traces: usize,
     /// The most distinct attributes one token may stream (x, y, marker.color, …);
     /// a write naming one more is refused with 400.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64", value_parser = flags::count::<usize>)]
     pub max_columns: usize,
     /// The longest line a stream may send; a longer one is refused with 413.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "1MiB", value_parser = flags::bytes)]
@@ -60,7 +60,7 @@ pub struct ServeOpts {
     pub max_token_bytes: usize,
     /// The largest maxpoints a trace may ask for (each point it keeps costs
     /// 16 bytes as an (x, y) pair); a figure asking more is refused with 400.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000000", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1000000", value_parser = flags::count::<usize>)]
     pub max_points: usize,
     /// The largest figure POST /api/figures takes.
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", default_value = "2MiB", value_parser = flags::bytes)]
@@ -80,7 +80,7 @@ pub struct ServeOpts {
     pub header_timeout: Duration,
     /// The most connections open at once; one more is answered 503. Lowered
     /// to fit the open-file limit, with a warning.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "16384", value_parser = flags::count)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "16384", value_parser = flags::count::<usize>)]
     pub max_connections: usize,
     /// Also answer requests whose Host is NAME (repeatable). On a loopback
     /// address only the loopback's names are answered (localhost, 127.x.y.z,

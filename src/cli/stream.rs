@@ -15,19 +15,14 @@ pub struct StreamOpts {
     /// The demo to stream.
     #[arg(value_enum)]
     pub demo: DemoKind,
-    /// The server's URL, such as http://127.0.0.1:8080 (https needs the tls feature).
-    #[arg(long, value_name = "URL")]
+    /// The server's root URL, such as http://127.0.0.1:8080 (https needs the tls feature).
+    #[arg(long, value_name = "URL", value_parser = crate::flags::server_url)]
     pub url: String,
     /// The random seed.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "S",
-        default_value_t = 0
-    )]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: crate::flags::Seed,
     /// How many frames to stream; without it the stream never ends (Ctrl-C ends it cleanly).
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::frames)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = crate::flags::count::<u64>)]
     pub count: Option<u64>,
     /// The stream tokens' prefix (default: the demo's name).
     #[arg(long, value_name = "P", value_parser = crate::flags::token_prefix)]
@@ -44,7 +39,7 @@ pub struct StreamOpts {
 /// signal's (130, 143) after the summary.
 pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result<u8, Error> {
     let prefix = opts.token_prefix.as_deref().unwrap_or(opts.demo.name());
-    let mut demo = opts.demo.build_with_prefix(opts.seed, prefix)?;
+    let mut demo = opts.demo.build_with_prefix(opts.seed.value, prefix)?;
     block_on(async {
         let signals = Signals::listen().map_err(Error::Runtime)?;
         let client = opts.connect.options();

@@ -85,6 +85,11 @@ mod sink;
 mod stream;
 mod target;
 
+/// Whether this build streams to `https://` URLs (the `tls` feature).
+/// Without it, an `https://` URL is refused before any connection
+/// ([`Error::TlsDisabled`]).
+pub const TLS: bool = cfg!(feature = "tls");
+
 pub use counts::Counts;
 pub use error::Error;
 pub use figures::{
@@ -93,3 +98,4 @@ pub use figures::{
 pub use options::{AckHook, Overflow, Retry, RetryHook, StreamOptions};
 pub use sink::NdjsonSink;
 pub use stream::{CloseSummary, Stats, StatsHandle, Stream};
+pub use target::check_url;

@@ -36,6 +36,11 @@ impl Target {
             Some(_) => return Err(invalid("the scheme must be http or https")),
             None => return Err(invalid("it needs a scheme: http:// or https://")),
         };
+        if tls && !crate::TLS {
+            return Err(Error::TlsDisabled {
+                url: url.to_owned(),
+            });
+        }
         let authority_host = uri.host().ok_or_else(|| invalid("it has no host"))?;
         let default_port = if tls { 443 } else { 80 };
         let port = uri.port_u16().unwrap_or(default_port);
@@ -63,6 +68,13 @@ impl Target {
     }
 }
 
+/// Checks a stream URL as [`Stream::connect`](crate::Stream::connect)
+/// would, without connecting: `http://` or `https://` (the latter only
+/// with the `tls` feature, [`TLS`](crate::TLS)), with a host.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    Target::parse(url).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,9 +84,14 @@ mod tests {
         let t = Target::parse("http://stream.plot.ly").expect("valid");
         assert_eq!((t.tls, t.port, t.path.as_str()), (false, 80, "/"));
         assert_eq!(t.host_header, "stream.plot.ly");
-        let t = Target::parse("https://stream.plot.ly/").expect("valid");
-        assert_eq!((t.tls, t.port), (true, 443));
-        assert_eq!(t.addr, "stream.plot.ly:443");
+        if crate::TLS {
+            let t = Target::parse("https://stream.plot.ly/").expect("valid");
+            assert_eq!((t.tls, t.port), (true, 443));
+            assert_eq!(t.addr, "stream.plot.ly:443");
+        } else {
+            let err = Target::parse("https://stream.plot.ly/").expect_err("no tls");
+            assert!(matches!(err, Error::TlsDisabled { .. }), "{err}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl<'a> Checked<'a> {
                 ago.as_secs_f64()
             )));
         }
+        crate::flags::tls_available(&opts.url).map_err(refuse)?;
         if scheme.as_deref() == Some("wss") {
             return Err(refuse(format!(
                 "{:?}: the ws target speaks plain ws://; put a TLS proxy's plain side in front, \

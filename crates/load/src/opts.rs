@@ -1,5 +1,5 @@
-//! [`Opts`]: a run's options and every value parser beside its flag,
-//! shared with the `plotstream load` command line.
+//! [`Opts`]: a run's options, as the `plotstream load` command line takes
+//! them; their value parsers are the shared ones of [`flags`](crate::flags).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -9,6 +9,7 @@ use clap::Args;
 use plotstream_demos::DemoKind;
 
 use crate::Thresholds;
+use crate::flags::{self, BindAddrs};
 
 /// `--shard I/N`: run streams I, I+N, I+2N, …
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,139 +34,6 @@ impl FromStr for Shard {
             return Err(bad());
         }
         Ok(Shard { index, count })
-    }
-}
-
-/// Parses a duration: `500ms`, `5s`, `2m`, `1h`, or plain seconds (`0.5`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s or 2m"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("{s:?} is not a duration of zero or more"))
-}
-
-/// Parses a duration above zero.
-pub fn positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
-        d if d.is_zero() => Err(format!(
-            "{s:?} is zero: give a duration above zero, such as 500ms, 5s or 2m"
-        )),
-        d => Ok(d),
-    }
-}
-
-/// Parses a whole number of at least 1.
-/// When a run's schedule starts: `--start-at` as RFC 3339
-/// (`2026-12-04T10:00:00Z`), unix seconds (`1796378400`, fractions
-/// allowed), or `+D` from now (`+30s`), resolved when the options are
-/// parsed.
-///
-/// ```
-/// use plotstream_load::parse_start_at;
-///
-/// let at = parse_start_at("2026-12-04T10:00:00.5Z")?;
-/// let unix = at.duration_since(std::time::UNIX_EPOCH).unwrap();
-/// assert_eq!(unix.as_millis(), 1_796_378_400_500);
-/// assert_eq!(parse_start_at("1796378400.5")?, at);
-/// assert!(parse_start_at("+10s")? > std::time::SystemTime::now());
-/// assert!(parse_start_at("tomorrow").is_err());
-/// # Ok::<(), String>(())
-/// ```
-pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
-    let t = s.trim();
-    if let Some(d) = t.strip_prefix('+') {
-        return Ok(std::time::SystemTime::now() + parse_duration(d)?);
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map(|d| std::time::UNIX_EPOCH + d)
-            .map_err(|_| format!("{s:?} is not a time after 1970"));
-    }
-    let at = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
-        format!(
-            "{s:?} is not a start time ({e}): give RFC 3339 (2026-12-04T10:00:00Z), unix seconds, or +D from now (+30s)"
-        )
-    })?;
-    let nanos = at.timestamp_nanos_opt().unwrap_or(0);
-    u64::try_from(nanos)
-        .map(|n| std::time::UNIX_EPOCH + Duration::from_nanos(n))
-        .map_err(|_| format!("{s:?} is not a time after 1970"))
-}
-
-fn at_least_one(s: &str) -> Result<u64, String> {
-    match s.trim().replace('_', "").parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("{s:?} must be a whole number of at least 1")),
-    }
-}
-
-/// Parses a share from 0 to 1.
-/// Source addresses (`--bind`): at most this many.
-const MAX_BIND: u32 = 65_536;
-
-/// The addresses of `--bind`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BindAddrs(pub Vec<std::net::IpAddr>);
-
-/// `--bind`: `A-B` (IPv4, every address from A to B) or `A,B,…`.
-fn bind_addrs(s: &str) -> Result<BindAddrs, String> {
-    use std::net::{IpAddr, Ipv4Addr};
-    let usage = || {
-        format!(
-            "{s:?} is not a set of source addresses: give a range such as 127.0.0.1-127.0.0.8 \
-             or a list such as 127.0.0.2,127.0.0.3"
-        )
-    };
-    if let Some((a, b)) = s.split_once('-') {
-        let (a, b): (Ipv4Addr, Ipv4Addr) = (
-            a.trim().parse().map_err(|_| usage())?,
-            b.trim().parse().map_err(|_| usage())?,
-        );
-        let (a, b) = (u32::from(a), u32::from(b));
-        if b < a || b - a >= MAX_BIND {
-            return Err(format!(
-                "{s:?}: the range must go upwards and hold at most {MAX_BIND} addresses"
-            ));
-        }
-        return Ok(BindAddrs(
-            (a..=b).map(|n| IpAddr::from(Ipv4Addr::from(n))).collect(),
-        ));
-    }
-    let addrs = s
-        .split(',')
-        .map(|a| a.trim().parse::<IpAddr>().map_err(|_| usage()))
-        .collect::<Result<Vec<_>, _>>()?;
-    if addrs.len() > MAX_BIND as usize {
-        return Err(format!("{s:?}: at most {MAX_BIND} addresses"));
-    }
-    Ok(BindAddrs(addrs))
-}
-
-fn fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?} must be a share from 0 to 1, such as 0.01")),
-    }
-}
-
-fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("{s:?} must be a number above 0")),
     }
 }
 
@@ -206,54 +74,15 @@ pub enum Payload {
     Point,
 }
 
-/// Parses `--header 'Name: value'`.
-fn header(s: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
-    let (name, value) = s
-        .split_once(':')
-        .ok_or_else(|| format!("{s:?}: give a header as 'Name: value'"))?;
-    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|e| format!("{s:?}: bad header name: {e}"))?;
-    let value = http::HeaderValue::from_str(value.trim())
-        .map_err(|e| format!("{s:?}: bad header value: {e}"))?;
-    Ok((name, value))
-}
-
-/// The QoS of `--qos`.
-/// Parses `--hurst`: above 0.5 and below 1.
-fn hurst(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(h) if h > 0.5 && h < 1.0 => Ok(h),
-        _ => Err(format!(
-            "{s:?}: the Hurst exponent is above 0.5 and below 1, such as 0.8"
-        )),
-    }
-}
-
-/// Parses `--method`: POST or PUT.
-fn method(s: &str) -> Result<http::Method, String> {
-    match s.to_ascii_uppercase().as_str() {
-        "POST" => Ok(http::Method::POST),
-        "PUT" => Ok(http::Method::PUT),
-        _ => Err(format!("{s:?}: a stream is sent with POST or PUT")),
-    }
-}
-
-/// Parses `--qos`: 0, 1 or 2.
-fn qos(s: &str) -> Result<u8, String> {
-    match s.trim() {
-        "0" => Ok(0),
-        "1" => Ok(1),
-        "2" => Ok(2),
-        _ => Err(format!("{s:?}: the MQTT QoS is 0, 1 or 2")),
-    }
-}
-
 /// The options of a load run (`plotstream load …`).
 #[derive(Clone, Debug, Args)]
 pub struct Opts {
     /// The server: http://host:port (Plotly protocol), ws://host:port/path/{token}
     /// (WebSocket), or mqtt://host:port (MQTT). `{token}` is each stream's token.
-    #[arg(long, value_name = "URL")]
+    // The group: clap leaves a struct's own group empty when it flattens
+    // another (`seed`), so `Option<Opts>` would never be filled without it
+    // (clap-rs/clap#4697).
+    #[arg(long, value_name = "URL", group = "Opts")]
     pub url: String,
     /// What to load-test; by default the URL's scheme says (http → plotly,
     /// ws → ws, mqtt → mqtt).
@@ -264,7 +93,7 @@ pub struct Opts {
     pub payload: Payload,
     /// An extra request header for http and ws streams, 'Name: value'
     /// (repeatable; {token} in the value is each stream's token).
-    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = header)]
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = flags::header)]
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Trust the certificates (PEM) in FILE for https:// URLs, besides the
     /// public roots: a private CA's, or a test server's own (plotly and http
@@ -277,7 +106,7 @@ pub struct Opts {
     /// one server; on a loopback target of more than 20,000 streams the
     /// default spreads them over 127.0.0.1-127.0.0.8 (plotly and http
     /// targets).
-    #[arg(long, value_name = "ADDRS", value_parser = bind_addrs)]
+    #[arg(long, value_name = "ADDRS", value_parser = flags::bind_addrs)]
     pub bind: Option<BindAddrs>,
     /// Ask the server to acknowledge each write (plotstream's extension of
     /// the Plotly protocol, which plotstream's viewer speaks): the report
@@ -288,13 +117,13 @@ pub struct Opts {
     #[arg(long)]
     pub acks: bool,
     /// The request method of --target http: POST or PUT.
-    #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = method)]
+    #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = flags::method)]
     pub method: http::Method,
     /// The MQTT topic of each stream.
     #[arg(long, value_name = "TEMPLATE", default_value = "plotstream/{token}")]
     pub topic: String,
     /// The MQTT QoS of each write: 0, 1 or 2 (1 and 2 give the broker's ack latency).
-    #[arg(long, value_name = "Q", default_value = "0", value_parser = qos)]
+    #[arg(long, value_name = "Q", default_value = "0", value_parser = flags::qos)]
     pub qos: u8,
     /// Read every write back from the server's own subscribe side, one
     /// connection per stream: a ws:// or http:// (EventSource) URL with
@@ -306,21 +135,21 @@ pub struct Opts {
     /// streams per figure, K connections per stream, K MQTT clients per
     /// topic. Each write is counted per receiver (loss, duplicates); the
     /// report adds the fan-out spread, first to last receiver, per write.
-    #[arg(long, allow_negative_numbers = true, value_name = "K", default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, allow_negative_numbers = true, value_name = "K", default_value_t = 1, value_parser = flags::count::<u64>)]
     pub subscribers: u64,
     /// The demo each stream plays (a stream sends the writes of its first trace).
     #[arg(long, value_enum, default_value = "noisy-cosine")]
     pub demo: DemoKind,
     /// Streams in the test (all shards together), at least 1.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1, value_parser = flags::count::<u64>)]
     pub streams: u64,
     /// Writes per second per stream.
-    #[arg(long, allow_negative_numbers = true, value_name = "R", default_value_t = 10.0, value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, value_name = "R", default_value_t = 10.0, value_parser = flags::positive)]
     pub rate: f64,
     /// How long each stream writes, above zero: 500ms, 10s, 2m. Each
     /// stream sends the writes its arrivals schedule within that time:
     /// rate × duration of them evenly paced, about as many otherwise.
-    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "10s", value_parser = flags::duration)]
     pub duration: Duration,
     /// How each stream's writes are spaced: evenly (constant), a Poisson
     /// process of rate R, Poisson–Pareto bursts (ppbp) or Pareto ON/OFF
@@ -329,7 +158,7 @@ pub struct Opts {
     #[arg(long, value_enum, default_value = "constant")]
     pub arrivals: crate::Arrivals,
     /// The Hurst exponent of ppbp and onoff arrivals, above 0.5 and below 1.
-    #[arg(long, allow_negative_numbers = true, value_name = "H", default_value_t = 0.8, value_parser = hurst)]
+    #[arg(long, allow_negative_numbers = true, value_name = "H", default_value_t = 0.8, value_parser = flags::hurst)]
     pub hurst: f64,
     /// Start every stream at the same phase of its write period: N streams
     /// write together, a herd every 1/R. By default the phases are spread
@@ -337,7 +166,7 @@ pub struct Opts {
     #[arg(long)]
     pub in_phase: bool,
     /// Start the streams evenly over this long.
-    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", default_value = "0s", value_parser = flags::duration_or_zero)]
     pub ramp_up: Duration,
     /// Ramp the number of open streams through stages, DURATION:STREAMS
     /// each, from 0, opening and closing connections to match:
@@ -356,16 +185,11 @@ pub struct Opts {
     pub rate_stages: Option<crate::Stages>,
     /// Close and reopen each stream every D, the streams at spread phases
     /// of D, so the server sees a steady storm of reconnects (N/D a second).
-    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = flags::duration)]
     pub churn: Option<Duration>,
-    /// The seed: stream i plays its demo with seed S + i.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "S",
-        default_value_t = 0
-    )]
-    pub seed: u64,
+    /// The seed.
+    #[command(flatten)]
+    pub seed: flags::Seed,
     /// The tokens' prefix: stream i streams to token P-i.
     #[arg(long, value_name = "P", default_value = "load")]
     pub token_prefix: String,
@@ -382,13 +206,13 @@ pub struct Opts {
     #[arg(long)]
     pub subscribe: bool,
     /// Exit 99 if the p99 (end-to-end latency with --subscribe, else lateness) is over this.
-    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = parse_duration)]
+    #[arg(long, allow_hyphen_values = true, value_name = "D", value_parser = flags::duration_or_zero)]
     pub max_p99: Option<Duration>,
     /// Exit 99 if more writes than this are lost (needs --subscribe).
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub max_loss: Option<u64>,
     /// Exit 99 if more than this share (0 to 1) of the streams fail.
-    #[arg(long, allow_negative_numbers = true, value_name = "F", value_parser = fraction)]
+    #[arg(long, allow_negative_numbers = true, value_name = "F", value_parser = flags::fraction)]
     pub max_error_rate: Option<f64>,
     /// Also write the report as a self-contained HTML page: the percentile
     /// spectrum and the achieved rate over time.
@@ -418,7 +242,7 @@ pub struct Opts {
     /// machines start together: RFC 3339 (2026-12-04T10:00:00Z), unix
     /// seconds, or +D from now (+30s). The run connects its subscribers and
     /// waits; the report records when each shard started and first wrote.
-    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    #[arg(long, value_name = "TIME", value_parser = flags::start_at)]
     pub start_at: Option<std::time::SystemTime>,
     /// The test this run belongs to, which `load merge` checks shards
     /// against. Default: derived from the test's own options (demo,
@@ -430,7 +254,7 @@ pub struct Opts {
     /// Serve the run's live counters and latency histograms (fixed buckets,
     /// which add up across shards) for Prometheus at http://ADDR/metrics
     /// while the test runs; the names are in the crate docs and the README.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = flags::listen_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
@@ -456,7 +280,7 @@ impl Opts {
             self.duration,
             self.arrivals,
             self.hurst,
-            self.seed,
+            self.seed.value,
             self.token_prefix,
             self.shard.count,
             start
@@ -494,32 +318,5 @@ impl Opts {
     /// Whether stages, not `--duration`, set how long the run lasts.
     pub fn staged(&self) -> bool {
         self.stages.is_some() || self.rate_stages.is_some()
-    }
-}
-
-#[cfg(test)]
-mod bind_tests {
-    use super::*;
-    use std::net::IpAddr;
-
-    #[test]
-    fn source_addresses_are_a_range_or_a_list() {
-        let r = bind_addrs("127.0.0.1-127.0.0.3").expect("a range");
-        let want: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
-            .iter()
-            .map(|a| a.parse().expect("an address"))
-            .collect();
-        assert_eq!(r.0, want);
-        let l = bind_addrs("127.0.0.2, ::1").expect("a list");
-        assert_eq!(l.0.len(), 2);
-        for bad in [
-            "",
-            "127.0.0.3-127.0.0.1",
-            "10.0.0.0-10.2.0.0",
-            "127.0.0.1-",
-            "x",
-        ] {
-            assert!(bind_addrs(bad).is_err(), "{bad}");
-        }
     }
 }

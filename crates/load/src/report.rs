@@ -363,7 +363,7 @@ impl RunConfig {
             rate: opts.rate,
             duration_s: schedule.end().unwrap_or(opts.duration).as_secs_f64(),
             ramp_up_s: opts.ramp_up.as_secs_f64(),
-            seed: opts.seed,
+            seed: opts.seed.value,
             token_prefix: opts.token_prefix.clone(),
             shard: format!("{}/{}", opts.shard.index, opts.shard.count),
             test_id: opts.test_id(),

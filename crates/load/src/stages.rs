@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::opts::parse_duration;
+use crate::flags::duration_or_zero as parse_duration;
 
 /// The most stages a schedule takes.
 const MAX_STAGES: usize = 1_000;

@@ -64,6 +64,23 @@ pub enum Error {
     },
 }
 
+/// The one rule for a Hurst exponent H of Pareto-tailed traffic: above
+/// 0.5 and below 1, so that the Pareto shape α = 3 − 2H lies in (1, 2)
+/// (finite mean, infinite variance: long-range dependence). Returns H.
+///
+/// ```
+/// assert_eq!(plotstream_ppbp::check_hurst(0.8), Ok(0.8));
+/// assert!(plotstream_ppbp::check_hurst(0.5).is_err());
+/// assert!(plotstream_ppbp::check_hurst(f64::NAN).is_err());
+/// ```
+pub fn check_hurst(hurst: f64) -> Result<f64, Error> {
+    if hurst > 0.5 && hurst < 1.0 {
+        Ok(hurst)
+    } else {
+        Err(Error::Hurst(hurst))
+    }
+}
+
 /// The process's parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Params {
@@ -103,11 +120,10 @@ impl Params {
         self.mean * (a - 1.0) / a
     }
 
-    /// Checks H and that λ, μ, the slot and r are positive and finite.
+    /// Checks H ([`check_hurst`]) and that λ, μ, the slot and r are
+    /// positive and finite.
     pub fn validate(&self) -> Result<(), Error> {
-        if !(self.hurst > 0.5 && self.hurst < 1.0) {
-            return Err(Error::Hurst(self.hurst));
-        }
+        check_hurst(self.hurst)?;
         for (name, value) in [
             ("lambda", self.lambda),
             ("mean", self.mean),
