@@ -68,9 +68,10 @@ impl Error {
     }
 }
 
-/// An error and its causes in one line, `error: cause: its cause`, leaving
-/// out a cause whose words the line already holds: what the command line
-/// prints.
+/// An error and its causes in one line, `error: cause: its cause`: what the
+/// command line prints after `error:`. The protocol crate's
+/// [`ErrorChain`](plotstream_protocol::ErrorChain), which every plotstream
+/// crate uses.
 ///
 /// ```
 /// let e = plotstream::demos::Error::from(plotstream::ppbp::Params {
@@ -80,20 +81,8 @@ impl Error {
 /// .validate()
 /// .expect_err("H = 2 is refused"));
 /// assert_eq!(
-///     plotstream::error_chain(&e),
+///     plotstream::ErrorChain(&e).to_string(),
 ///     "ppbp: the Hurst exponent must be in (0.5, 1), got 2"
 /// );
 /// ```
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let cause = s.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        source = s.source();
-    }
-    text
-}
+pub use plotstream_protocol::ErrorChain;

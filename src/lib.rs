@@ -48,7 +48,7 @@ pub mod live;
 mod pace;
 mod signal;
 
-pub use error::{Error, error_chain};
+pub use error::{Error, ErrorChain};
 
 pub use plotstream_client as client;
 pub use plotstream_cosine as cosine;

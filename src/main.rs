@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("error: {}", plotstream::error_chain(&err));
+                eprintln!("error: {}", plotstream::ErrorChain(&err));
             }
             ExitCode::from(err.exit_code())
         }

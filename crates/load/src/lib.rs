@@ -220,20 +220,15 @@ pub(crate) fn connect_hint(e: &(dyn std::error::Error + 'static)) -> Option<&'st
     None
 }
 
-/// An error and its causes, in one line (with a hint where running out of
-/// ports or descriptors caused it).
+/// An error and its causes, in one line
+/// ([`ErrorChain`](plotstream_protocol::ErrorChain)), with a hint where
+/// running out of ports or descriptors caused it.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+    let text = plotstream_protocol::ErrorChain(e).to_string();
+    match connect_hint(e) {
+        Some(hint) => format!("{text} ({hint})"),
+        None => text,
     }
-    if let Some(hint) = connect_hint(e) {
-        text.push_str(&format!(" ({hint})"));
-    }
-    text
 }
 
 /// Writes `value` as JSON to `--report` and the page `html` makes to

@@ -58,3 +58,82 @@ impl Error {
         }
     }
 }
+
+/// Shows an error and its causes in one line, `error: cause: its cause`,
+/// leaving out a cause whose words the line already holds (a wrapper that
+/// repeats its source's message says it once). The one way every plotstream
+/// crate prints an error chain: the command line's `error:` line, the
+/// viewer's answers and the load generator's first-error line.
+///
+/// ```
+/// use plotstream_protocol::ErrorChain;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("cannot open the tape")]
+/// struct Open(#[source] std::io::Error);
+///
+/// let e = Open(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"));
+/// assert_eq!(ErrorChain(&e).to_string(), "cannot open the tape: no such file");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            let cause = s.to_string();
+            if !text.contains(&cause) {
+                text.push_str(": ");
+                text.push_str(&cause);
+            }
+            source = s.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+impl std::fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorChain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{what}")]
+    struct Layer {
+        what: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layers(words: &[&'static str]) -> Layer {
+        let mut layer: Option<Box<Layer>> = None;
+        for what in words.iter().rev() {
+            layer = Some(Box::new(Layer {
+                what,
+                source: layer,
+            }));
+        }
+        *layer.expect("at least one layer")
+    }
+
+    #[test]
+    fn joins_each_cause_once() {
+        let e = layers(&["cannot stream", "connection reset"]);
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "cannot stream: connection reset"
+        );
+        // A wrapper that already says its cause's words does not repeat them.
+        let e = layers(&["bad figure: too deep", "too deep", "depth 65"]);
+        assert_eq!(ErrorChain(&e).to_string(), "bad figure: too deep: depth 65");
+        let e = layers(&["alone"]);
+        assert_eq!(ErrorChain(&e).to_string(), "alone");
+    }
+}

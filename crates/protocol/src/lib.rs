@@ -18,6 +18,8 @@
 //! - [`Ack`], [`Resume`]: plotstream's acknowledgement extension (acked
 //!   streams that resume after a drop without a line sent twice).
 //! - [`paths`]: the viewer's HTTP paths, as patterns and builders.
+//! - [`ErrorChain`]: an error and its causes in one line, the one way
+//!   plotstream prints them.
 //! - [`ViewerEvent`]: the viewer's event stream (`snapshot`, then
 //!   [`FigureUpdate`]s), written by the viewer and read by subscribers.
 //!
@@ -71,7 +73,7 @@ pub use ack::{
 };
 pub use attribute::{Attribute, Change, Field, Fields, MAX_PATH_DEPTH, PathTooDeep};
 pub use codec::{Line, LineDecoder, encode_heartbeat, encode_line};
-pub use error::Error;
+pub use error::{Error, ErrorChain};
 pub use event::{FigureUpdate, StreamsEvent, TraceUpdate, ViewerEvent};
 pub use figure::{DEFAULT_MAXPOINTS, Figure, StreamSpec, Trace};
 pub use tape::{TapeLine, TapeRecord};

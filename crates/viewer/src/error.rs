@@ -180,17 +180,7 @@ impl Error {
     /// The message an answer carries: this error's words and those of its
     /// sources that it does not already say.
     pub fn message(&self) -> String {
-        let mut message = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
-        message
+        plotstream_protocol::ErrorChain(self).to_string()
     }
 
     /// The HTTP status this error is answered with.
