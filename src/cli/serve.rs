@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use plotstream_viewer::{AllowedHosts, Config, Store, Viewer};
+use plotstream_viewer::{AllowedHosts, Config, Setting, Store, StoreError, Viewer};
 
 use super::Error;
 use crate::flags;
@@ -109,6 +109,20 @@ pub struct ServeOpts {
     pub save_interval: Duration,
 }
 
+/// What the viewer's messages call its settings here: the flags that set
+/// them, so that a refusal names the flag to change.
+const FLAG_NAMES: &[(Setting, &str)] = &[
+    (Setting::Open, "plotstream serve --open"),
+    (Setting::MaxFigures, "--max-figures"),
+    (Setting::MaxTraces, "--max-traces"),
+    (Setting::MaxColumns, "--max-columns"),
+    (Setting::MaxFigureBytes, "--max-figure-bytes"),
+    (Setting::MaxPoints, "--max-points"),
+    (Setting::MaxConnections, "--max-connections"),
+    (Setting::MemoryLimit, "--memory-limit"),
+    (Setting::AllowedHosts, "--allow-host"),
+];
+
 impl ServeOpts {
     /// The viewer's configuration for these options; `max_connections` is
     /// as asked, before the open-file limit is looked at.
@@ -136,6 +150,7 @@ impl ServeOpts {
             save_interval: self.save_interval,
             memory_limit: self.memory_limit,
             max_token_bytes: self.max_token_bytes,
+            setting_names: FLAG_NAMES,
             ..Config::default()
         }
     }
@@ -197,7 +212,13 @@ fn open_viewer(
         .map_err(Error::Output)?;
         return Ok(Viewer::new(config)?);
     };
-    let store = Store::open(&dir).map_err(plotstream_viewer::Error::from)?;
+    let store = Store::open(&dir).map_err(|e| match e {
+        StoreError::InUse { .. } => Error::Usage(format!(
+            "{}: give this one its own --data-dir DIR, or --in-memory",
+            crate::ErrorChain(&e)
+        )),
+        e => plotstream_viewer::Error::from(e).into(),
+    })?;
     let path = store.path().display().to_string();
     let viewer = Viewer::with_store(config, store)?;
     let restored = viewer.restored();

@@ -1,5 +1,6 @@
 //! The JSON API: figures, streams, metrics.
 
+use crate::config::Setting;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -50,10 +51,14 @@ pub(crate) struct CreateQuery {
 /// A body that carries a figure: at most
 /// [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413 over it).
 pub(crate) async fn figure_body(viewer: &Viewer, body: Body) -> Result<bytes::Bytes, Error> {
-    let limit = viewer.config().max_figure_bytes;
+    let config = viewer.config();
+    let limit = config.max_figure_bytes;
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| Error::FigureTooLarge { limit })
+        .map_err(|_| Error::FigureTooLarge {
+            limit,
+            setting: config.setting_name(Setting::MaxFigureBytes),
+        })
 }
 
 /// JSON that does not make a figure, said as a 400.
@@ -136,7 +141,10 @@ pub(crate) async fn get_stream(
     viewer
         .stream_json(&token)
         .map(Json)
-        .ok_or(Error::UnknownToken { token })
+        .ok_or(Error::UnknownToken {
+            token,
+            setting: viewer.config().setting_name(Setting::Open),
+        })
 }
 
 /// `GET /metrics`.

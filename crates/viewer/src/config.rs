@@ -87,6 +87,49 @@ fn host_name(host: &str) -> Option<&str> {
     (port_ok && !name.is_empty()).then_some(name)
 }
 
+/// A [`Config`] setting, as an error names it when the setting refused
+/// something ("the limit (Config::max_figures)"): [`Config::setting_name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// [`Config::open`].
+    Open,
+    /// [`Config::max_figures`].
+    MaxFigures,
+    /// [`Config::max_traces`].
+    MaxTraces,
+    /// [`Config::max_columns`].
+    MaxColumns,
+    /// [`Config::max_figure_bytes`].
+    MaxFigureBytes,
+    /// [`Config::max_points`].
+    MaxPoints,
+    /// [`Config::max_connections`].
+    MaxConnections,
+    /// [`Config::memory_limit`].
+    MemoryLimit,
+    /// [`Config::allowed_hosts`].
+    AllowedHosts,
+}
+
+impl Setting {
+    /// The field's name, `Config::max_figures`: what a message names by
+    /// default.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Open => "Config::open",
+            Setting::MaxFigures => "Config::max_figures",
+            Setting::MaxTraces => "Config::max_traces",
+            Setting::MaxColumns => "Config::max_columns",
+            Setting::MaxFigureBytes => "Config::max_figure_bytes",
+            Setting::MaxPoints => "Config::max_points",
+            Setting::MaxConnections => "Config::max_connections",
+            Setting::MemoryLimit => "Config::memory_limit",
+            Setting::AllowedHosts => "Config::allowed_hosts",
+        }
+    }
+}
+
 /// How the viewer behaves, and its limits. Every limit has a flag in
 /// `plotstream serve`; [`Config::validate`] checks them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +205,11 @@ pub struct Config {
     /// write into the figure, or take its stream over. Default true, for a
     /// viewer on loopback; `plotstream serve` turns it off elsewhere.
     pub show_tokens: bool,
+    /// What messages call a setting, where it is not the field's name
+    /// ([`Setting::field`]): a program that sets the limits its own way
+    /// names that way here. `plotstream serve` names its flags, so that a
+    /// refusal says `(--max-figures)`. Default empty.
+    pub setting_names: &'static [(Setting, &'static str)],
 }
 
 impl Default for Config {
@@ -186,11 +234,33 @@ impl Default for Config {
             max_token_bytes: 16 << 20,
             allowed_hosts: AllowedHosts::default(),
             show_tokens: true,
+            setting_names: &[],
         }
     }
 }
 
 impl Config {
+    /// What messages call `setting`: its name in
+    /// [`Config::setting_names`], or else its field's.
+    ///
+    /// ```
+    /// use plotstream_viewer::{Config, Setting};
+    ///
+    /// assert_eq!(Config::default().setting_name(Setting::MaxFigures), "Config::max_figures");
+    /// let cli = Config {
+    ///     setting_names: &[(Setting::MaxFigures, "--max-figures")],
+    ///     ..Config::default()
+    /// };
+    /// assert_eq!(cli.setting_name(Setting::MaxFigures), "--max-figures");
+    /// assert_eq!(cli.setting_name(Setting::MaxTraces), "Config::max_traces");
+    /// ```
+    pub fn setting_name(&self, setting: Setting) -> &'static str {
+        self.setting_names
+            .iter()
+            .find(|(s, _)| *s == setting)
+            .map_or_else(|| setting.field(), |(_, name)| name)
+    }
+
     /// Checks that every limit is usable: counts and sizes at least 1,
     /// durations above zero (but [`Config::update_interval`], where zero
     /// means "at once").

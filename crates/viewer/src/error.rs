@@ -48,30 +48,36 @@ pub enum Error {
         reason: String,
     },
     /// A figure body over [`Config::max_figure_bytes`](crate::Config::max_figure_bytes) (413).
-    #[error("figure is larger than the limit of {limit} bytes (--max-figure-bytes)")]
+    #[error("figure is larger than the limit of {limit} bytes ({setting})")]
     FigureTooLarge {
         /// The limit.
         limit: usize,
+        /// The limit's name ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// The viewer holds [`Config::max_figures`](crate::Config::max_figures) figures already (429).
     #[error(
-        "the viewer holds {limit} figures, its limit (--max-figures): delete one (DELETE /api/figures/ID) or raise the limit"
+        "the viewer holds {limit} figures, its limit ({setting}): delete one (DELETE /api/figures/ID) or raise the limit"
     )]
     TooManyFigures {
         /// The limit.
         limit: usize,
+        /// The limit's name ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// The traces' newest points alone hold more than
     /// [`Config::memory_limit`](crate::Config::memory_limit): nothing old is
     /// left to drop for a new write (429).
     #[error(
-        "the viewer's figures hold {used} bytes in their newest points alone, over the memory limit of {limit} bytes (--memory-limit): delete figures or raise the limit"
+        "the viewer's figures hold {used} bytes in their newest points alone, over the memory limit of {limit} bytes ({setting}): delete figures or raise the limit"
     )]
     OverMemory {
         /// The bytes held.
         used: usize,
         /// The limit.
         limit: usize,
+        /// The limit's name ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// No figure has this id (404).
     #[error("no figure {id}")]
@@ -94,11 +100,14 @@ pub enum Error {
     /// A token no figure streams from, on a closed viewer (404).
     #[error(
         "unknown stream token \"{token}\": create a figure whose trace has stream.token \"{token}\" \
-         (POST /api/figures), or run the viewer open (plotstream serve --open)"
+         (POST /api/figures), or run the viewer open ({setting})"
     )]
     UnknownToken {
         /// The token.
         token: String,
+        /// The name of the setting that opens the viewer
+        /// ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// A line that is not a write, or is too long (400, or 413).
     #[error("stream \"{token}\"")]
@@ -111,7 +120,7 @@ pub enum Error {
     },
     /// A write naming one more attribute than a token may stream (400).
     #[error(
-        "stream \"{token}\": line {line}: attribute \"{path}\" would be column {} of this token's, over the limit of {limit} (--max-columns)",
+        "stream \"{token}\": line {line}: attribute \"{path}\" would be column {} of this token's, over the limit of {limit} ({setting})",
         limit + 1
     )]
     TooManyColumns {
@@ -123,6 +132,8 @@ pub enum Error {
         path: String,
         /// The limit.
         limit: usize,
+        /// The limit's name ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// A request body whose HTTP framing is broken (400).
     #[error(
@@ -158,11 +169,14 @@ pub enum Error {
     },
     /// A `Host` header that names no allowed host (403).
     #[error(
-        "host {host:?} is not served here: this viewer answers its loopback names (localhost, 127.0.0.1, [::1]) and those given with --allow-host"
+        "host {host:?} is not served here: this viewer answers its loopback names (localhost, 127.0.0.1, [::1]) and those given in {setting}"
     )]
     HostRefused {
         /// The `Host` header's value (empty when there was none).
         host: String,
+        /// The name of the setting that allows more hosts
+        /// ([`Config::setting_name`](crate::Config::setting_name)).
+        setting: &'static str,
     },
     /// A state-changing request that a web page could send without asking (415).
     #[error(

@@ -108,7 +108,7 @@ mod sse;
 mod store;
 mod viewer;
 
-pub use config::{AllowedHosts, Config, MAX_MAXPOINTS};
+pub use config::{AllowedHosts, Config, MAX_MAXPOINTS, Setting};
 pub use error::Error;
 pub use linger::{Lingering, LingeringListener};
 pub use store::{STORE_FILE, Store, StoreError};

@@ -15,19 +15,19 @@ fn memory_rows(memory: &Memory) -> [Row; 3] {
         (
             "memory_bytes",
             "gauge",
-            "Bytes the traces' points hold now (strings included), counted against --memory-limit.",
+            "Bytes the traces' points hold now (strings included), counted against the memory limit.",
             memory.used().to_string(),
         ),
         (
             "memory_limit_bytes",
             "gauge",
-            "The points' memory budget (--memory-limit).",
+            "The points' memory budget (Config::memory_limit).",
             memory.limit.to_string(),
         ),
         (
             "points_dropped_total",
             "counter",
-            "Oldest points dropped to stay within --memory-limit or --max-token-bytes.",
+            "Oldest points dropped to stay within the memory limit or a token's share.",
             memory.dropped().to_string(),
         ),
     ]
@@ -176,7 +176,7 @@ const COUNTERS: [Counter; 15] = [
     (
         "connections_refused_total",
         "counter",
-        "Connections refused over --max-connections.",
+        "Connections refused over the connection limit.",
         |m| load(&m.connections_refused),
     ),
     ("writes_total", "counter", "Writes applied.", |m| {
@@ -212,13 +212,13 @@ const COUNTERS: [Counter; 15] = [
     (
         "figures_expired_total",
         "counter",
-        "Figures made for unknown tokens, dropped after --open-figure-ttl idle.",
+        "Figures made for unknown tokens, dropped after the open figures' idle time.",
         |m| load(&m.figures_expired),
     ),
     (
         "store_saves_total",
         "counter",
-        "Saves of figures' points to the store (--data-dir) that committed.",
+        "Saves of figures' points to the store that committed.",
         |m| load(&m.saves),
     ),
     (

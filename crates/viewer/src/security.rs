@@ -11,6 +11,7 @@
 //!
 //! [`AllowedHosts`]: crate::AllowedHosts
 
+use crate::config::Setting;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -35,11 +36,13 @@ pub(crate) async fn guard(State(viewer): State<Viewer>, request: Request, next: 
 fn check(viewer: &Viewer, request: &Request) -> Result<(), Error> {
     let headers = request.headers();
     let allowed = &viewer.config().allowed_hosts;
+    let setting = viewer.config().setting_name(Setting::AllowedHosts);
     // Plotly's Python client sends Host twice: every copy must pass.
     let mut hosts = headers.get_all(header::HOST).iter().peekable();
     if hosts.peek().is_none() {
         return Err(Error::HostRefused {
             host: String::new(),
+            setting,
         });
     }
     for host in hosts {
@@ -50,6 +53,7 @@ fn check(viewer: &Viewer, request: &Request) -> Result<(), Error> {
                     .chars()
                     .take(100)
                     .collect(),
+                setting,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! The accept loop: every connection bounded in number and in how long it
 //! may take to send a request head; served by hyper with a lingering close.
 
+use crate::config::Setting;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -143,17 +144,18 @@ pub(crate) async fn serve(
 /// Answers a connection over the limit with 503 and closes it, without
 /// reading from it.
 fn refuse(tcp: &TcpStream, viewer: &Viewer, limit: usize) {
+    let setting = viewer.config().setting_name(Setting::MaxConnections);
     let n = viewer
         .metrics()
         .connections_refused
         .fetch_add(1, Ordering::Relaxed);
     if n.is_power_of_two() || n == 0 {
         tracing::warn!(
-            "refusing connections: {limit} are open, the limit (--max-connections); {} refused so far",
+            "refusing connections: {limit} are open, the limit ({setting}); {} refused so far",
             n + 1
         );
     }
-    let body = format!("too many connections: {limit} are open, the limit (--max-connections)\n");
+    let body = format!("too many connections: {limit} are open, the limit ({setting})\n");
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

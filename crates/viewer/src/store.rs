@@ -56,8 +56,7 @@ pub enum StoreError {
     },
     /// Another process has the store open.
     #[error(
-        "the figure store {} is in use by another process (another plotstream serve?): \
-         give this one its own --data-dir, or --in-memory",
+        "the figure store {} is in use by another process (another plotstream serve?)",
         path.display()
     )]
     InUse {
@@ -498,7 +497,10 @@ mod tests {
         let first = Store::open(&dir).expect("opens");
         let err = Store::open(&dir).expect_err("one process a store");
         assert!(matches!(err, StoreError::InUse { .. }), "{err}");
-        assert!(err.to_string().contains("--data-dir"), "{err}");
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
         drop(first);
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -2,6 +2,7 @@
 //! tasks that keep them (the flusher, the janitor that drops idle figures
 //! made for unknown tokens, and the saver that keeps points in the store).
 
+use crate::config::Setting;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
@@ -400,6 +401,7 @@ impl Viewer {
             if figures.len() >= config.max_figures {
                 return Err(Error::TooManyFigures {
                     limit: config.max_figures,
+                    setting: config.setting_name(Setting::MaxFigures),
                 });
             }
             let id = match slot {
@@ -541,10 +543,12 @@ impl Viewer {
             return Ok(t);
         }
         check_token(token)?;
+        let unknown = || Error::UnknownToken {
+            token: token.to_owned(),
+            setting: self.inner.config.setting_name(Setting::Open),
+        };
         if !self.inner.config.open {
-            return Err(Error::UnknownToken {
-                token: token.to_owned(),
-            });
+            return Err(unknown());
         }
         let _creating = self
             .inner
@@ -555,9 +559,7 @@ impl Viewer {
             return Ok(t);
         }
         self.insert_figure(default_figure(token), Kind::Auto, Slot::New)?;
-        known().ok_or_else(|| Error::UnknownToken {
-            token: token.to_owned(),
-        })
+        known().ok_or_else(unknown)
     }
 
     pub(crate) fn figure(&self, id: u64) -> Result<Arc<FigureEntry>, Error> {
@@ -600,6 +602,7 @@ impl Viewer {
                 return Err(Error::OverMemory {
                     used: memory.used(),
                     limit: memory.limit,
+                    setting: self.inner.config.setting_name(Setting::MemoryLimit),
                 });
             }
         }
@@ -609,6 +612,7 @@ impl Viewer {
                 line,
                 path,
                 limit: self.inner.config.max_columns,
+                setting: self.inner.config.setting_name(Setting::MaxColumns),
             },
             Refused::TooDeep(e) => invalid_write(entry, line, &e),
         })
@@ -843,16 +847,17 @@ fn check_figure(figure: &Figure, config: &Config) -> Result<Vec<TraceData>, Erro
     if figure.data.len() > config.max_traces {
         return Err(Error::InvalidFigure {
             reason: format!(
-                "{} traces, over the limit of {} (--max-traces)",
+                "{} traces, over the limit of {} ({})",
                 figure.data.len(),
-                config.max_traces
+                config.max_traces,
+                config.setting_name(Setting::MaxTraces)
             ),
         });
     }
     let mut traces = Vec::with_capacity(figure.data.len());
     for (i, trace) in figure.data.iter().enumerate() {
         let maxpoints = match &trace.stream {
-            Some(spec) => check_stream(i, spec, config.max_points)?,
+            Some(spec) => check_stream(i, spec, config)?,
             None => 0,
         };
         traces.push(TraceData::new(maxpoints));
@@ -878,7 +883,8 @@ fn traces_by_token(figure: &Figure) -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
-fn check_stream(index: usize, spec: &StreamSpec, max_points: u64) -> Result<u64, Error> {
+fn check_stream(index: usize, spec: &StreamSpec, config: &Config) -> Result<u64, Error> {
+    let max_points = config.max_points;
     let invalid = |reason: String| Error::InvalidFigure {
         reason: format!("trace {index}: {reason}"),
     };
@@ -886,7 +892,8 @@ fn check_stream(index: usize, spec: &StreamSpec, max_points: u64) -> Result<u64,
     let maxpoints = spec.maxpoints();
     if !(1..=max_points).contains(&maxpoints) {
         return Err(invalid(format!(
-            "maxpoints {maxpoints} is outside 1 to {max_points} (--max-points)"
+            "maxpoints {maxpoints} is outside 1 to {max_points} ({})",
+            config.setting_name(Setting::MaxPoints)
         )));
     }
     Ok(maxpoints)
@@ -969,7 +976,7 @@ mod tests {
         assert_eq!(restored.refused.len(), 1, "{restored:?}");
         assert!(
             restored.refused[0].starts_with("figure 2: ")
-                && restored.refused[0].contains("--max-figures"),
+                && restored.refused[0].contains("Config::max_figures"),
             "{restored:?}"
         );
         assert_eq!(

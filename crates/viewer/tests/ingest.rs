@@ -215,7 +215,7 @@ async fn the_figures_api_creates_and_checks() {
     assert_eq!(status, 400);
     assert_eq!(
         err,
-        "invalid figure: trace 0: maxpoints 1000001 is outside 1 to 1000000 (--max-points)"
+        "invalid figure: trace 0: maxpoints 1000001 is outside 1 to 1000000 (Config::max_points)"
     );
     // The limit is the config's: a viewer that allows more takes it.
     let roomy = common::start(Config {
