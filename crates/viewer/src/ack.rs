@@ -265,7 +265,7 @@ impl http_body::Body for AckBody {
             let ack = match ended {
                 Ok(()) => Ack::progress(lines),
                 Err(e) => {
-                    let e = this.viewer.refuse(e);
+                    this.viewer.metrics().count_in_band(&e);
                     Ack::failed(lines, e.status().as_u16(), e.message())
                 }
             };

@@ -237,7 +237,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut message = self.message();
         message.push('\n');
-        (
+        let mut response = (
             self.status(),
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -245,6 +245,12 @@ impl IntoResponse for Error {
             ],
             message,
         )
-            .into_response()
+            .into_response();
+        if let Some(kind) = crate::metrics::ErrorKind::of(&self) {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::Refusal(kind));
+        }
+        response
     }
 }

@@ -59,7 +59,7 @@ pub(crate) async fn ingest(
         Ok(Some(resume)) => acknowledged(&viewer, tail, &headers, resume.as_ref(), body),
         Err(e) => Err(e),
     };
-    answer.unwrap_or_else(|e| viewer.refuse(e).into_response())
+    answer.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The token the request streams to.

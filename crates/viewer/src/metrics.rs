@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use axum::response::Response;
+
 use crate::memory::Memory;
 use crate::{Error, Viewer};
 
@@ -60,6 +62,11 @@ impl Drop for Open {
     }
 }
 
+/// The response extension an [`Error`] answer carries when it is a counted
+/// refusal: [`Metrics::count_answer`] reads it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal(pub(crate) ErrorKind);
+
 /// The kinds of refusal the viewer counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ErrorKind {
@@ -76,10 +83,13 @@ pub(crate) enum ErrorKind {
     HostRefused,
     NotJson,
     OverMemory,
+    InvalidFigure,
+    FigureTooLarge,
+    BadAckHeaders,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 13] = [
+    const ALL: [ErrorKind; 16] = [
         ErrorKind::InvalidWrite,
         ErrorKind::LineTooLong,
         ErrorKind::MissingToken,
@@ -93,6 +103,9 @@ impl ErrorKind {
         ErrorKind::HostRefused,
         ErrorKind::NotJson,
         ErrorKind::OverMemory,
+        ErrorKind::InvalidFigure,
+        ErrorKind::FigureTooLarge,
+        ErrorKind::BadAckHeaders,
     ];
 
     fn label(self) -> &'static str {
@@ -110,10 +123,16 @@ impl ErrorKind {
             ErrorKind::HostRefused => "host_refused",
             ErrorKind::NotJson => "not_json",
             ErrorKind::OverMemory => "over_memory",
+            ErrorKind::InvalidFigure => "invalid_figure",
+            ErrorKind::FigureTooLarge => "figure_too_large",
+            ErrorKind::BadAckHeaders => "bad_ack_headers",
         }
     }
 
-    /// The kind an error answer is counted as, if it is counted.
+    /// The kind an error answer is counted as: every refusal of what a
+    /// client sent, and not the viewer's own failures or a lookup of what
+    /// is not there. The match names every variant, so a new one is
+    /// counted or not on purpose.
     pub(crate) fn of(e: &Error) -> Option<ErrorKind> {
         Some(match e {
             Error::InvalidWrite { source, .. } => match source {
@@ -131,7 +150,15 @@ impl ErrorKind {
             Error::HostRefused { .. } => ErrorKind::HostRefused,
             Error::NotJson { .. } => ErrorKind::NotJson,
             Error::OverMemory { .. } => ErrorKind::OverMemory,
-            _ => return None,
+            Error::InvalidFigure { .. } => ErrorKind::InvalidFigure,
+            Error::FigureTooLarge { .. } => ErrorKind::FigureTooLarge,
+            Error::BadAckHeaders { .. } => ErrorKind::BadAckHeaders,
+            Error::InvalidConfig { .. }
+            | Error::Bind { .. }
+            | Error::Store(_)
+            | Error::Serve(_)
+            | Error::NoSuchFigure { .. }
+            | Error::NotFound { .. } => return None,
         })
     }
 }
@@ -262,11 +289,25 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// Counts `e` if it is a counted refusal.
-    pub(crate) fn error(&self, e: &Error) {
-        if let Some(kind) = ErrorKind::of(e) {
-            self.errors[kind as usize].fetch_add(1, Ordering::Relaxed);
+    /// Counts the refusal an answer carries ([`Refusal`], which every
+    /// [`Error`] answer has when [`ErrorKind::of`] counts it). The guard
+    /// every request passes calls it, so each refusal is counted once.
+    pub(crate) fn count_answer(&self, response: &Response) {
+        if let Some(Refusal(kind)) = response.extensions().get() {
+            self.count(*kind);
         }
+    }
+
+    /// Counts a refusal told inside an answer already under way (an acked
+    /// stream's last ack line), which no [`Refusal`] can carry.
+    pub(crate) fn count_in_band(&self, e: &Error) {
+        if let Some(kind) = ErrorKind::of(e) {
+            self.count(kind);
+        }
+    }
+
+    fn count(&self, kind: ErrorKind) {
+        self.errors[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counters in the Prometheus text format; `figures` is the number

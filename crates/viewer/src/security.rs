@@ -24,8 +24,9 @@ use crate::{Error, Viewer};
 pub(crate) async fn guard(State(viewer): State<Viewer>, request: Request, next: Next) -> Response {
     let mut response = match check(&viewer, &request) {
         Ok(()) => next.run(request).await,
-        Err(e) => viewer.refuse(e).into_response(),
+        Err(e) => e.into_response(),
     };
+    viewer.metrics().count_answer(&response);
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -330,12 +330,6 @@ impl Viewer {
         &self.inner.metrics
     }
 
-    /// Counts `e` in `/metrics` if it is a counted refusal, and hands it back.
-    pub(crate) fn refuse(&self, e: Error) -> Error {
-        self.inner.metrics.error(&e);
-        e
-    }
-
     /// Adds a figure; the tokens of its traces' `stream` attributes start
     /// feeding them. Refuses a figure over [`Config::max_figures`] or
     /// [`Config::max_traces`], a `maxpoints` outside 1 to 1,000,000, and a
@@ -346,7 +340,6 @@ impl Viewer {
     /// feeds this one instead.
     pub fn add_figure(&self, figure: Figure) -> Result<u64, Error> {
         self.insert_figure(figure, Kind::Made, Slot::New)
-            .map_err(|e| self.refuse(e))
     }
 
     /// Adds a figure as [`Viewer::add_figure`] does, but held in memory
@@ -356,7 +349,6 @@ impl Viewer {
     /// it deletes it when done, and if they cannot (killed), it goes anyway.
     pub fn add_temporary_figure(&self, figure: Figure) -> Result<u64, Error> {
         self.insert_figure(figure, Kind::Temporary, Slot::New)
-            .map_err(|e| self.refuse(e))
     }
 
     /// Makes figure `id` again from `figure`, keeping its id (and so its
@@ -365,7 +357,6 @@ impl Viewer {
     pub fn replace_figure(&self, id: u64, figure: Figure) -> Result<(), Error> {
         self.insert_figure(figure, Kind::Made, Slot::Replace(id))
             .map(|_| ())
-            .map_err(|e| self.refuse(e))
     }
 
     /// Chart Studio's names and grids.
@@ -640,13 +631,13 @@ impl Viewer {
     /// # Ok::<(), plotstream_viewer::Error>(())
     /// ```
     pub fn apply(&self, token: &str, writes: &[Write]) -> Result<(), Error> {
-        let entry = self.token(token).map_err(|e| self.refuse(e))?;
+        let entry = self.token(token)?;
         let mut result = Ok(());
         let mut admitted = writes.len();
         for (i, w) in writes.iter().enumerate() {
             if let Err(e) = self.check(&entry, i as u64 + 1, w) {
                 admitted = i;
-                result = Err(self.refuse(e));
+                result = Err(e);
                 break;
             }
         }

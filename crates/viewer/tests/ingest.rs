@@ -334,6 +334,32 @@ async fn metrics_count_streams_writes_and_errors_by_kind() {
     .await;
     raw(&v.addr, &stream_request(Some(TOKEN), &[b"nope\n"])).await;
     raw(&v.addr, &stream_request(None, &[b"{}\n"])).await;
+    // An acked stream's refusal is told in its last ack line, and counted
+    // once all the same.
+    let acked = String::from_utf8(stream_request(Some(TOKEN), &[b"nope\n"]))
+        .expect("ascii")
+        .replacen(
+            "connection: close\r\n",
+            "connection: close\r\nplotstream-ack: 1\r\n",
+            1,
+        );
+    raw(&v.addr, acked.as_bytes()).await;
+    // Refusals answered by the guard and by the figures API are counted by
+    // the same one step as the streams'; a lookup of nothing is not a refusal.
+    let evil = raw(
+        &v.addr,
+        b"GET /api/figures HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(evil.status, 403);
+    let (status, _) = post_json(
+        &v.addr,
+        "/api/figures",
+        &json!({"data": [{"type": "scatter", "stream": {"token": "big", "maxpoints": 2_000_000}}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(get(&v.addr, "/nothing/here", "").await.status, 404);
     let a = raw(
         &v.addr,
         b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
@@ -351,7 +377,9 @@ async fn metrics_count_streams_writes_and_errors_by_kind() {
         "plotstream_heartbeats_total 1",
         "plotstream_figures 1",
         "plotstream_subscribers 0",
-        "plotstream_errors_total{kind=\"invalid_write\"} 1",
+        "plotstream_errors_total{kind=\"invalid_write\"} 2",
+        "plotstream_errors_total{kind=\"host_refused\"} 1",
+        "plotstream_errors_total{kind=\"invalid_figure\"} 1",
         "plotstream_errors_total{kind=\"missing_token\"} 1",
         "plotstream_errors_total{kind=\"unknown_token\"} 0",
         "# TYPE plotstream_writes_total counter",
