@@ -2,7 +2,8 @@
 //! between the data's five-year rows and animated for ever.
 //!
 //! - [`Dataset`]: the data, parsed from CSV and checked; [`Dataset::embedded`]
-//!   is the copy this crate ships (`data/gapminder.csv`, Gapminder.org
+//!   is the copy this crate ships ([`EMBEDDED_CSV`], the workspace's
+//!   `data/gapminder.csv`: Gapminder.org
 //!   data under CC-BY via Jennifer Bryan's teaching dataset), compiled in.
 //! - [`Dataset::frame_at`]: every country's GDP per capita, life expectancy
 //!   and population at any time in 1952–2007. GDP per capita and population
@@ -55,8 +56,10 @@ pub const FIRST_YEAR: f64 = 1952.0;
 /// The last year.
 pub const LAST_YEAR: f64 = 2007.0;
 
-/// The shipped data, compiled in.
-const EMBEDDED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gapminder.csv"));
+/// The shipped data, compiled in: the CSV that [`Dataset::embedded`] parses
+/// (this crate's copy of the workspace's `data/gapminder.csv`).
+pub const EMBEDDED_CSV: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gapminder.csv"));
 
 /// What parsing the data or building a timeline can refuse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -211,9 +214,10 @@ const COLUMNS: [&str; 6] = [
 ];
 
 impl Dataset {
-    /// The data the project ships (`crates/gapminder/data/gapminder.csv`), parsed.
+    /// The data the project ships ([`EMBEDDED_CSV`], the workspace's
+    /// `data/gapminder.csv`), parsed.
     pub fn embedded() -> Result<Dataset, Error> {
-        Dataset::parse(EMBEDDED)
+        Dataset::parse(EMBEDDED_CSV)
     }
 
     /// Parses CSV with the columns `country, continent, year, lifeExp, pop,
