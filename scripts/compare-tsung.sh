@@ -12,31 +12,23 @@
 # WebSocket load too, into the same Nchan.
 #
 # Needs Debian's mosquitto, mosquitto-clients, nginx-light,
-# libnginx-mod-nchan, tsung, time, curl, and a release build of plotstream.
+# libnginx-mod-nchan, tsung, time and curl. It measures $PLOTSTREAM_BIN, or
+# else a release build it makes (and says which). The servers, the
+# subscribers and Tsung's port mapper are its own, on free ports, and are
+# stopped by PID at the end.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 streams=${1:-100}; rate=${2:-20}; seconds=${3:-60}
-bin=${PLOTSTREAM_BIN:-target/release/plotstream}
-work=$(mktemp -d)
-trap 'pkill -f "$work/" 2>/dev/null; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+need python3 curl /usr/bin/time /usr/sbin/mosquitto mosquitto_sub nginx tsung epmd
+plotstream_bin
+# Tsung's Erlang VM starts a port mapper (epmd) that outlives it: give it a
+# port of this script's own, so that the one stopped at the end is ours.
+ERL_EPMD_PORT=$(free_port); export ERL_EPMD_PORT
 mq=$(free_port); nx=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n' "$mq" > "$work/m.conf"
-/usr/sbin/mosquitto -c "$work/m.conf" >/dev/null 2>&1 &
-disown
-mkdir -p "$work/nx"
-cat > "$work/nx/nginx.conf" <<NGINX
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-daemon off; master_process off; worker_processes 1; pid $work/nx/nginx.pid;
-error_log $work/nx/error.log warn;
-events { worker_connections 16384; }
-http { access_log off; client_body_temp_path $work/nx/b; proxy_temp_path $work/nx/p;
-  fastcgi_temp_path $work/nx/f; uwsgi_temp_path $work/nx/u; scgi_temp_path $work/nx/s;
-  server { listen 127.0.0.1:$nx;
-    location ~ ^/pub/([^/]+)\$ { nchan_publisher websocket http; nchan_channel_id \$1; nchan_message_buffer_length 100; }
-    location ~ ^/sub/([^/]+)\$ { nchan_subscriber; nchan_channel_id \$1; nchan_subscriber_first_message newest; } } }
-NGINX
-nginx -c "$work/nx/nginx.conf" -p "$work/nx" >/dev/null 2>&1 &
-disown
+start_mosquitto "$mq" $'max_queued_messages 1000000\n'
+start_nchan "$nx" 100
 sleep 1
 writes=$((rate * seconds))   # per stream
 think=$(python3 -c "print(1/$rate)")
@@ -68,7 +60,12 @@ run() { # $1 name, $2 subscriber command (counts lines on stdout), $3 load comma
   /usr/bin/time -f '%U %S' -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1 || true
   sleep 2; kill $s 2>/dev/null || true; wait $s 2>/dev/null || true
   local delivered; delivered=$(grep -c 'seq' "$work/$name.sub" || true)
-  local c; c=$(cpu "$work/$name.time")
+  local c; c=$(cpu "$work/$name.time" 2>/dev/null || true)
+  if [[ ! $c =~ ^[0-9.]+$ ]]; then
+    printf '%-28s failed; its output ends:\n' "$name"
+    tail -n 5 "$work/$name.out" | sed 's/^/    /'
+    return
+  fi
   printf '%-28s sent %8d  delivered %8d  cpu %6.2f s  cpu per million delivered %7.1f s\n' \
     "$name" $((streams * writes)) "$delivered" "$c" "$(python3 -c "print($c/max($delivered,1)*1e6)")"
 }

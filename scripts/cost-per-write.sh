@@ -13,40 +13,21 @@
 # With SYSCALLS=1, one more short run per target under `strace -c -f` counts
 # the write system calls per write.
 #
-# Needs a release build (cargo build --release, or PLOTSTREAM_BIN), Debian's
+# Measures $PLOTSTREAM_BIN, or else a release build it makes; needs Debian's
 # time, mosquitto, nginx-light and libnginx-mod-nchan (and strace).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 streams=${1:-2000}; rate=${2:-10}; seconds=${3:-10}
-bin=${PLOTSTREAM_BIN:-target/release/plotstream}
-if [[ ! -x $bin ]]; then
-  echo "no plotstream binary at $bin: building it (cargo build --release)" >&2
-  cargo build --release --bin plotstream >&2
-fi
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+need python3 /usr/bin/time /usr/sbin/mosquitto nginx
+plotstream_bin
 
 vp=$(free_port); mq=$(free_port); nx=$(free_port)
 "$bin" serve --in-memory --addr "127.0.0.1:$vp" --max-figures 200000 --max-connections 200000 >"$work/serve.log" 2>&1 &
 pids+=($!)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mq" > "$work/m.conf"
-/usr/sbin/mosquitto -c "$work/m.conf" >/dev/null 2>&1 &
-pids+=($!)
-mkdir -p "$work/nx"
-cat > "$work/nx/nginx.conf" <<NGINX
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-daemon off; master_process off; worker_processes 1; pid $work/nx/nginx.pid;
-error_log $work/nx/error.log warn; worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
-http { access_log off; client_body_temp_path $work/nx/b; proxy_temp_path $work/nx/p;
-  fastcgi_temp_path $work/nx/f; uwsgi_temp_path $work/nx/u; scgi_temp_path $work/nx/s;
-  server { listen 127.0.0.1:$nx;
-    location ~ ^/pub/([^/]+)\$ { nchan_publisher websocket http; nchan_channel_id \$1; nchan_message_buffer_length 10; } } }
-NGINX
-nginx -c "$work/nx/nginx.conf" -p "$work/nx" >/dev/null 2>&1 &
-pids+=($!)
+start_mosquitto "$mq"
+start_nchan "$nx" 10
 sleep 1
 
 target_args() { # $1 target

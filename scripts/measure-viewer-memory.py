@@ -2,17 +2,23 @@
 """Measures `plotstream serve`'s memory under the two hostile loads of the
 viewer-hardening review, on loopback, and prints what it found.
 
-  python3 scripts/measure-viewer-memory.py [path/to/plotstream]
+  python3 scripts/measure-viewer-memory.py [--bin PATH] [--streams N]
+      [--threads N] [--overwrites N] [--overwrite-bytes N] [--idle SECONDS]
 
-1. 100,000 one-point streams, each with a token of its own, to an open
-   viewer with its default limits (1,000 figures): resident memory after.
-2. 300 overwrites of 1 MB each to one trace (maxpoints 500) while one
-   browser-like subscriber never reads: resident memory after.
-It also samples the idle viewer's CPU over 5 s after load 1.
+1. --streams one-point streams (100,000), each with a token of its own, from
+   --threads threads (8), to an open viewer with its default limits (1,000
+   figures): resident memory after.
+2. --overwrites overwrites (300) of --overwrite-bytes each (1 MB) to one
+   trace (maxpoints 500) while one browser-like subscriber never reads:
+   resident memory after.
+It also samples the idle viewer's CPU over --idle seconds (5) after load 1.
+It measures --bin, else $PLOTSTREAM_BIN, else a release build it makes
+(and says which). Set either to 0 to skip that load.
 
 Uses only Python's standard library; sends to 127.0.0.1 only.
 """
 
+import argparse
 import json
 import os
 import socket
@@ -21,7 +27,42 @@ import sys
 import threading
 import time
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/plotstream"
+BIN = "target/release/plotstream"
+
+
+def parse_args():
+    def at_least(low):
+        def parse(text):
+            try:
+                value = int(text.replace("_", ""))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+            if value < low:
+                raise argparse.ArgumentTypeError(f"{text!r} is below {low}")
+            return value
+        return parse
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin", help="the plotstream binary (default: $PLOTSTREAM_BIN, else a release build)")
+    p.add_argument("--streams", type=at_least(0), default=100_000, help="one-point streams of load 1 (0 skips it)")
+    p.add_argument("--threads", type=at_least(1), default=8, help="threads sending them")
+    p.add_argument("--overwrites", type=at_least(0), default=300, help="overwrites of load 2 (0 skips it)")
+    p.add_argument("--overwrite-bytes", type=at_least(200), default=1_000_000, help="bytes of each overwrite")
+    p.add_argument("--idle", type=at_least(0), default=5, help="seconds the idle CPU is sampled over")
+    return p.parse_args()
+
+
+def plotstream_bin(given):
+    path = given or os.environ.get("PLOTSTREAM_BIN")
+    if path:
+        if not os.access(path, os.X_OK):
+            sys.exit(f"error: {path} is not an executable file")
+        print(f"measuring {path}", file=sys.stderr)
+        return path
+    print("measuring target/release/plotstream (cargo build --release --bin plotstream)", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "plotstream"], check=True)
+    return "target/release/plotstream"
 
 
 def rss_kib(pid):
@@ -72,7 +113,7 @@ def status_of(answer):
     return int(answer.split(b" ", 2)[1]) if answer else 0
 
 
-def many_tokens(n=100_000, threads=8):
+def many_tokens(n, threads, idle):
     p, addr = start()
     counts = {}
     lock = threading.Lock()
@@ -93,15 +134,15 @@ def many_tokens(n=100_000, threads=8):
     rss, hwm = rss_kib(p.pid)
     index = request(addr, b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
     c0 = cpu_seconds(p.pid)
-    time.sleep(5)
-    idle_cpu = (cpu_seconds(p.pid) - c0) / 5
+    time.sleep(idle)
+    idle_cpu = (cpu_seconds(p.pid) - c0) / idle if idle else None
     p.kill()
     return {"streams": n, "answers": counts, "seconds": round(took, 1), "rss_mib": round(rss / 1024, 1),
             "peak_mib": round(hwm / 1024, 1), "index_page_kib": round(len(index) / 1024, 1),
             "idle_cpu_share_of_a_core": round(idle_cpu, 4)}
 
 
-def stuck_subscriber(n=300, size=1_000_000):
+def stuck_subscriber(n, size):
     p, addr = start()
     fig = json.dumps({"data": [{"type": "scatter", "stream": {"token": "big", "maxpoints": 500}}]}).encode()
     answer = request(addr, b"POST /api/figures HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n"
@@ -126,5 +167,10 @@ def stuck_subscriber(n=300, size=1_000_000):
 
 
 if __name__ == "__main__":
-    print(json.dumps({"many_tokens": many_tokens()}, indent=1))
-    print(json.dumps({"stuck_subscriber": stuck_subscriber()}, indent=1))
+    args = parse_args()
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    BIN = plotstream_bin(args.bin)
+    if args.streams:
+        print(json.dumps({"many_tokens": many_tokens(args.streams, args.threads, args.idle)}, indent=1))
+    if args.overwrites:
+        print(json.dumps({"stuck_subscriber": stuck_subscriber(args.overwrites, args.overwrite_bytes)}, indent=1))
