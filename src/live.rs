@@ -76,7 +76,13 @@ pub fn run(demo: Box<dyn Demo>, args: &LiveArgs) -> Result<(), Error> {
     block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
         let live = stream(demo, args, &mut out, signals.stopped()).await?;
-        writeln!(out, "streamed {} frames to {}", live.frames, live.plot_url).map_err(Error::Output)
+        writeln!(
+            out,
+            "streamed {} to {}",
+            plotstream_protocol::plural(live.frames, "frame", "frames"),
+            live.plot_url
+        )
+        .map_err(Error::Output)
     })
 }
 

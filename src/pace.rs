@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use plotstream_client::{Stats, Stream, StreamOptions};
 use plotstream_demos::{Clock, Demo, Frame};
-use plotstream_protocol::{Figure, Write, paths};
+use plotstream_protocol::{Figure, Write, paths, plural};
 use tokio::time::Instant;
 
 use crate::Error;
@@ -299,8 +299,11 @@ fn report(out: &mut dyn io::Write, token: &str, st: &Stats, end: &str) -> io::Re
     };
     writeln!(
         out,
-        "{token}: {} writes, {} heartbeats, {} bytes, {} reconnects; {lost}; {end}",
-        st.writes, st.heartbeats, st.bytes, st.reconnects
+        "{token}: {}, {}, {}, {}; {lost}; {end}",
+        plural(st.writes, "write", "writes"),
+        plural(st.heartbeats, "heartbeat", "heartbeats"),
+        plural(st.bytes, "byte", "bytes"),
+        plural(st.reconnects, "reconnect", "reconnects")
     )
 }
 

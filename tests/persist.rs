@@ -107,7 +107,7 @@ async fn a_clean_stop_keeps_every_figure_and_point() {
 
     let served = Served::start(&serve_args(d, "1h")).await;
     assert!(
-        store_line(&served).ends_with(": 1 figures restored, with 80 points"),
+        store_line(&served).ends_with(": 1 figure restored, with 80 points"),
         "{:?}",
         served.lines
     );
@@ -146,7 +146,7 @@ async fn a_clean_stop_keeps_every_figure_and_point() {
     let served = Served::start(&serve_args(d, "1h")).await;
     let (status, _) = common::get(&served.addr, &format!("/api/figures/{id}")).await;
     assert_eq!(status, 404);
-    assert!(store_line(&served).ends_with(": 1 figures restored, with 0 points"));
+    assert!(store_line(&served).ends_with(": 1 figure restored, with 0 points"));
     drop(served);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -198,7 +198,7 @@ async fn after_kill_9_before_any_save_the_figure_is_there_without_its_points() {
     // and the viewer does not pretend they were.
     let served = Served::start(&serve_args(d, "1h")).await;
     assert!(
-        store_line(&served).ends_with(": 1 figures restored, with 0 points"),
+        store_line(&served).ends_with(": 1 figure restored, with 0 points"),
         "{:?}",
         served.lines
     );

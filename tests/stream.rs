@@ -553,7 +553,7 @@ async fn max_retries_gives_up_after_that_many_tries() {
         1,
         "{stderr}"
     );
-    assert!(stderr.contains("after 1 reconnect tries"), "{stderr}");
+    assert!(stderr.contains("after 1 reconnect try"), "{stderr}");
 }
 
 /// `replay` stopped by a signal while its tape is still coming (stdin open):

@@ -224,8 +224,9 @@ fn open_viewer(
     let restored = viewer.restored();
     writeln!(
         out,
-        "figures are kept in {path}: {} figures restored, with {} points",
-        restored.figures, restored.points
+        "figures are kept in {path}: {} restored, with {}",
+        plotstream_protocol::plural(restored.figures as u64, "figure", "figures"),
+        plotstream_protocol::plural(restored.points as u64, "point", "points")
     )
     .map_err(Error::Output)?;
     for refused in &restored.refused {

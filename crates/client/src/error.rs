@@ -120,7 +120,10 @@ pub enum Error {
         reason: String,
     },
     /// The connection ended, and every reconnect failed.
-    #[error("gave up on {addr} after {tries} reconnect tries")]
+    #[error(
+        "gave up on {addr} after {}",
+        plotstream_protocol::plural(u64::from(*tries), "reconnect try", "reconnect tries")
+    )]
     Reconnect {
         /// `host:port`.
         addr: String,

@@ -6,6 +6,7 @@
 use std::io;
 use std::time::Duration;
 
+use plotstream_protocol::plural;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Opts, Report};
@@ -339,9 +340,9 @@ fn say_answer(capacity: &Capacity, out: &mut (dyn io::Write + Send)) -> Result<(
         (Some(a), f) => {
             writeln!(
                 out,
-                "capacity: {:.0} writes/s ({} streams × {:.2} writes/s) held {}{}",
+                "capacity: {:.0} writes/s ({} × {:.2} writes/s) held {}{}",
                 a.offered,
-                a.streams,
+                plural(a.streams, "stream", "streams"),
                 a.rate,
                 capacity.thresholds,
                 match f {

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use plotstream_protocol::plural;
+
 use crate::{Error, Report};
 
 /// plotly.js's basic bundle: scatter, bar and pie, all a report draws, in
@@ -153,8 +155,10 @@ pub(crate) fn render_capacity(c: &crate::Capacity) -> String {
     });
     let answer = match &c.answer {
         Some(a) => format!(
-            "capacity: {:.0} writes/s ({} streams × {:.2} writes/s)",
-            a.offered, a.streams, a.rate
+            "capacity: {:.0} writes/s ({} × {:.2} writes/s)",
+            a.offered,
+            plural(a.streams, "stream", "streams"),
+            a.rate
         ),
         None => "no capacity found: even the first step failed".to_owned(),
     };

@@ -71,6 +71,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use plotstream_client::StreamOptions;
+use plotstream_protocol::plural;
 use tokio::time::Instant;
 
 mod capacity;
@@ -658,9 +659,9 @@ fn outcome(
         let why = first_error.unwrap_or_else(|| "no error was reported".to_owned());
         return Err(Error::NothingSent {
             what: format!(
-                "{} writes sent, {failed} of {here} {} failed",
-                report.writes,
-                if here == 1 { "stream" } else { "streams" }
+                "{} sent, {failed} of {} failed",
+                plural(report.writes, "write", "writes"),
+                plural(here as u64, "stream", "streams")
             ),
             why,
         });

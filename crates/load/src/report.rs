@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use plotstream_protocol::{plural, plural_rate};
 use serde::{Deserialize, Serialize};
 
 use crate::{Counts, Error};
@@ -690,7 +691,7 @@ impl Thresholds {
             words.push(format!("p99 {what} ≤ {} ms", d.as_secs_f64() * 1000.0));
         }
         if let Some(n) = self.max_loss {
-            words.push(format!("≤ {n} writes lost"));
+            words.push(format!("≤ {} lost", plural(n, "write", "writes")));
         }
         if let Some(e) = self.max_error_rate {
             words.push(format!("≤ {e} of the connections failing"));
@@ -716,7 +717,10 @@ impl Thresholds {
         if let Some(max) = self.max_loss {
             match &report.loss {
                 Some(l) if l.lost > max => {
-                    out.push(format!("{} writes lost, over --max-loss {max}", l.lost));
+                    out.push(format!(
+                        "{} lost, over --max-loss {max}",
+                        plural(l.lost, "write", "writes")
+                    ));
                 }
                 None => out.push("--max-loss needs --subscribe to measure loss".to_owned()),
                 Some(_) => {}
@@ -739,15 +743,10 @@ impl fmt::Display for Report {
         let c = &self.config;
         writeln!(
             f,
-            "{} {} of {} at {} writes/s each{} for {} s to {} (shard {})",
-            c.streams_here,
-            if c.streams_here == 1 {
-                "stream"
-            } else {
-                "streams"
-            },
+            "{} of {} at {} each{} for {} s to {} (shard {})",
+            plural(c.streams_here, "stream", "streams"),
             c.demo,
-            c.rate,
+            plural_rate(c.rate, "write/s", "writes/s"),
             c.arrivals
                 .as_ref()
                 .map_or_else(String::new, |a| format!(", {a} arrivals")),
@@ -808,9 +807,9 @@ impl Report {
         if !shape.is_empty() {
             writeln!(
                 f,
-                "  stages    {}; {} connections opened, at most {} open in a second",
+                "  stages    {}; {} opened, at most {} open in a second",
                 shape.join(", "),
-                self.connections,
+                plural(self.connections, "connection", "connections"),
                 self.open_over_time.iter().max().unwrap_or(&0)
             )?;
         }
@@ -851,16 +850,20 @@ impl Report {
         if let Some(l) = &self.loss {
             let each = if l.receivers > 1 {
                 format!(
-                    " ({} receivers a stream, counted each; {} writes did not reach them all)",
-                    l.receivers, l.spread_incomplete
+                    " ({} receivers a stream, counted each; {} did not reach them all)",
+                    l.receivers,
+                    plural(l.spread_incomplete, "write", "writes")
                 )
             } else {
                 String::new()
             };
             writeln!(
                 f,
-                "  loss      {} received, {} lost, {} duplicates, {} resyncs{each}",
-                l.received, l.lost, l.duplicates, l.resyncs
+                "  loss      {} received, {} lost, {}, {}{each}",
+                l.received,
+                l.lost,
+                plural(l.duplicates, "duplicate", "duplicates"),
+                plural(l.resyncs, "resync", "resyncs")
             )?;
         }
         Ok(())

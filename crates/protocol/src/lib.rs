@@ -19,7 +19,8 @@
 //!   streams that resume after a drop without a line sent twice).
 //! - [`paths`]: the viewer's HTTP paths, as patterns and builders.
 //! - [`ErrorChain`]: an error and its causes in one line, the one way
-//!   plotstream prints them.
+//!   plotstream prints them; [`plural`]: a count and its noun (`1 write`,
+//!   `2 writes`), the one way it says how many.
 //! - [`ViewerEvent`]: the viewer's event stream (`snapshot`, then
 //!   [`FigureUpdate`]s), written by the viewer and read by subscribers.
 //!
@@ -66,6 +67,7 @@ mod figure;
 pub mod paths;
 mod tape;
 mod token;
+mod words;
 mod write;
 
 pub use ack::{
@@ -78,6 +80,7 @@ pub use event::{FigureUpdate, StreamsEvent, TraceUpdate, ViewerEvent};
 pub use figure::{DEFAULT_MAXPOINTS, Figure, StreamSpec, Trace};
 pub use tape::{TapeLine, TapeRecord};
 pub use token::{MAX_TOKEN_LEN, TokenError, check_token};
+pub use words::{Plural, plural, plural_rate};
 pub use write::{LineStyle, Marker, Mode, Scalar, Update, Write};
 
 /// The HTTP header that carries a stream's token.

@@ -381,7 +381,12 @@ impl Store {
             return Ok(());
         }
         self.write(
-            || format!("saving the points of {} figures", rows.len()),
+            || {
+                format!(
+                    "saving the points of {}",
+                    plotstream_protocol::plural(rows.len() as u64, "figure", "figures")
+                )
+            },
             |txn| {
                 let mut figures = txn.open_table(FIGURES)?;
                 let mut data = txn.open_table(DATA)?;

@@ -432,7 +432,8 @@ impl Sender {
             }
         }) else {
             return Err(format!(
-                "{upto} lines acknowledged, but only {} were sent",
+                "{} acknowledged, but only {} sent",
+                plotstream_protocol::plural(upto, "line", "lines"),
                 front + state.queue.sent as u64
             ));
         };
