@@ -213,6 +213,82 @@ const COLUMNS: [&str; 6] = [
     "gdpPercap",
 ];
 
+/// Where each of [`COLUMNS`] is in the header, in that order.
+fn column_indices(headers: &csv::StringRecord) -> Result<[usize; 6], Error> {
+    let mut index = [0usize; 6];
+    for (slot, name) in index.iter_mut().zip(COLUMNS) {
+        *slot = headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or(Error::MissingColumn(name))?;
+    }
+    Ok(index)
+}
+
+/// One data row (number `row`): its country, continent, year and values,
+/// each checked; an error names the column.
+fn parse_record(
+    record: &csv::StringRecord,
+    row: u64,
+    [i_country, i_continent, i_year, i_life, i_pop, i_gdp]: [usize; 6],
+) -> Result<(&str, Continent, YearRow), Error> {
+    let field = |i: usize| record.get(i).unwrap_or("").trim();
+    let bad = |column: &'static str, i: usize, reason: &'static str| Error::Field {
+        row,
+        column,
+        value: field(i).to_owned(),
+        reason,
+    };
+    let name = field(i_country);
+    if name.is_empty() {
+        return Err(bad("country", i_country, "is empty"));
+    }
+    let continent = Continent::parse(field(i_continent)).ok_or_else(|| {
+        bad(
+            "continent",
+            i_continent,
+            "is not one of Africa, Americas, Asia, Europe, Oceania",
+        )
+    })?;
+    let year: u16 = field(i_year)
+        .parse()
+        .map_err(|_| bad("year", i_year, "is not a year"))?;
+    let number = |column: &'static str, i: usize| -> Result<f64, Error> {
+        match field(i).parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Ok(_) => Err(bad(column, i, "is not a positive finite number")),
+            Err(_) => Err(bad(column, i, "is not a number")),
+        }
+    };
+    let values = Row {
+        life_exp: number("lifeExp", i_life)?,
+        pop: number("pop", i_pop)?,
+        gdp_percap: number("gdpPercap", i_gdp)?,
+    };
+    Ok((name, continent, (year, values)))
+}
+
+/// A country from its rows, which must be one for each of [`YEARS`].
+fn country_of(
+    name: String,
+    continent: Continent,
+    mut rows: Vec<YearRow>,
+) -> Result<Country, Error> {
+    rows.sort_by_key(|(year, _)| *year);
+    let years: Vec<u16> = rows.iter().map(|(y, _)| *y).collect();
+    if years != YEARS {
+        return Err(Error::Years {
+            country: name,
+            years,
+        });
+    }
+    Ok(Country {
+        name,
+        continent,
+        rows: std::array::from_fn(|i| rows[i].1),
+    })
+}
+
 impl Dataset {
     /// The data the project ships ([`EMBEDDED_CSV`], the workspace's
     /// `data/gapminder.csv`), parsed.
@@ -226,21 +302,11 @@ impl Dataset {
     /// error names the row and the column.
     pub fn parse(csv_text: &str) -> Result<Dataset, Error> {
         let mut reader = csv::ReaderBuilder::new().from_reader(csv_text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| Error::Csv {
-                row: 0,
-                reason: e.to_string(),
-            })?
-            .clone();
-        let mut index = [0usize; 6];
-        for (slot, name) in index.iter_mut().zip(COLUMNS) {
-            *slot = headers
-                .iter()
-                .position(|h| h.trim() == name)
-                .ok_or(Error::MissingColumn(name))?;
-        }
-        let [i_country, i_continent, i_year, i_life, i_pop, i_gdp] = index;
+        let headers = reader.headers().map_err(|e| Error::Csv {
+            row: 0,
+            reason: e.to_string(),
+        })?;
+        let columns = column_indices(headers)?;
 
         // Each country's name, continent and rows, in the order of the file.
         let mut countries: Vec<(String, Continent, Vec<YearRow>)> = Vec::new();
@@ -251,39 +317,7 @@ impl Dataset {
                 row,
                 reason: e.to_string(),
             })?;
-            let field = |i: usize| record.get(i).unwrap_or("").trim();
-            let bad = |column: &'static str, i: usize, reason: &'static str| Error::Field {
-                row,
-                column,
-                value: field(i).to_owned(),
-                reason,
-            };
-            let name = field(i_country);
-            if name.is_empty() {
-                return Err(bad("country", i_country, "is empty"));
-            }
-            let continent = Continent::parse(field(i_continent)).ok_or_else(|| {
-                bad(
-                    "continent",
-                    i_continent,
-                    "is not one of Africa, Americas, Asia, Europe, Oceania",
-                )
-            })?;
-            let year: u16 = field(i_year)
-                .parse()
-                .map_err(|_| bad("year", i_year, "is not a year"))?;
-            let number = |column: &'static str, i: usize| -> Result<f64, Error> {
-                match field(i).parse::<f64>() {
-                    Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-                    Ok(_) => Err(bad(column, i, "is not a positive finite number")),
-                    Err(_) => Err(bad(column, i, "is not a number")),
-                }
-            };
-            let values = Row {
-                life_exp: number("lifeExp", i_life)?,
-                pop: number("pop", i_pop)?,
-                gdp_percap: number("gdpPercap", i_gdp)?,
-            };
+            let (name, continent, year_row) = parse_record(&record, row, columns)?;
             let slot = *by_name.entry(name.to_owned()).or_insert_with(|| {
                 countries.push((name.to_owned(), continent, Vec::new()));
                 countries.len() - 1
@@ -294,34 +328,18 @@ impl Dataset {
                     country: name.to_owned(),
                 });
             }
-            countries[slot].2.push((year, values));
+            countries[slot].2.push(year_row);
         }
 
-        let mut out = Vec::with_capacity(countries.len());
-        for (name, continent, mut rows) in countries {
-            rows.sort_by_key(|(year, _)| *year);
-            let years: Vec<u16> = rows.iter().map(|(y, _)| *y).collect();
-            if years != YEARS {
-                return Err(Error::Years {
-                    country: name,
-                    years,
-                });
-            }
-            let rows: [Row; 12] = std::array::from_fn(|i| rows[i].1);
-            out.push(Country {
-                name,
-                continent,
-                rows,
-            });
-        }
-        let max_pop = out
+        let countries = countries
+            .into_iter()
+            .map(|(name, continent, rows)| country_of(name, continent, rows))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_pop = countries
             .iter()
             .flat_map(|c| c.rows.iter().map(|r| r.pop))
             .fold(0.0, f64::max);
-        Ok(Dataset {
-            countries: out,
-            max_pop,
-        })
+        Ok(Dataset { countries, max_pop })
     }
 
     /// The countries, in the order of the file.
