@@ -100,10 +100,14 @@ async fn two_hundred_streams_lose_nothing() {
         "{stdout}"
     );
     assert!((r.bytes as f64 / r.send_span_s - r.bytes_per_s).abs() < 1e-6 * r.bytes_per_s);
+    // The writes line counts what was sent of what the schedule offered,
+    // and states the schedule's own rate beside the achieved one.
+    let offered = r.offered.as_ref().expect("the offered load");
+    assert_eq!(offered.writes, 50_000);
     assert!(
         stdout.contains(&format!(
-            "writes    50000 sent over {:.2} s: {:.0}/s achieved",
-            r.send_span_s, r.achieved_rate
+            "writes    50000 sent of 50000 offered (100.00%) over {:.2} s: {:.0}/s achieved; the schedule offered {:.0}/s while every stream was open",
+            r.send_span_s, r.achieved_rate, offered.mean_rate
         )),
         "{stdout}"
     );
@@ -125,7 +129,6 @@ async fn two_hundred_streams_lose_nothing() {
         r.latency_over_time
     );
     // The offered load: 10,000/s, even (phases spread over the period).
-    let offered = r.offered.as_ref().expect("the offered load");
     assert!((offered.mean_rate - 10_000.0).abs() < 200.0, "{offered:?}");
     assert!(offered.dispersion_10ms < 0.5, "even: {offered:?}");
     assert!(stdout.contains("  offered   mean "), "{stdout}");
@@ -210,6 +213,13 @@ async fn four_shards_merge_into_one_test() {
     assert_eq!(loss.lost, 0);
     assert_eq!(merged.statuses.get("200"), Some(&40));
     assert_eq!(merged.lateness_ms.count, merged.writes);
+    // The offered load is the shards' together, not the first shard's.
+    let offered = |r: &Report| r.offered.clone().expect("the offered load");
+    let (whole, parts): (_, Vec<_>) = (offered(&merged), shards.iter().map(offered).collect());
+    assert_eq!(whole.writes, merged.writes);
+    let sum: f64 = parts.iter().map(|o| o.mean_rate).sum();
+    assert!((whole.mean_rate - sum).abs() < 1e-9 * sum, "{whole:?}");
+    assert_eq!(whole.hurst, None, "Hurst estimates do not add up");
     // Each second's p50 and p99 are the larger of the shards', for
     // lateness and end-to-end latency alike.
     let lateness: fn(&Report) -> &Vec<[f64; 2]> = |r| &r.lateness_over_time;

@@ -87,6 +87,33 @@ impl Offered {
         }
     }
 
+    /// The load of shards of one test together, from each shard's figures
+    /// (their per-slot counts are not kept). The writes and the mean rates
+    /// add up; the span is the longest. The peaks add up too, which is an
+    /// upper bound: the shards' peaks need not fall in the same slot. The
+    /// dispersion is the mean-weighted average, which is the dispersion of
+    /// the sum when the shards' counts are uncorrelated (variances and means
+    /// both add). The Hurst estimate does not combine: `None`.
+    pub(crate) fn merge<'a>(parts: impl IntoIterator<Item = &'a Offered>) -> Option<Offered> {
+        let mut out: Option<Offered> = None;
+        let mut weighted_dispersion = 0.0;
+        for o in parts {
+            let sum = out.get_or_insert_with(Offered::default);
+            sum.writes += o.writes;
+            sum.mean_rate += o.mean_rate;
+            sum.peak_rate_10ms += o.peak_rate_10ms;
+            sum.peak_rate_1s += o.peak_rate_1s;
+            sum.span_s = sum.span_s.max(o.span_s);
+            weighted_dispersion += o.dispersion_10ms * o.mean_rate;
+        }
+        if let Some(o) = &mut out
+            && o.mean_rate > 0.0
+        {
+            o.dispersion_10ms = weighted_dispersion / o.mean_rate;
+        }
+        out
+    }
+
     /// The statistics of writes counted per 10 ms slot.
     fn of_counts(counts: &[u32]) -> Offered {
         if counts.is_empty() {
@@ -195,5 +222,30 @@ mod tests {
                 assert!((h - want).abs() < within, "{arrivals:?} seed {seed}: {h}");
             }
         }
+    }
+    /// Two shards of 50 Poisson streams (independent seeds) merge into the
+    /// load of 100: the writes and the means add up (2,000/s), and as their
+    /// counts are independent the weighted dispersion is the sum's, near 1
+    /// (each shard's own is 1 ± 0.15, as above). The Hurst estimate does
+    /// not combine, and nothing merges into nothing.
+    #[test]
+    fn shards_merge_into_the_load_of_them_all() {
+        let half = |seed| Schedule {
+            streams: 50,
+            seed,
+            ..schedule(Arrivals::Poisson, false)
+        };
+        let parts = [Offered::of(&half(1)), Offered::of(&half(2))];
+        let whole = Offered::merge(&parts).expect("two parts");
+        assert_eq!(whole.writes, parts[0].writes + parts[1].writes);
+        assert!((whole.mean_rate - 2_000.0).abs() < 100.0, "{whole:?}");
+        assert!((whole.dispersion_10ms - 1.0).abs() < 0.15, "{whole:?}");
+        assert_eq!(
+            whole.peak_rate_10ms,
+            parts[0].peak_rate_10ms + parts[1].peak_rate_10ms
+        );
+        assert_eq!(whole.span_s, parts[0].span_s.max(parts[1].span_s));
+        assert_eq!(whole.hurst, None);
+        assert_eq!(Offered::merge(&[]), None);
     }
 }

@@ -272,7 +272,7 @@ pub struct Report {
     #[serde(default)]
     pub ack_latency_ms: Option<Percentiles>,
     /// The load the schedule offered: rates, dispersion, Hurst estimate
-    /// (of this run; merged shards keep the first's).
+    /// (of this run; of merged shards, see [`Offered::merge`](crate::Offered)).
     #[serde(default)]
     pub offered: Option<crate::Offered>,
 }
@@ -617,6 +617,7 @@ impl Report {
                 total.resyncs += l.resyncs;
             }
         }
+        out.offered = crate::Offered::merge(reports.iter().filter_map(|r| r.offered.as_ref()));
         out.set_counts(
             reports.iter().map(Report::counts).sum(),
             reports.iter().any(|r| r.acked.is_some()),
@@ -754,19 +755,7 @@ impl fmt::Display for Report {
             c.url,
             c.shard
         )?;
-        writeln!(
-            f,
-            "  writes    {} sent over {:.2} s: {:.0}/s achieved of {:.0}/s target ({:.2}%)",
-            self.writes,
-            self.send_span_s,
-            self.achieved_rate,
-            self.target_rate,
-            if self.target_rate > 0.0 {
-                100.0 * self.achieved_rate / self.target_rate
-            } else {
-                0.0
-            }
-        )?;
+        self.fmt_writes(f)?;
         self.fmt_stages(f)?;
         writeln!(
             f,
@@ -777,7 +766,7 @@ impl fmt::Display for Report {
         if self.stopped_early {
             writeln!(
                 f,
-                "  stopped   early, by a signal: this covers the run up to then; the writes the schedule had left were never offered"
+                "  stopped   early, by a signal: this covers the run up to then; the writes the schedule had left were never sent"
             )?;
         }
         let statuses: Vec<String> = self
@@ -791,6 +780,30 @@ impl fmt::Display for Report {
 }
 
 impl Report {
+    /// The summary's `writes` line: what was sent of what the schedule
+    /// offered, by count, and the rates. The achieved rate is over the whole
+    /// send span; the offered rate is the schedule's own (while every stream
+    /// was open, or over the stages), which the span's edges do not dilute.
+    fn fmt_writes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let staged = self.config.stages.is_some() || self.config.rate_stages.is_some();
+        let (offered, rate, over) = match &self.offered {
+            Some(o) if staged => (o.writes, o.mean_rate, "over the stages"),
+            Some(o) => (o.writes, o.mean_rate, "while every stream was open"),
+            // Reports from before the offered load was measured.
+            None => (self.writes, self.target_rate, "on average"),
+        };
+        let share = if offered > 0 {
+            format!("{:.2}%", 100.0 * self.writes as f64 / offered as f64)
+        } else {
+            "none offered".to_owned()
+        };
+        writeln!(
+            f,
+            "  writes    {} sent of {offered} offered ({share}) over {:.2} s: {:.0}/s achieved; the schedule offered {rate:.0}/s {over}",
+            self.writes, self.send_span_s, self.achieved_rate,
+        )
+    }
+
     /// The summary's `stages` line, for a staged or churning run.
     fn fmt_stages(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
@@ -826,15 +839,17 @@ impl Report {
             )
         };
         if let Some(o) = &self.offered {
+            // Merged shards' peaks are sums (upper bounds), and their Hurst
+            // estimates do not combine: see `Offered::merge`.
+            let (at_most, hurst) = match (self.shards.len() > 1, o.hurst) {
+                (true, _) => ("at most ", "n/a (in each shard's report)".to_owned()),
+                (false, Some(h)) => ("", format!("{h:.2}")),
+                (false, None) => ("", "n/a".to_owned()),
+            };
             writeln!(
                 f,
-                "  offered   mean {:.0}/s   peak {:.0}/s over 10 ms, {:.0}/s over 1 s   dispersion {:.2} (10 ms slots)   Hurst {}",
-                o.mean_rate,
-                o.peak_rate_10ms,
-                o.peak_rate_1s,
-                o.dispersion_10ms,
-                o.hurst
-                    .map_or_else(|| "n/a".to_owned(), |h| format!("{h:.2}"))
+                "  offered   mean {:.0}/s   peak {at_most}{:.0}/s over 10 ms, {at_most}{:.0}/s over 1 s   dispersion {:.2} (10 ms slots)   Hurst {hurst}",
+                o.mean_rate, o.peak_rate_10ms, o.peak_rate_1s, o.dispersion_10ms,
             )?;
         }
         line(f, "lateness", &self.lateness_ms)?;
