@@ -32,6 +32,10 @@ pub enum Error {
     /// A load test failed.
     #[error(transparent)]
     Load(#[from] plotstream_load::Error),
+    /// The viewer cannot listen on its address (a port in use, say): what
+    /// [`flags::cannot_listen`](plotstream_load::flags::cannot_listen) says.
+    #[error("{0}")]
+    Listen(String),
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),

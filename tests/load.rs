@@ -1262,8 +1262,10 @@ async fn metrics_addr_serves_the_run_while_it_runs() {
     let busy = taken.local_addr().expect("an address").to_string();
     let out = load(&["--url", &v.url, "--duration", "1s", "--metrics-addr", &busy]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--metrics-addr"),
-        "{out:?}"
+        err.contains(&format!("--metrics-addr {busy}: cannot listen there: "))
+            && err.contains("pick another port, or --metrics-addr 127.0.0.1:0 for a free one"),
+        "{err}"
     );
 }

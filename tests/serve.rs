@@ -77,6 +77,27 @@ async fn serve_warns_on_a_reachable_address_and_is_closed_there() {
     );
 }
 
+/// A port another program holds: the second server fails at run time
+/// (exit 1) and says how to get a port that is free.
+#[tokio::test]
+async fn serve_on_a_port_in_use_says_how_to_pick_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let busy = taken.local_addr().expect("an address").to_string();
+    let out = tokio::process::Command::new(common::plotstream_bin())
+        .args(["serve", "--in-memory", "--addr", &busy])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("error: --addr {busy}: cannot listen there: "))
+            && err.contains("pick another port, or --addr 127.0.0.1:0 for a free one"),
+        "{err}"
+    );
+    drop(taken);
+}
+
 /// Addresses by name, and flags that contradict each other refused.
 #[tokio::test]
 async fn serve_takes_a_host_name_and_refuses_open_with_closed() {

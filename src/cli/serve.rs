@@ -247,7 +247,14 @@ pub(crate) fn run(opts: &ServeOpts, out: &mut (dyn io::Write + Send)) -> Result<
     let viewer = open_viewer(config, opts.data_dir()?, out)?;
     block_on(async {
         let signals = crate::signal::Signals::listen().map_err(Error::Runtime)?;
-        let listener = plotstream_viewer::bind(opts.addr).await?;
+        let listener = plotstream_viewer::bind(opts.addr)
+            .await
+            .map_err(|e| match e {
+                plotstream_viewer::Error::Bind { source, .. } => {
+                    Error::Listen(flags::cannot_listen("--addr", opts.addr, &source))
+                }
+                e => e.into(),
+            })?;
         let addr = listener.local_addr().map_err(Error::Output)?;
         writeln!(out, "listening on http://{addr}").map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;

@@ -46,7 +46,7 @@ const MAX_CONNECTIONS: usize = 64;
 pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)
         .await
-        .map_err(|e| Error::Options(format!("--metrics-addr {addr}: cannot listen there: {e}")))
+        .map_err(|e| Error::Options(crate::flags::cannot_listen("--metrics-addr", addr, &e)))
 }
 
 /// The labels every series carries: `test_id="…",shard="I/N"`.

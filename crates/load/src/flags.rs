@@ -202,6 +202,35 @@ pub fn listen_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{host:?} resolves to no address"))
 }
 
+/// What to say when `flag`'s address `addr` cannot be listened on: the
+/// system's reason and, where there is one, the fix.
+///
+/// ```
+/// use std::io;
+/// let e = io::Error::from(io::ErrorKind::AddrInUse);
+/// let said = plotstream_load::flags::cannot_listen("--addr", "127.0.0.1:8080".parse().unwrap(), &e);
+/// assert!(said.starts_with("--addr 127.0.0.1:8080: cannot listen there: "), "{said}");
+/// assert!(said.ends_with("pick another port, or --addr 127.0.0.1:0 for a free one"), "{said}");
+/// ```
+pub fn cannot_listen(flag: &str, addr: SocketAddr, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let fix = match e.kind() {
+        ErrorKind::AddrInUse => format!(
+            "; another program is listening there: pick another port, or {flag} {} for a free one",
+            SocketAddr::new(addr.ip(), 0)
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "; {} is not an address of this machine (127.0.0.1 is)",
+            addr.ip()
+        ),
+        ErrorKind::PermissionDenied if addr.port() < 1024 => {
+            "; ports under 1024 need privileges: pick one of 1024 or over".to_owned()
+        }
+        _ => String::new(),
+    };
+    format!("{flag} {addr}: cannot listen there: {e}{fix}")
+}
+
 /// Source addresses (`--bind`): at most this many.
 pub const MAX_BIND: u32 = 65_536;
 
