@@ -107,7 +107,7 @@ pub async fn stream(
         }
     };
 
-    let (url, plot_url, server) = match &args.url {
+    let (url, plot_url, server, resumed) = match &args.url {
         Some(url) => {
             let figure = demo_figure(url, &demo.figure(), &Default::default())
                 .await?
@@ -117,25 +117,18 @@ pub async fn stream(
                      or stream to another server with `plotstream stream`"
                 ))
             })?;
-            (url.clone(), figure.url, None)
+            (url.clone(), figure.url, None, !figure.made)
         }
         None => {
-            let viewer = Viewer::new(Config::default())?;
-            let id = viewer.add_figure(demo.figure())?;
-            let listener = match TcpListener::bind(DEFAULT_ADDR).await {
-                Ok(l) => l,
-                Err(_) => plotstream_viewer::bind(SocketAddr::new(DEFAULT_ADDR.ip(), 0)).await?,
-            };
-            let addr = listener.local_addr().map_err(Error::Output)?;
-            let server = tokio::spawn(plotstream_viewer::serve(listener, viewer, stopped()));
-            (
-                format!("http://{addr}"),
-                format!("http://{addr}{}", plotstream_protocol::paths::plot(id)),
-                Some(server),
-            )
+            let (url, plot_url, server) = viewer_here(demo.figure(), stopped()).await?;
+            (url, plot_url, Some(server), false)
         }
     };
-    writeln!(out, "live plot: {plot_url}  (Ctrl-C to stop)").map_err(Error::Output)?;
+    let page = crate::pace::DemoFigure {
+        url: plot_url.clone(),
+        made: !resumed,
+    };
+    writeln!(out, "{}", page.line()).map_err(Error::Output)?;
     out.flush().map_err(Error::Output)?;
 
     // The server is a plotstream viewer, here or at --url.
@@ -143,7 +136,14 @@ pub async fn stream(
     let mut streams = Streams::new(&url, Default::default(), acks);
     let pacer = Pacer::new(args.speed, false);
     let mut frames = 0u64;
-    let work = stream_demo(demo.as_mut(), &mut streams, &pacer, args.count, &mut frames);
+    let work = stream_demo(
+        demo.as_mut(),
+        &mut streams,
+        &pacer,
+        args.count,
+        &mut frames,
+        resumed,
+    );
     let result = tokio::select! {
         r = work => r,
         () = stopped() => Ok(()),
@@ -169,3 +169,28 @@ pub async fn stream(
     }
     Ok(Live { plot_url, frames })
 }
+
+/// A viewer started here with a demo's `figure`, serving until `stop`: on
+/// 127.0.0.1:8080 when that port is free, or else on a free one. Returns
+/// its URL, the plot's page and the server's task.
+async fn viewer_here(
+    figure: plotstream_protocol::Figure,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(String, String, Served), Error> {
+    let viewer = Viewer::new(Config::default())?;
+    let id = viewer.add_figure(figure)?;
+    let listener = match TcpListener::bind(DEFAULT_ADDR).await {
+        Ok(l) => l,
+        Err(_) => plotstream_viewer::bind(SocketAddr::new(DEFAULT_ADDR.ip(), 0)).await?,
+    };
+    let addr = listener.local_addr().map_err(Error::Output)?;
+    let server = tokio::spawn(plotstream_viewer::serve(listener, viewer, stop));
+    Ok((
+        format!("http://{addr}"),
+        format!("http://{addr}{}", plotstream_protocol::paths::plot(id)),
+        server,
+    ))
+}
+
+/// The task of a viewer started here.
+type Served = tokio::task::JoinHandle<Result<(), plotstream_viewer::Error>>;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use plotstream_client::{Stats, Stream, StreamOptions};
 use plotstream_demos::{Clock, Demo, Frame};
-use plotstream_protocol::{Figure, Write, paths, plural};
+use plotstream_protocol::{Figure, Mode, Write, paths, plural};
 use tokio::time::Instant;
 
 use crate::Error;
@@ -311,14 +311,21 @@ fn report(out: &mut dyn io::Write, token: &str, st: &Stats, end: &str) -> io::Re
 /// until `count` frames (or for ever), counting them in `frames` (which is
 /// right even when the caller stops this early). In real time, time-series
 /// demos stamp x with the wall clock.
+///
+/// Into a figure that an earlier run fed (`resumed`), each trace this run
+/// appends to starts with a [gap](Write::gap): its old points and its new
+/// ones are two segments, not one line that jumps from where the last run
+/// stopped to where this one starts.
 pub(crate) async fn stream_demo(
     demo: &mut dyn Demo,
     streams: &mut Streams,
     pacer: &Pacer,
     count: Option<u64>,
     frames: &mut u64,
+    resumed: bool,
 ) -> Result<(), Error> {
     let mut frame = Frame::default();
+    let mut gap = resumed;
     while count.is_none_or(|n| *frames < n) {
         let clock = if pacer.is_real_time() {
             Clock::Wall(chrono::Local::now().naive_local())
@@ -327,6 +334,17 @@ pub(crate) async fn stream_demo(
         };
         demo.next_frame(clock, &mut frame);
         pacer.wait_for(frame.t).await;
+        if std::mem::take(&mut gap) {
+            let appended = frame
+                .writes
+                .iter()
+                .filter(|w| w.write.mode("x") == Some(Mode::Append));
+            for w in appended {
+                streams
+                    .write(&demo.tokens()[w.token], &Write::gap())
+                    .await?;
+            }
+        }
         for w in &frame.writes {
             streams.write(&demo.tokens()[w.token], &w.write).await?;
         }

@@ -376,6 +376,22 @@ async fn stream_draws_the_demo_s_own_figure_on_a_plotstream_viewer() {
     );
     let figures = common::get_json(&served.addr, "/api/figures").await;
     assert_eq!(figures.as_array().map(Vec::len), Some(1), "{figures}");
+    // The trail goes on in a new segment: a gap (null) between the first
+    // run's 20 positions and the second's, so no line joins them. The
+    // rods, overwritten each frame, get none.
+    let fig = common::get_json(&served.addr, &format!("/api/figures/{id}")).await;
+    for axis in ["x", "y"] {
+        let trail = fig["data"][1][axis].as_array().expect("the trail");
+        let gaps: Vec<usize> = (0..trail.len()).filter(|&i| trail[i].is_null()).collect();
+        assert_eq!((trail.len(), gaps), (41, vec![20]), "{axis}: {trail:?}");
+    }
+    assert_eq!(
+        fig["data"][0]["x"]
+            .as_array()
+            .map(|x| x.iter().any(serde_json::Value::is_null)),
+        Some(false),
+        "{fig}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

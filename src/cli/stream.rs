@@ -59,7 +59,15 @@ pub(crate) fn run(opts: &StreamOpts, out: &mut (dyn io::Write + Send)) -> Result
         let mut streams = Streams::new(&opts.url, client, acks);
         let pacer = Pacer::new(opts.pacing.speed, opts.pacing.max_rate);
         let mut frames = 0;
-        let work = stream_demo(demo.as_mut(), &mut streams, &pacer, opts.count, &mut frames);
+        let resumed = figure.as_ref().is_some_and(|f| !f.made);
+        let work = stream_demo(
+            demo.as_mut(),
+            &mut streams,
+            &pacer,
+            opts.count,
+            &mut frames,
+            resumed,
+        );
         let result = until_stopped(work, &signals).await;
         let grace = signals.received().map(|_| GRACE);
         let closed = streams.close(out, grace).await;

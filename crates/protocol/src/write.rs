@@ -287,6 +287,18 @@ impl Write {
         }
     }
 
+    /// A write that appends a gap, `(null, null)`: Plotly breaks a trace's
+    /// line there (`connectgaps` is off unless a trace turns it on), so the
+    /// points after it start a new segment.
+    ///
+    /// ```
+    /// let w = plotstream_protocol::Write::gap();
+    /// assert_eq!(serde_json::to_string(&w).unwrap(), r#"{"x":null,"y":null}"#);
+    /// ```
+    pub fn gap() -> Self {
+        Write::xy(Scalar::Null, Scalar::Null)
+    }
+
     /// Parses one line of the protocol (without its newline).
     pub fn from_slice(line: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(line)
