@@ -21,7 +21,7 @@ use plotstream_viewer::{Config, Viewer};
 use tokio::net::TcpListener;
 
 use crate::Error;
-use crate::pace::{Pacer, Streams, block_on, demo_figure, stream_demo};
+use crate::pace::{DemoFigure, Pacer, Streams, block_on, demo_figure, stream_demo};
 
 /// Where the embedded viewer listens when it can: the port learners expect.
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -107,7 +107,7 @@ pub async fn stream(
         }
     };
 
-    let (url, plot_url, server, resumed) = match &args.url {
+    let (url, page, server) = match &args.url {
         Some(url) => {
             let figure = demo_figure(url, &demo.figure(), &Default::default())
                 .await?
@@ -117,16 +117,12 @@ pub async fn stream(
                      or stream to another server with `plotstream stream`"
                 ))
             })?;
-            (url.clone(), figure.url, None, !figure.made)
+            (url.clone(), figure, None)
         }
         None => {
-            let (url, plot_url, server) = viewer_here(demo.figure(), stopped()).await?;
-            (url, plot_url, Some(server), false)
+            let (url, page, server) = viewer_here(demo.figure(), stopped()).await?;
+            (url, page, Some(server))
         }
-    };
-    let page = crate::pace::DemoFigure {
-        url: plot_url.clone(),
-        made: !resumed,
     };
     writeln!(out, "{}", page.line()).map_err(Error::Output)?;
     out.flush().map_err(Error::Output)?;
@@ -142,7 +138,7 @@ pub async fn stream(
         &pacer,
         args.count,
         &mut frames,
-        resumed,
+        !page.made,
     );
     let result = tokio::select! {
         r = work => r,
@@ -155,7 +151,8 @@ pub async fn stream(
         if !*stop_rx.borrow() {
             writeln!(
                 out,
-                "done streaming; the plot stays up at {plot_url} until Ctrl-C"
+                "done streaming; the plot stays up at {} until Ctrl-C",
+                page.url
             )
             .map_err(Error::Output)?;
             out.flush().map_err(Error::Output)?;
@@ -167,16 +164,19 @@ pub async fn stream(
             plotstream_viewer::Error::Serve(io::Error::other("the viewer task ended abnormally"))
         })??;
     }
-    Ok(Live { plot_url, frames })
+    Ok(Live {
+        plot_url: page.url,
+        frames,
+    })
 }
 
 /// A viewer started here with a demo's `figure`, serving until `stop`: on
 /// 127.0.0.1:8080 when that port is free, or else on a free one. Returns
-/// its URL, the plot's page and the server's task.
+/// its URL, the plot's page (made now) and the server's task.
 async fn viewer_here(
     figure: plotstream_protocol::Figure,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(String, String, Served), Error> {
+) -> Result<(String, DemoFigure, Served), Error> {
     let viewer = Viewer::new(Config::default())?;
     let id = viewer.add_figure(figure)?;
     let listener = match TcpListener::bind(DEFAULT_ADDR).await {
@@ -185,11 +185,11 @@ async fn viewer_here(
     };
     let addr = listener.local_addr().map_err(Error::Output)?;
     let server = tokio::spawn(plotstream_viewer::serve(listener, viewer, stop));
-    Ok((
-        format!("http://{addr}"),
-        format!("http://{addr}{}", plotstream_protocol::paths::plot(id)),
-        server,
-    ))
+    let page = DemoFigure {
+        url: format!("http://{addr}{}", plotstream_protocol::paths::plot(id)),
+        made: true,
+    };
+    Ok((format!("http://{addr}"), page, server))
 }
 
 /// The task of a viewer started here.

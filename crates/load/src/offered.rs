@@ -223,6 +223,7 @@ mod tests {
             }
         }
     }
+
     /// Two shards of 50 Poisson streams (independent seeds) merge into the
     /// load of 100: the writes and the means add up (2,000/s), and as their
     /// counts are independent the weighted dispersion is the sum's, near 1
