@@ -97,8 +97,8 @@ impl<T: Held> Ring<T> {
     }
 }
 
-/// One streamed attribute's values: numbers packed as `f64` (8 bytes a
-/// point) until something that is not a number arrives.
+/// One streamed attribute's values: numbers and gaps (`null`, held as NaN)
+/// packed as `f64` (8 bytes a point) until something else arrives.
 #[derive(Debug, Clone)]
 enum Column {
     Num(Ring<f64>),
@@ -160,13 +160,19 @@ impl Column {
                     Column::Any(r) => r.push(Value::Number(n.clone())),
                 }
             }
+            // A gap (`null`) stays packed, as NaN, which JSON writes as
+            // `null` again: a trail with a gap costs 8 bytes a point still.
+            Change::Append(Scalar::Null) | Change::AppendValue(Value::Null) => match self {
+                Column::Num(r) => r.push(f64::NAN),
+                Column::Any(r) => r.push(Value::Null),
+            },
             Change::Append(s) => self.general().push(s.to_value()),
             Change::AppendValue(v) => self.general().push(v.clone()),
             Change::Overwrite(values) => {
                 // Only the last `max` values are kept; only they are looked at.
                 let max = self.max();
                 let kept = event::tail(values, max);
-                if kept.iter().all(Value::is_number) {
+                if kept.iter().all(|v| v.is_number() || v.is_null()) {
                     let mut r = Ring::new(max);
                     r.replace(kept.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)));
                     *self = Column::Num(r);
@@ -533,6 +539,37 @@ mod tests {
             Value::Object(t.to_json()),
             json!({"x": [1, "2026-11-23 16:34:15.000000"], "y": [1, 2]})
         );
+    }
+
+    /// A gap keeps a column packed: it is NaN there, and `null` in every
+    /// form the column is read in (JSON, the store and back, a cell).
+    #[test]
+    fn a_gap_stays_in_a_packed_column_and_reads_as_null() {
+        let mut t = TraceData::new(10);
+        t.apply(&Write::xy(1, 1.5), None);
+        t.apply(&Write::gap(), None);
+        t.apply(&Write::xy(2, 2.5), None);
+        let want = json!({"x": [1, null, 2], "y": [1.5, null, 2.5]});
+        assert_eq!(Value::Object(t.to_json()), want);
+        assert!(matches!(t.fields[Field::X.index()], Some(Column::Num(_))));
+        assert_eq!(t.bytes, 2 * 3 * 8, "8 bytes a value, the gap too");
+        let saved = serde_json::to_string(&t.saved()).expect("serializes");
+        let columns: Vec<(String, Vec<Value>)> = serde_json::from_str(&saved).expect("reads");
+        let mut back = TraceData::new(10);
+        back.restore(&columns);
+        assert_eq!(Value::Object(back.to_json()), want);
+        assert!(matches!(
+            back.fields[Field::Y.index()],
+            Some(Column::Num(_))
+        ));
+        let cell = back.fields[Field::X.index()]
+            .as_ref()
+            .and_then(|c| c.cell(1));
+        assert_eq!(cell.map(Cell::to_value), Some(Value::Null));
+        // An array with a gap overwrites packed too.
+        t.apply(&write(json!({"x": [3, null, 4]})), None);
+        assert_eq!(t.to_json()["x"], json!([3, null, 4]));
+        assert!(matches!(t.fields[Field::X.index()], Some(Column::Num(_))));
     }
 
     #[test]
