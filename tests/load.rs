@@ -481,6 +481,13 @@ async fn html_report_and_live_plot() {
     );
     assert!(!page.contains("<script src="), "nothing is fetched");
     assert!(page.contains("Percentile spectrum") && page.contains("Writes per second"));
+    let offered = r.offered.as_ref().expect("the offered load").mean_rate;
+    let offered = serde_json::to_string(&offered).expect("a number");
+    assert!(
+        page.contains(r#""name":"offered (mean)""#)
+            && page.contains(&format!(r#""y":[{offered},{offered}]"#)),
+        "the rate is read against the schedule's own, {offered}/s"
+    );
     assert!(page.contains("Lateness and end-to-end latency each second"));
     std::fs::remove_file(html).ok();
     // The run's own figure holds a point a second for writes/s.
