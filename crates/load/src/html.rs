@@ -67,10 +67,7 @@ pub fn render(report: &Report) -> Result<String, Error> {
     let seconds: Vec<usize> = (1..=report.rate_over_time.len()).collect();
     // The schedule's own rate (as the summary's writes line states it),
     // which each second of the steady part is to be read against.
-    let offered = report
-        .offered
-        .as_ref()
-        .map_or(report.target_rate, |o| o.mean_rate);
+    let offered = report.offered_rate();
     let mut rate_data = vec![
         serde_json::json!({"type": "scatter", "mode": "lines+markers", "name": "achieved", "x": seconds, "y": report.rate_over_time}),
         serde_json::json!({"type": "scatter", "mode": "lines", "name": "offered (mean)", "line": {"dash": "dot"},

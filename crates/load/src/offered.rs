@@ -18,7 +18,8 @@ pub struct Offered {
     /// Writes the schedule asked for, all streams of this run.
     #[serde(default)]
     pub writes: u64,
-    /// Writes per second over the schedule's span.
+    /// Writes per second: over the steady part when [`Offered::steady`],
+    /// else over the whole schedule.
     pub mean_rate: f64,
     /// The highest rate over any 10 ms slot, writes/s.
     pub peak_rate_10ms: f64,
@@ -37,6 +38,12 @@ pub struct Offered {
     /// From the run's start to the last write's due time, s.
     #[serde(default)]
     pub span_s: f64,
+    /// Whether the rates, the dispersion and the Hurst estimate are of the
+    /// steady part (every stream open), not of the whole schedule: not for
+    /// a staged run (its ramps are the load offered), nor when no moment
+    /// had every stream open, nor in reports from before it was kept.
+    #[serde(default)]
+    pub steady: bool,
 }
 
 impl Offered {
@@ -78,12 +85,15 @@ impl Offered {
         let steady = if schedule.staged() {
             None
         } else {
-            counts.get(all_started..first_ended.min(counts.len()))
+            counts
+                .get(all_started..first_ended.min(counts.len()))
+                .filter(|s| !s.is_empty())
         };
         Offered {
             writes: total,
             span_s: last as f64 / 1e9,
-            ..Offered::of_counts(steady.filter(|s| !s.is_empty()).unwrap_or(&counts))
+            steady: steady.is_some(),
+            ..Offered::of_counts(steady.unwrap_or(&counts))
         }
     }
 
@@ -93,12 +103,17 @@ impl Offered {
     /// upper bound: the shards' peaks need not fall in the same slot. The
     /// dispersion is the mean-weighted average, which is the dispersion of
     /// the sum when the shards' counts are uncorrelated (variances and means
-    /// both add). The Hurst estimate does not combine: `None`.
+    /// both add). The Hurst estimate does not combine: `None`. The whole is
+    /// steady when every part is.
     pub(crate) fn merge<'a>(parts: impl IntoIterator<Item = &'a Offered>) -> Option<Offered> {
         let mut out: Option<Offered> = None;
         let mut weighted_dispersion = 0.0;
         for o in parts {
-            let sum = out.get_or_insert_with(Offered::default);
+            let sum = out.get_or_insert_with(|| Offered {
+                steady: true,
+                ..Offered::default()
+            });
+            sum.steady &= o.steady;
             sum.writes += o.writes;
             sum.mean_rate += o.mean_rate;
             sum.peak_rate_10ms += o.peak_rate_10ms;
@@ -142,6 +157,7 @@ impl Offered {
         Offered {
             writes: 0,
             span_s: 0.0,
+            steady: false,
             mean_rate: total / (n * 0.01),
             peak_rate_10ms: f64::from(peak_slot) * 100.0,
             peak_rate_1s: peak_second as f64,
@@ -247,6 +263,7 @@ mod tests {
         );
         assert_eq!(whole.span_s, parts[0].span_s.max(parts[1].span_s));
         assert_eq!(whole.hurst, None);
+        assert!(parts.iter().all(|p| p.steady) && whole.steady);
         assert_eq!(Offered::merge(&[]), None);
     }
 }

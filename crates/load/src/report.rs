@@ -783,15 +783,15 @@ impl Report {
     /// The summary's `writes` line: what was sent of what the schedule
     /// offered, by count, and the rates. The achieved rate is over the whole
     /// send span; the offered rate is the schedule's own (while every stream
-    /// was open, or over the stages), which the span's edges do not dilute.
+    /// was open, or over the whole schedule), which the span's edges do not dilute.
     fn fmt_writes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let staged = self.config.stages.is_some() || self.config.rate_stages.is_some();
-        let (offered, rate, over) = match &self.offered {
-            Some(o) if staged => (o.writes, o.mean_rate, "over the stages"),
-            Some(o) => (o.writes, o.mean_rate, "while every stream was open"),
+        let (offered, over) = match &self.offered {
+            Some(o) if o.steady => (o.writes, "while every stream was open"),
+            Some(o) => (o.writes, "over the whole schedule"),
             // Reports from before the offered load was measured.
-            None => (self.writes, self.target_rate, "on average"),
+            None => (self.writes, "on average"),
         };
+        let rate = self.offered_rate();
         let share = if offered > 0 {
             format!("{:.2}%", 100.0 * self.writes as f64 / offered as f64)
         } else {
@@ -802,6 +802,15 @@ impl Report {
             "  writes    {} sent of {offered} offered ({share}) over {:.2} s: {:.0}/s achieved; the schedule offered {rate:.0}/s {over}",
             self.writes, self.send_span_s, self.achieved_rate,
         )
+    }
+
+    /// The rate the schedule offered, writes/s: the offered load's mean
+    /// (see [`Offered::steady`](crate::Offered::steady) for over what), or
+    /// in reports from before it was measured, the target.
+    pub fn offered_rate(&self) -> f64 {
+        self.offered
+            .as_ref()
+            .map_or(self.target_rate, |o| o.mean_rate)
     }
 
     /// The summary's `stages` line, for a staged or churning run.
