@@ -55,12 +55,11 @@ enum Number {
 
 impl fmt::Display for Plural<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (is_one, word) = match self.n {
-            Number::Count(n) => (n == 1, n.to_string()),
-            Number::Rate(r) => (r == 1.0, r.to_string()),
-        };
-        let noun = if is_one { self.one } else { self.many };
-        write!(f, "{word} {noun}")
+        let noun = |is_one| if is_one { self.one } else { self.many };
+        match self.n {
+            Number::Count(n) => write!(f, "{n} {}", noun(n == 1)),
+            Number::Rate(r) => write!(f, "{r} {}", noun(r == 1.0)),
+        }
     }
 }
 
