@@ -1265,14 +1265,8 @@ async fn metrics_addr_serves_the_run_while_it_runs() {
     let out = run.await.expect("the run");
     assert!(out.status.success(), "{out:?}");
     // Taken: refused before anything connects.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-    let busy = taken.local_addr().expect("an address").to_string();
+    let (_taken, busy) = common::taken_port();
     let out = load(&["--url", &v.url, "--duration", "1s", "--metrics-addr", &busy]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!("--metrics-addr {busy}: cannot listen there: "))
-            && err.contains("pick another port, or --metrics-addr 127.0.0.1:0 for a free one"),
-        "{err}"
-    );
+    common::assert_says_taken(&out.stderr, "--metrics-addr", &busy);
 }

@@ -322,6 +322,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port on 127.0.0.1 that this listener holds (until it is dropped),
+/// and its address: for a test of what a command says when it is taken.
+pub fn taken_port() -> (std::net::TcpListener, String) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = taken.local_addr().expect("an address").to_string();
+    (taken, addr)
+}
+
+/// Asserts that `stderr` says `flag`'s address `busy` is taken, and the
+/// fix: another port, or `flag 127.0.0.1:0`.
+pub fn assert_says_taken(stderr: &[u8], flag: &str, busy: &str) {
+    let err = String::from_utf8_lossy(stderr);
+    assert!(
+        err.contains(&format!("{flag} {busy}: cannot listen there: "))
+            && err.contains(&format!(
+                "pick another port, or {flag} 127.0.0.1:0 for a free one"
+            )),
+        "{err}"
+    );
+}
+
 /// A server process started by a test from a config it wrote into a temp
 /// dir; killed when dropped.
 pub struct Server {
